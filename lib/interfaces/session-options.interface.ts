@@ -1,0 +1,149 @@
+import type { JWK } from 'jose';
+
+/** Signing algorithms for access tokens. */
+export type AccessTokenAlgorithm = 'HS256' | 'ES256' | 'EdDSA' | 'RS256';
+
+/** How non-GET requests prove they come from the app's own pages. */
+export type AntiCsrfMode = 'token' | 'custom-header' | 'none';
+
+/** Access-token (JWT) settings. */
+export interface AccessTokenOptions {
+  /**
+   * Lifetime of an access token, in seconds.
+   * @default 900
+   */
+  validity?: number;
+  /**
+   * Signing algorithm.
+   * @default 'HS256'
+   */
+  algorithm?: AccessTokenAlgorithm;
+  /**
+   * Check the session row on every guarded request, so a revoked session is refused at once.
+   * @default false
+   */
+  blacklisting?: boolean;
+  /**
+   * Allowed clock skew when checking `exp` and `iat`, in seconds.
+   * @default 5
+   */
+  clockTolerance?: number;
+  /** The `iss` claim to set and require. */
+  issuer?: string;
+  /** The `aud` claim to set and require. */
+  audience?: string;
+  /** Where signing keys come from. */
+  signingKey?: SigningKeyOptions;
+}
+
+/** Signing-key settings. */
+export interface SigningKeyOptions {
+  /**
+   * Keep a key ring in the database, rotated every `updateInterval`.
+   * @default true
+   */
+  dynamic?: boolean;
+  /**
+   * How long a ring key signs before the next one takes over, in seconds.
+   * @default 604800
+   */
+  updateInterval?: number;
+  /** Static JWKs (each with a `kid`) that replace the database ring; the first one signs. */
+  keys?: JWK[];
+}
+
+/** Refresh-token settings. */
+export interface RefreshTokenOptions {
+  /**
+   * Sliding lifetime of a session: each refresh extends it by this many seconds.
+   * @default 8640000
+   */
+  validity?: number;
+  /**
+   * Path of the refresh route (and the Path of the `sRefreshToken` cookie).
+   * @default '/session/refresh'
+   */
+  path?: string;
+  /**
+   * How long a just-rotated refresh token still answers with the live token, in seconds (1 to 60).
+   * @default 10
+   */
+  gracePeriod?: number;
+  /** Hard limit on a session's life from its creation, in seconds; sliding expiry never passes it. */
+  absoluteLifetime?: number;
+}
+
+/** Cookie attributes. */
+export interface SessionCookieOptions {
+  /** The cookie `Domain`; host-only cookies when unset. */
+  domain?: string;
+  /**
+   * Send cookies over HTTPS only.
+   * @default true
+   */
+  secure?: boolean;
+  /**
+   * The cookie `SameSite` attribute; `'none'` needs `secure` and an anti-csrf mode.
+   * @default 'lax'
+   */
+  sameSite?: 'lax' | 'strict' | 'none';
+}
+
+/** Options of `SessionModule.forRoot()`. */
+export interface SessionModuleOptions {
+  /**
+   * At least 32 random bytes (e.g. `openssl rand -base64 48` kept in an environment variable).
+   * Every key the library uses is derived from it.
+   */
+  secret: string;
+  /** Access-token settings. */
+  accessToken?: AccessTokenOptions;
+  /** Refresh-token settings. */
+  refreshToken?: RefreshTokenOptions;
+  /** Cookie attributes. */
+  cookie?: SessionCookieOptions;
+  /**
+   * Anti-CSRF protection of cookie-based, state-changing requests.
+   * @default 'token'
+   */
+  antiCsrf?: AntiCsrfMode;
+  /**
+   * HTTP status of `TRY_REFRESH_TOKEN` (440 for older front ends).
+   * @default 401
+   */
+  sessionExpiredStatusCode?: number;
+  /**
+   * How often expired sessions are removed, in seconds (0 turns cleanup off).
+   * @default 3600
+   */
+  cleanupInterval?: number;
+}
+
+/** Table names of the session entities. */
+export interface SessionTableNames {
+  /**
+   * Session rows.
+   * @default 'session_info'
+   */
+  sessions?: string;
+  /**
+   * The signing-key ring.
+   * @default 'session_signing_keys'
+   */
+  signingKeys?: string;
+}
+
+/** Options with every default applied; what the library reads at run time. */
+export interface ResolvedSessionOptions {
+  secret: string;
+  accessToken: Required<Omit<AccessTokenOptions, 'issuer' | 'audience' | 'signingKey'>> &
+    Pick<AccessTokenOptions, 'issuer' | 'audience'> & {
+      signingKey: Required<Omit<SigningKeyOptions, 'keys'>> & Pick<SigningKeyOptions, 'keys'>;
+    };
+  refreshToken: Required<Omit<RefreshTokenOptions, 'absoluteLifetime'>> &
+    Pick<RefreshTokenOptions, 'absoluteLifetime'>;
+  cookie: Required<Omit<SessionCookieOptions, 'domain'>> & Pick<SessionCookieOptions, 'domain'>;
+  antiCsrf: AntiCsrfMode;
+  sessionExpiredStatusCode: number;
+  cleanupInterval: number;
+}

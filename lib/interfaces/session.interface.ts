@@ -1,0 +1,64 @@
+/** The session an access or refresh token belongs to. */
+export interface SessionInfo {
+  /** The session handle: revoke or look up the session with it. */
+  handle: string;
+  /** The user id exactly as given to `createNewSession` (same type, same characters). */
+  userId: string | number;
+  /** The JSON value given to `createNewSession`, unchanged for the life of the session. */
+  jwtPayload: unknown;
+}
+
+/** A token with its expiry. */
+export interface IssuedToken {
+  value: string;
+  /** Expiry, epoch milliseconds. */
+  expires: number;
+}
+
+/** What `SessionEngine.createNewSession` returns. */
+export interface CreatedSession {
+  session: SessionInfo;
+  accessToken: IssuedToken;
+  refreshToken: IssuedToken;
+  idRefreshToken: IssuedToken;
+  /** The anti-csrf token for the `anti-csrf` header; `undefined` unless `antiCsrf` is `'token'`. */
+  antiCsrfToken: string | undefined;
+}
+
+/** What `SessionEngine.getSession` returns. */
+export interface VerifiedSession {
+  session: SessionInfo;
+  /**
+   * A re-issued access token to send back. This version never re-issues on `getSession`
+   * (it stays `undefined`); the field is kept from the original API so callers handle it.
+   */
+  newAccessToken?: IssuedToken;
+}
+
+/** What `SessionEngine.refreshSession` returns. */
+export interface RefreshedSession {
+  session: SessionInfo;
+  newAccessToken: IssuedToken;
+  newRefreshToken: IssuedToken;
+  newIdRefreshToken: IssuedToken;
+  /** `undefined` unless `antiCsrf` is `'token'`. */
+  newAntiCsrfToken: string | undefined;
+}
+
+/** Per-call options of `SessionEngine.getSession`. */
+export interface GetSessionOptions {
+  /**
+   * Also require a live session row carrying this token's refresh generation, so a revoked
+   * session is refused at once (one database read).
+   * @default the `accessToken.blacklisting` option
+   */
+  checkDatabase?: boolean;
+}
+
+/** A live session of a user, for "your devices" pages (times in epoch ms). */
+export interface SessionListEntry {
+  handle: string;
+  createdAt: number;
+  lastRefreshedAt: number;
+  expiresAt: number;
+}

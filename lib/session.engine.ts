@@ -1,0 +1,438 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
+import { SessionError } from './errors/session.error.js';
+import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
+import type {
+  CreatedSession,
+  GetSessionOptions,
+  IssuedToken,
+  RefreshedSession,
+  SessionInfo,
+  SessionListEntry,
+  VerifiedSession,
+} from './interfaces/session.interface.js';
+import {
+  assertSessionHandle,
+  assertUserId,
+  toJsonText,
+  userKeyOf,
+  type UserId,
+} from './session.arguments.js';
+import {
+  MAX_JWT_PAYLOAD_BYTES,
+  MAX_REMEMBERED_ANCESTORS,
+  MAX_SESSION_DATA_BYTES,
+  SESSION_CLOCK,
+  SESSION_RESOLVED_OPTIONS,
+} from './session.constants.js';
+import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
+import {
+  readKeyId,
+  signAccessToken,
+  verifyAccessToken,
+  type AccessTokenClaims,
+} from './tokens/access-token.js';
+import type { SessionClock } from './tokens/clock.js';
+import {
+  DEFAULT_RING_RELOAD_INTERVAL_MS,
+  DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
+  KeyRing,
+  SigningKeyConfigError,
+} from './tokens/key-ring.js';
+import {
+  deriveGenerationToken,
+  hashRefreshToken,
+  mintRefreshToken,
+  newSessionHandle,
+  parseRefreshToken,
+} from './tokens/refresh-token.js';
+import { constantTimeEqual, deriveSubKeys, open, seal, type SubKeys } from './tokens/secrets.js';
+
+const SECOND = 1000;
+/** A rotation lost to a concurrent request is re-read this many times before giving up. */
+const MAX_ROTATION_ATTEMPTS = 4;
+
+/**
+ * The framework-free session API: creates, verifies, refreshes and revokes sessions. Works on
+ * token strings; `SessionService` wraps it for HTTP requests.
+ */
+@Injectable()
+export class SessionEngine implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('SessionEngine');
+  private readonly keys: SubKeys;
+  private readonly gracePeriodMs: number;
+  private ring!: KeyRing;
+  private cleanupTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
+    @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
+  ) {
+    this.keys = deriveSubKeys(options.secret);
+    this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
+  }
+
+  /** Loads (or creates) the signing keys and starts the cleanup timer. */
+  async onModuleInit(): Promise<void> {
+    const { accessToken, cleanupInterval } = this.options;
+    const timings = {
+      updateInterval: accessToken.signingKey.updateInterval * SECOND,
+      tokenLifetime: (accessToken.validity + accessToken.clockTolerance) * SECOND,
+      reloadInterval: DEFAULT_RING_RELOAD_INTERVAL_MS,
+      unknownKidCooldown: DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
+    };
+    try {
+      this.ring = accessToken.signingKey.keys
+        ? await KeyRing.fromStaticKeys(accessToken.algorithm, accessToken.signingKey.keys, this.clock, timings)
+        : await KeyRing.dynamic(accessToken.algorithm, this.store, this.keys.keyRing, this.clock, timings);
+      if (!accessToken.signingKey.keys) await this.ring.signingKey();
+    } catch (error) {
+      if (error instanceof SigningKeyConfigError) {
+        throw new SessionError(SessionError.GENERAL_ERROR, `nestjs-token-session: ${error.message}`);
+      }
+      throw error;
+    }
+    if (cleanupInterval > 0) {
+      this.cleanupTimer = setInterval(() => void this.removeExpiredSessions().catch(() => undefined), cleanupInterval * SECOND);
+      this.cleanupTimer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.cleanupTimer);
+  }
+
+  /**
+   * Starts a session for a user.
+   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
+   */
+  async createNewSession(
+    userId: UserId,
+    jwtPayload: unknown = {},
+    sessionData: unknown = {},
+  ): Promise<CreatedSession> {
+    assertUserId(userId);
+    const payloadText = toJsonText('jwtPayload', jwtPayload, MAX_JWT_PAYLOAD_BYTES);
+    const dataText = toJsonText('sessionData', sessionData, MAX_SESSION_DATA_BYTES);
+    const now = this.clock.now();
+    const handle = newSessionHandle();
+    const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
+    const { absoluteLifetime, validity } = this.options.refreshToken;
+    const absoluteExpiresAt = absoluteLifetime === undefined ? null : now + absoluteLifetime * SECOND;
+    const record: SessionRecord = {
+      handle,
+      userKey: userKeyOf(userId),
+      userId: String(userId),
+      userIdType: typeof userId === 'number' ? 'number' : 'string',
+      refreshHash: hashRefreshToken(refreshToken),
+      generation: 1,
+      ancestors: [],
+      sealedLiveToken: null,
+      graceUntil: 0,
+      sessionData: dataText,
+      jwtPayload: payloadText,
+      accessTokenValidity: null,
+      createdAt: now,
+      lastRefreshedAt: now,
+      expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
+      absoluteExpiresAt,
+    };
+    await this.storage(() => this.store.insertSession(record));
+    const issued = await this.issueTokens(record, refreshToken, now);
+    return {
+      session: issued.session,
+      accessToken: issued.accessToken,
+      refreshToken: issued.refreshToken,
+      idRefreshToken: issued.idRefreshToken,
+      antiCsrfToken: issued.antiCsrfToken,
+    };
+  }
+
+  /**
+   * Verifies an access token. Pass the request's anti-csrf token (`undefined` when missing, which
+   * fails the check); only an explicit `null` skips it.
+   * @throws SessionError `TRY_REFRESH_TOKEN` for a missing, expired, invalid or stale token or a
+   * failed anti-csrf check; `UNAUTHORISED` for a revoked session (with `checkDatabase`);
+   * `GENERAL_ERROR` when the database is needed and unavailable.
+   */
+  async getSession(
+    accessToken: string | undefined,
+    antiCsrfToken: string | null | undefined,
+    options: GetSessionOptions = {},
+  ): Promise<VerifiedSession> {
+    const claims = await this.verifyAccessToken(accessToken);
+    if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
+      const expected = deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
+      if (typeof antiCsrfToken !== 'string' || !constantTimeEqual(antiCsrfToken, expected)) {
+        throw this.tryRefresh(Messages.antiCsrfMismatch);
+      }
+    }
+    if (options.checkDatabase ?? this.options.accessToken.blacklisting) {
+      await this.assertLiveGeneration(claims);
+    }
+    return { session: { handle: claims.handle, userId: claims.userId, jwtPayload: claims.jwtPayload } };
+  }
+
+  /**
+   * Rotates a refresh token: the current one gets a successor; one rotated away less than a grace
+   * period ago gets the live token; any older one is theft and revokes the session.
+   * @throws SessionError `UNAUTHORISED` for an invalid token or a gone session;
+   * `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` on reuse; `GENERAL_ERROR` when the database is unavailable.
+   */
+  async refreshSession(refreshToken: string | undefined): Promise<RefreshedSession> {
+    const claims = parseRefreshToken(this.keys.refreshTokenTag, refreshToken);
+    if (!claims) throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
+    const token = refreshToken as string;
+    const hash = hashRefreshToken(token);
+    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const record = await this.storage(() => this.store.findSession(claims.handle));
+      const now = this.clock.now();
+      if (!record || record.expiresAt <= now) {
+        throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+      }
+      if (constantTimeEqual(record.refreshHash, hash)) {
+        const rotated = await this.rotate(record, now);
+        if (rotated) return this.toRefreshed(await this.issueTokens(rotated.record, rotated.token, now));
+        continue; // Another request rotated first: re-read and answer as a replay.
+      }
+      const ancestor = record.ancestors.find((candidate) => constantTimeEqual(candidate.hash, hash));
+      if (ancestor && ancestor.rotatedAt + this.gracePeriodMs > now) {
+        const live = this.openLiveToken(record);
+        if (live) return this.toRefreshed(await this.issueTokens(record, live, now));
+      }
+      await this.storage(() => this.store.deleteSession(record.handle));
+      throw new SessionError(SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED, Messages.tokenTheft, {
+        theft: { sessionHandle: record.handle, userId: userIdOf(record) },
+      });
+    }
+    throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable);
+  }
+
+  /**
+   * The data of a live session.
+   * @throws SessionError `UNAUTHORISED` when the session is gone; `GENERAL_ERROR` for a malformed
+   * handle or an unavailable database.
+   */
+  async getSessionData(sessionHandle: string): Promise<unknown> {
+    const record = await this.findLiveSession(sessionHandle);
+    return JSON.parse(record.sessionData);
+  }
+
+  /**
+   * Replaces the data of a live session.
+   * @throws SessionError `UNAUTHORISED` when the session is gone; `GENERAL_ERROR` for bad arguments
+   * or an unavailable database.
+   */
+  async updateSessionData(sessionHandle: string, newSessionData: unknown): Promise<void> {
+    assertSessionHandle(sessionHandle);
+    const text = toJsonText('sessionData', newSessionData, MAX_SESSION_DATA_BYTES);
+    const now = this.clock.now();
+    const updated = await this.storage(() => this.store.updateSessionData(sessionHandle, text, now));
+    if (!updated) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+  }
+
+  /**
+   * Revokes one session; `false` when there was none.
+   * @throws SessionError `GENERAL_ERROR` for a malformed handle or an unavailable database.
+   */
+  async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
+    assertSessionHandle(sessionHandle);
+    return this.storage(() => this.store.deleteSession(sessionHandle));
+  }
+
+  /**
+   * Revokes every session of a user in one statement; returns how many.
+   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
+   */
+  async revokeAllSessionsForUser(userId: UserId): Promise<number> {
+    assertUserId(userId);
+    return this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)));
+  }
+
+  /**
+   * Handles of a user's live sessions.
+   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
+   */
+  async getAllSessionHandlesForUser(userId: UserId): Promise<string[]> {
+    return (await this.listSessionsForUser(userId)).map((entry) => entry.handle);
+  }
+
+  /**
+   * A user's live sessions with their times, oldest first (for "your devices" pages).
+   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
+   */
+  async listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
+    assertUserId(userId);
+    const now = this.clock.now();
+    return this.storage(() => this.store.findSessionsOfUser(userKeyOf(userId), now));
+  }
+
+  /**
+   * Publishes a new signing key and retires the current one. The new key signs after one ring
+   * reload interval (every instance has seen it by then); `immediately` after a key leak.
+   * Returns the new key's id.
+   * @throws SessionError `GENERAL_ERROR` with static keys or an unavailable database.
+   */
+  async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
+    if (this.options.accessToken.signingKey.keys) {
+      throw new SessionError(
+        SessionError.GENERAL_ERROR,
+        'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
+      );
+    }
+    return this.storage(() => this.ring.rotate(options));
+  }
+
+  /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */
+  getJwks(): { keys: Record<string, unknown>[] } {
+    return this.ring.jwks() as { keys: Record<string, unknown>[] };
+  }
+
+  /**
+   * Removes expired sessions (the cleanup timer calls it every `cleanupInterval`); returns how many.
+   * @throws SessionError `GENERAL_ERROR` when the database is unavailable.
+   */
+  async removeExpiredSessions(): Promise<number> {
+    const now = this.clock.now();
+    return this.storage(() => this.store.deleteExpired(now));
+  }
+
+  private async verifyAccessToken(accessToken: string | undefined): Promise<AccessTokenClaims> {
+    if (accessToken === undefined || accessToken === '') throw this.tryRefresh(Messages.accessTokenMissing);
+    const kid = readKeyId(accessToken);
+    if (kid === undefined) throw this.tryRefresh(Messages.accessTokenInvalid);
+    const now = this.clock.now();
+    const key = this.ring.cachedKey(kid) ?? (await this.storage(() => this.ring.verificationKey(kid)));
+    const claims = key && (await verifyAccessToken(accessToken, key, now, this.verifyOptions));
+    if (!claims) throw this.tryRefresh(Messages.accessTokenInvalid);
+    return claims;
+  }
+
+  private get verifyOptions() {
+    const { issuer, audience, clockTolerance } = this.options.accessToken;
+    return { issuer, audience, clockTolerance };
+  }
+
+  private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
+    const record = await this.storage(() => this.store.findSession(claims.handle));
+    const now = this.clock.now();
+    if (!record || record.expiresAt <= now) {
+      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    }
+    const current = record.generation === claims.generation;
+    const recent = record.ancestors.some(
+      (ancestor) => ancestor.generation === claims.generation && ancestor.rotatedAt + this.gracePeriodMs > now,
+    );
+    if (!current && !recent) throw this.tryRefresh(Messages.accessTokenStale);
+  }
+
+  private async findLiveSession(sessionHandle: string): Promise<SessionRecord> {
+    assertSessionHandle(sessionHandle);
+    const record = await this.storage(() => this.store.findSession(sessionHandle));
+    if (!record || record.expiresAt <= this.clock.now()) {
+      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    }
+    return record;
+  }
+
+  private async rotate(
+    record: SessionRecord,
+    now: number,
+  ): Promise<{ record: SessionRecord; token: string } | undefined> {
+    const generation = record.generation + 1;
+    const token = mintRefreshToken(this.keys.refreshTokenTag, record.handle, generation);
+    const ancestors = record.ancestors
+      .filter((ancestor) => ancestor.rotatedAt + this.gracePeriodMs > now)
+      .concat({ hash: record.refreshHash, generation: record.generation, rotatedAt: now })
+      .slice(-MAX_REMEMBERED_ANCESTORS);
+    const rotation = {
+      refreshHash: hashRefreshToken(token),
+      generation,
+      ancestors,
+      sealedLiveToken: seal(this.keys.liveTokenSeal, token, `${record.handle}.${generation}`),
+      graceUntil: now + this.gracePeriodMs,
+      lastRefreshedAt: now,
+      expiresAt: Math.min(
+        now + this.options.refreshToken.validity * SECOND,
+        record.absoluteExpiresAt ?? Number.POSITIVE_INFINITY,
+      ),
+    };
+    const won = await this.storage(() =>
+      this.store.rotateRefreshToken(record.handle, record.refreshHash, rotation),
+    );
+    return won ? { record: { ...record, ...rotation }, token } : undefined;
+  }
+
+  private openLiveToken(record: SessionRecord): string | undefined {
+    if (!record.sealedLiveToken) return undefined;
+    const live = open(this.keys.liveTokenSeal, record.sealedLiveToken, `${record.handle}.${record.generation}`);
+    return live !== undefined && constantTimeEqual(hashRefreshToken(live), record.refreshHash) ? live : undefined;
+  }
+
+  private async issueTokens(record: SessionRecord, refreshToken: string, now: number) {
+    const session: SessionInfo = {
+      handle: record.handle,
+      userId: userIdOf(record),
+      jwtPayload: JSON.parse(record.jwtPayload),
+    };
+    const validity = (record.accessTokenValidity ?? this.options.accessToken.validity) * SECOND;
+    const accessExpires = Math.min(now + validity, record.expiresAt);
+    const signer = await this.storage(() => this.ring.signingKey());
+    const { issuer, audience } = this.options.accessToken;
+    const accessToken: IssuedToken = {
+      value: await signAccessToken(
+        signer,
+        { userId: session.userId, handle: record.handle, generation: record.generation, jwtPayload: session.jwtPayload },
+        now,
+        accessExpires,
+        { issuer, audience },
+      ),
+      expires: Math.floor(accessExpires / SECOND) * SECOND,
+    };
+    return {
+      session,
+      accessToken,
+      refreshToken: { value: refreshToken, expires: record.expiresAt },
+      idRefreshToken: {
+        value: deriveGenerationToken(this.keys.idRefreshToken, record.handle, record.generation),
+        expires: record.expiresAt,
+      },
+      antiCsrfToken:
+        this.options.antiCsrf === 'token'
+          ? deriveGenerationToken(this.keys.antiCsrf, record.handle, record.generation)
+          : undefined,
+    };
+  }
+
+  private toRefreshed(issued: Awaited<ReturnType<SessionEngine['issueTokens']>>): RefreshedSession {
+    return {
+      session: issued.session,
+      newAccessToken: issued.accessToken,
+      newRefreshToken: issued.refreshToken,
+      newIdRefreshToken: issued.idRefreshToken,
+      newAntiCsrfToken: issued.antiCsrfToken,
+    };
+  }
+
+  private tryRefresh(message: string): SessionError {
+    return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
+      status: this.options.sessionExpiredStatusCode,
+    });
+  }
+
+  /** Runs a storage call; any failure of it is a `GENERAL_ERROR`, never an auth failure. */
+  private async storage<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof SessionError) throw error;
+      this.logger.error(`Session store failure: ${(error as Error)?.message ?? String(error)}`);
+      throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable, { cause: error });
+    }
+  }
+}
+
+function userIdOf(record: SessionRecord): UserId {
+  return record.userIdType === 'number' ? Number(record.userId) : record.userId;
+}

@@ -1,0 +1,72 @@
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type {
+  SessionModuleOptions,
+  SessionTableNames,
+} from './interfaces/session-options.interface.js';
+import { SessionEngine } from './session.engine.js';
+import { SESSION_CLOCK, SESSION_ENTITIES, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
+import { resolveSessionOptions } from './session.options.js';
+import { createSessionEntities, type SessionEntities } from './storage/session.entities.js';
+import { SESSION_STORE } from './storage/session-store.js';
+import { TypeOrmSessionStore } from './storage/typeorm-session.store.js';
+import { systemClock } from './tokens/clock.js';
+
+/** Settings needed while the module is built, accepted by `forRoot` and `forRootAsync` alike. */
+export interface SessionModuleExtras {
+  /**
+   * Register the module globally, so every module can inject `SessionEngine`.
+   * @default true
+   */
+  isGlobal?: boolean;
+  /**
+   * Name of the TypeORM data source holding the session tables.
+   * @default the default data source
+   */
+  dataSource?: string;
+  /** Table names of the session entities (use `createSessionEntities`/`createSessionMigrations` with the same names). */
+  tables?: SessionTableNames;
+}
+
+export const {
+  ConfigurableModuleClass,
+  MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS,
+  OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<SessionModuleOptions>({ moduleName: 'Session' })
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createSessionOptions')
+  .setExtras<SessionModuleExtras>(
+    { isGlobal: true, dataSource: undefined, tables: undefined },
+    (definition, extras) => {
+      const entities = createSessionEntities(extras.tables);
+      const providers: Provider[] = [
+        { provide: SESSION_ENTITIES, useValue: entities },
+        {
+          provide: SESSION_RESOLVED_OPTIONS,
+          useFactory: resolveSessionOptions,
+          inject: [SESSION_MODULE_OPTIONS],
+        },
+        { provide: SESSION_CLOCK, useValue: systemClock },
+        {
+          provide: SESSION_STORE,
+          useFactory: (dataSource: DataSource, sessionEntities: SessionEntities) =>
+            new TypeOrmSessionStore(dataSource, sessionEntities),
+          inject: [getDataSourceToken(extras.dataSource), SESSION_ENTITIES],
+        },
+        SessionEngine,
+      ];
+      return {
+        ...definition,
+        global: extras.isGlobal,
+        imports: [
+          ...(definition.imports ?? []),
+          TypeOrmModule.forFeature(Object.values(entities), extras.dataSource),
+        ],
+        providers: [...(definition.providers ?? []), ...providers],
+        exports: [...(definition.exports ?? []), SessionEngine, SESSION_RESOLVED_OPTIONS, SESSION_CLOCK],
+      };
+    },
+  )
+  .build();

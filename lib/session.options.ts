@@ -1,0 +1,139 @@
+import { SessionError } from './errors/session.error.js';
+import type {
+  ResolvedSessionOptions,
+  SessionModuleOptions,
+} from './interfaces/session-options.interface.js';
+
+/** The defaults every option falls back to (durations in seconds). */
+export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret'> = {
+  accessToken: {
+    validity: 900,
+    algorithm: 'HS256',
+    blacklisting: false,
+    clockTolerance: 5,
+    signingKey: { dynamic: true, updateInterval: 604_800 },
+  },
+  refreshToken: {
+    validity: 8_640_000,
+    path: '/session/refresh',
+    gracePeriod: 10,
+  },
+  cookie: { secure: true, sameSite: 'lax' },
+  antiCsrf: 'token',
+  sessionExpiredStatusCode: 401,
+  cleanupInterval: 3600,
+};
+
+const MIN_SECRET_BYTES = 32;
+const MAX_GRACE_PERIOD = 60;
+const ALGORITHMS = ['HS256', 'ES256', 'EdDSA', 'RS256'];
+
+function configError(message: string): SessionError {
+  return new SessionError(SessionError.GENERAL_ERROR, `nestjs-token-session: ${message}`);
+}
+
+function requirePositive(name: string, value: unknown, { allowZero = false } = {}): void {
+  const ok = typeof value === 'number' && Number.isFinite(value) && (allowZero ? value >= 0 : value > 0);
+  if (!ok) {
+    throw configError(
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${JSON.stringify(value)}.`,
+    );
+  }
+}
+
+function requireOneOf(name: string, value: unknown, allowed: readonly unknown[]): void {
+  if (!allowed.includes(value)) {
+    throw configError(
+      `${name} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}.`,
+    );
+  }
+}
+
+/** Applies the defaults to the user's options and validates the result; throws on a bad configuration. */
+export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSessionOptions {
+  if (options === null || typeof options !== 'object') {
+    throw configError('SessionModule.forRoot() needs an options object with at least a `secret`.');
+  }
+  const defaults = DEFAULT_SESSION_OPTIONS;
+  const resolved: ResolvedSessionOptions = {
+    secret: options.secret,
+    accessToken: {
+      ...defaults.accessToken,
+      ...options.accessToken,
+      signingKey: { ...defaults.accessToken.signingKey, ...options.accessToken?.signingKey },
+    },
+    refreshToken: { ...defaults.refreshToken, ...options.refreshToken },
+    cookie: { ...defaults.cookie, ...options.cookie },
+    antiCsrf: options.antiCsrf ?? defaults.antiCsrf,
+    sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
+    cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
+  };
+  validate(resolved);
+  return resolved;
+}
+
+function validate(options: ResolvedSessionOptions): void {
+  const { secret, accessToken, refreshToken, cookie } = options;
+  if (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    throw configError(
+      `\`secret\` must be a string of at least ${MIN_SECRET_BYTES} random bytes. ` +
+        'Generate one with `openssl rand -base64 48` (or `node -e "console.log(require(\'crypto\').randomBytes(48).toString(\'base64\'))"`) ' +
+        'and pass it from an environment variable.',
+    );
+  }
+  if (new Set(secret).size < 8) {
+    throw configError(
+      '`secret` looks like a placeholder (too few distinct characters). Use `openssl rand -base64 48`.',
+    );
+  }
+  requirePositive('accessToken.validity', accessToken.validity);
+  requirePositive('accessToken.clockTolerance', accessToken.clockTolerance, { allowZero: true });
+  requireOneOf('accessToken.algorithm', accessToken.algorithm, ALGORITHMS);
+  requireOneOf('accessToken.blacklisting', accessToken.blacklisting, [true, false]);
+  requirePositive('accessToken.signingKey.updateInterval', accessToken.signingKey.updateInterval);
+  requirePositive('refreshToken.validity', refreshToken.validity);
+  const grace = refreshToken.gracePeriod;
+  if (typeof grace !== 'number' || !(grace >= 1 && grace <= MAX_GRACE_PERIOD)) {
+    throw configError(
+      `refreshToken.gracePeriod must be between 1 and ${MAX_GRACE_PERIOD} seconds, got ${JSON.stringify(grace)}: ` +
+        'a longer window would let a stolen refresh token be replayed unnoticed.',
+    );
+  }
+  if (typeof refreshToken.path !== 'string' || !refreshToken.path.startsWith('/')) {
+    throw configError(
+      `refreshToken.path must be an absolute path such as '/session/refresh', got ${JSON.stringify(refreshToken.path)}.`,
+    );
+  }
+  if (refreshToken.absoluteLifetime !== undefined) {
+    requirePositive('refreshToken.absoluteLifetime', refreshToken.absoluteLifetime);
+  }
+  if (accessToken.validity > refreshToken.validity) {
+    throw configError(
+      `accessToken.validity (${accessToken.validity} s) must not exceed refreshToken.validity (${refreshToken.validity} s): ` +
+        'an access token would outlive its session.',
+    );
+  }
+  if (accessToken.validity <= accessToken.clockTolerance) {
+    throw configError(
+      `accessToken.validity (${accessToken.validity} s) must be longer than accessToken.clockTolerance (${accessToken.clockTolerance} s).`,
+    );
+  }
+  requireOneOf('cookie.sameSite', cookie.sameSite, ['lax', 'strict', 'none']);
+  requireOneOf('cookie.secure', cookie.secure, [true, false]);
+  requireOneOf('antiCsrf', options.antiCsrf, ['token', 'custom-header', 'none']);
+  if (cookie.sameSite === 'none' && !cookie.secure) {
+    throw configError("cookie.sameSite 'none' needs cookie.secure: true (browsers drop such cookies otherwise).");
+  }
+  if (cookie.sameSite === 'none' && options.antiCsrf === 'none') {
+    throw configError(
+      "cookie.sameSite 'none' sends cookies on cross-site requests: set antiCsrf to 'token' or 'custom-header'.",
+    );
+  }
+  const status = options.sessionExpiredStatusCode;
+  if (!Number.isInteger(status) || status < 400 || status > 599) {
+    throw configError(
+      `sessionExpiredStatusCode must be an HTTP error status (401, or 440 for older front ends), got ${JSON.stringify(status)}.`,
+    );
+  }
+  requirePositive('cleanupInterval', options.cleanupInterval, { allowZero: true });
+}

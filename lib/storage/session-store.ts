@@ -1,0 +1,71 @@
+import type { SigningKeyStore } from '../tokens/key-ring.js';
+
+/** A refresh token rotated away less than a grace period ago. */
+export interface RefreshAncestor {
+  /** Hash of the rotated token. */
+  hash: string;
+  generation: number;
+  /** When it was rotated away, epoch ms. */
+  rotatedAt: number;
+}
+
+/** One session as storage keeps it (times in epoch ms). */
+export interface SessionRecord {
+  handle: string;
+  /** SHA-256 of the typed user id: exact comparison in every database and collation. */
+  userKey: string;
+  userId: string;
+  userIdType: 'string' | 'number';
+  refreshHash: string;
+  generation: number;
+  ancestors: RefreshAncestor[];
+  /** The live refresh token sealed for grace-period replays, while an ancestor is inside the grace. */
+  sealedLiveToken: string | null;
+  /** When the last ancestor leaves the grace period (0 when none). */
+  graceUntil: number;
+  /** JSON text. */
+  sessionData: string;
+  /** JSON text. */
+  jwtPayload: string;
+  /** Shorter access-token lifetime chosen at login, in seconds. */
+  accessTokenValidity: number | null;
+  createdAt: number;
+  lastRefreshedAt: number;
+  expiresAt: number;
+  absoluteExpiresAt: number | null;
+}
+
+/** What a rotation writes. */
+export type SessionRotation = Pick<
+  SessionRecord,
+  'refreshHash' | 'generation' | 'ancestors' | 'sealedLiveToken' | 'graceUntil' | 'lastRefreshedAt' | 'expiresAt'
+>;
+
+/** A session as a "your devices" page lists it. */
+export interface SessionSummary {
+  handle: string;
+  createdAt: number;
+  lastRefreshedAt: number;
+  expiresAt: number;
+}
+
+/** The storage port of the engine; `TypeOrmSessionStore` implements it. */
+export interface SessionStore extends SigningKeyStore {
+  insertSession(record: SessionRecord): Promise<void>;
+  /** Reads a row outside any transaction snapshot, so it sees the latest committed rotation. */
+  findSession(handle: string): Promise<SessionRecord | undefined>;
+  /** Rotates only if the row still holds `expectedHash`; `false` when another request won. */
+  rotateRefreshToken(handle: string, expectedHash: string, rotation: SessionRotation): Promise<boolean>;
+  /** Updates the data of a live session; `false` when there is none. */
+  updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean>;
+  deleteSession(handle: string): Promise<boolean>;
+  /** Deletes every session of a user in one statement; returns how many. */
+  deleteSessionsOfUser(userKey: string): Promise<number>;
+  /** Live sessions of a user, oldest first. */
+  findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]>;
+  /** Removes expired rows and seals past their grace period; returns the rows removed. */
+  deleteExpired(now: number): Promise<number>;
+}
+
+/** Injection token of the {@link SessionStore}. */
+export const SESSION_STORE = Symbol('SESSION_STORE');

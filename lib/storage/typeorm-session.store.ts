@@ -1,0 +1,127 @@
+import { IsNull, LessThanOrEqual, MoreThan, Not, type DataSource, type Repository } from 'typeorm';
+import type { StoredSigningKey } from '../tokens/key-ring.js';
+import type { SessionEntities } from './session.entities.js';
+import type {
+  SessionRecord,
+  SessionRotation,
+  SessionStore,
+  SessionSummary,
+} from './session-store.js';
+
+const RETRYABLE_CODES = new Set([
+  'ER_LOCK_DEADLOCK', // MySQL/MariaDB deadlock
+  'ER_LOCK_WAIT_TIMEOUT',
+  '40P01', // PostgreSQL deadlock_detected
+  '40001', // serialization_failure
+  '55P03', // lock_not_available
+]);
+const MAX_ATTEMPTS = 3;
+
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ??
+    (error as { code?: unknown })?.code;
+  return typeof code === 'string' && RETRYABLE_CODES.has(code);
+}
+
+async function withRetry<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
+    }
+  }
+}
+
+/**
+ * Only primitives reach a WHERE clause: TypeORM reads `{ id: undefined }` as "no condition" and an
+ * object as an operator, so a stray value could match every row.
+ */
+function scalar<T extends string | number>(value: T): T {
+  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return value;
+  throw new TypeError(`Refusing a non-scalar query value (${typeof value}).`);
+}
+
+/** {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js). */
+export class TypeOrmSessionStore implements SessionStore {
+  private readonly sessions: Repository<SessionRecord>;
+  private readonly signingKeys: Repository<StoredSigningKey>;
+
+  constructor(dataSource: DataSource, entities: SessionEntities) {
+    this.sessions = dataSource.getRepository(entities.session);
+    this.signingKeys = dataSource.getRepository(entities.signingKey);
+  }
+
+  async insertSession(record: SessionRecord): Promise<void> {
+    await this.sessions.insert(record);
+  }
+
+  async findSession(handle: string): Promise<SessionRecord | undefined> {
+    return (await this.sessions.findOneBy({ handle: scalar(handle) })) ?? undefined;
+  }
+
+  async rotateRefreshToken(
+    handle: string,
+    expectedHash: string,
+    rotation: SessionRotation,
+  ): Promise<boolean> {
+    // One conditional UPDATE decides the race: no lock is held across round trips.
+    const result = await withRetry(() =>
+      this.sessions.update({ handle: scalar(handle), refreshHash: scalar(expectedHash) }, rotation),
+    );
+    return result.affected === 1;
+  }
+
+  async updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {
+    const result = await withRetry(() =>
+      this.sessions.update(
+        { handle: scalar(handle), expiresAt: MoreThan(scalar(now)) },
+        { sessionData },
+      ),
+    );
+    return result.affected === 1;
+  }
+
+  async deleteSession(handle: string): Promise<boolean> {
+    const result = await withRetry(() => this.sessions.delete({ handle: scalar(handle) }));
+    return (result.affected ?? 0) > 0;
+  }
+
+  async deleteSessionsOfUser(userKey: string): Promise<number> {
+    const result = await withRetry(() => this.sessions.delete({ userKey: scalar(userKey) }));
+    return result.affected ?? 0;
+  }
+
+  async findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]> {
+    return this.sessions.find({
+      select: { handle: true, createdAt: true, lastRefreshedAt: true, expiresAt: true },
+      where: { userKey: scalar(userKey), expiresAt: MoreThan(scalar(now)) },
+      order: { createdAt: 'ASC', handle: 'ASC' },
+    });
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    const removed = await this.sessions.delete({ expiresAt: LessThanOrEqual(scalar(now)) });
+    // The live token is kept sealed only while a rotated token may still be replayed.
+    await this.sessions.update(
+      { graceUntil: LessThanOrEqual(scalar(now)), sealedLiveToken: Not(IsNull()) },
+      { sealedLiveToken: null, ancestors: [], graceUntil: 0 },
+    );
+    await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(scalar(now)) });
+    return removed.affected ?? 0;
+  }
+
+  async loadSigningKeys(now: number): Promise<StoredSigningKey[]> {
+    return this.signingKeys.find({ where: { verifyUntil: MoreThan(scalar(now)) } });
+  }
+
+  async insertSigningKey(key: StoredSigningKey): Promise<void> {
+    await this.signingKeys.insert(key);
+  }
+
+  async retireSigningKeys(kids: string[], signUntil: number, verifyUntil: number): Promise<void> {
+    for (const kid of kids) {
+      await this.signingKeys.update({ kid: scalar(kid) }, { signUntil, verifyUntil });
+    }
+  }
+}

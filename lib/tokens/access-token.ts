@@ -1,0 +1,123 @@
+import { SignJWT, decodeProtectedHeader, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
+import { SESSION_HANDLE_PATTERN } from './refresh-token.js';
+
+/** What a verified access token says. */
+export interface AccessTokenClaims {
+  userId: string | number;
+  handle: string;
+  generation: number;
+  jwtPayload: unknown;
+  /** Expiry, epoch ms. */
+  expiresAt: number;
+}
+
+/** A key the ring hands out for signing or verifying. */
+export interface AccessTokenKey {
+  kid: string;
+  algorithm: string;
+  key: CryptoKey | KeyObject | Uint8Array;
+}
+
+/** Verification settings resolved once from the options. */
+export interface AccessTokenVerifyOptions {
+  issuer?: string;
+  audience?: string;
+  clockTolerance: number;
+}
+
+/** RFC 9068's media type for JWT access tokens; a token of any other `typ` is refused. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+/** Access tokens travel in a cookie, which browsers cap at about 4 KB. */
+export const MAX_ACCESS_TOKEN_LENGTH = 4096;
+const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]+$/;
+const MAX_KID_LENGTH = 128;
+const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'sid', 'gen'];
+
+// Claim names: `sub`, `sid` and `gen` are ours; the app's payload lives under `pld` alone.
+interface Claims {
+  sub: string;
+  uty?: 'n';
+  sid: string;
+  gen: number;
+  pld?: unknown;
+}
+
+/** Signs an access token for one refresh generation of a session. */
+export async function signAccessToken(
+  signer: AccessTokenKey,
+  claims: Omit<AccessTokenClaims, 'expiresAt'>,
+  issuedAt: number,
+  expiresAt: number,
+  options: Pick<AccessTokenVerifyOptions, 'issuer' | 'audience'>,
+): Promise<string> {
+  const body: Claims = {
+    sub: String(claims.userId),
+    sid: claims.handle,
+    gen: claims.generation,
+    pld: claims.jwtPayload,
+  };
+  if (typeof claims.userId === 'number') body.uty = 'n';
+  const jwt = new SignJWT(body as unknown as Record<string, unknown>)
+    .setProtectedHeader({ alg: signer.algorithm, kid: signer.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuedAt(Math.floor(issuedAt / 1000))
+    .setExpirationTime(Math.floor(expiresAt / 1000));
+  if (options.issuer !== undefined) jwt.setIssuer(options.issuer);
+  if (options.audience !== undefined) jwt.setAudience(options.audience);
+  return jwt.sign(signer.key);
+}
+
+/**
+ * Reads the `kid` of a token whose length and shape are plausible; `undefined` for anything else,
+ * before any cryptography or key lookup.
+ */
+export function readKeyId(token: unknown): string | undefined {
+  if (typeof token !== 'string' || token.length > MAX_ACCESS_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
+    return undefined;
+  }
+  try {
+    const { kid } = decodeProtectedHeader(token);
+    return typeof kid === 'string' && kid.length > 0 && kid.length <= MAX_KID_LENGTH ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Verifies an access token against one key; `undefined` for any failure. */
+export async function verifyAccessToken(
+  token: string,
+  key: AccessTokenKey,
+  now: number,
+  options: AccessTokenVerifyOptions,
+): Promise<AccessTokenClaims | undefined> {
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, key.key, {
+      algorithms: [key.algorithm],
+      typ: ACCESS_TOKEN_TYPE,
+      issuer: options.issuer,
+      audience: options.audience,
+      clockTolerance: options.clockTolerance,
+      currentDate: new Date(now),
+      requiredClaims: REQUIRED_CLAIMS,
+    }));
+  } catch {
+    return undefined;
+  }
+  return readClaims(payload);
+}
+
+function readClaims(payload: Record<string, unknown>): AccessTokenClaims | undefined {
+  const { sub, uty, sid, gen, exp } = payload;
+  if (typeof sub !== 'string' || sub.length === 0) return undefined;
+  if (typeof sid !== 'string' || !SESSION_HANDLE_PATTERN.test(sid)) return undefined;
+  if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 1) return undefined;
+  if (typeof exp !== 'number') return undefined;
+  let userId: string | number = sub;
+  if (uty === 'n') {
+    userId = Number(sub);
+    if (!Number.isFinite(userId) || String(userId) !== sub) return undefined;
+  } else if (uty !== undefined) {
+    return undefined;
+  }
+  return { userId, handle: sid, generation: gen, jwtPayload: payload.pld, expiresAt: exp * 1000 };
+}

@@ -1,0 +1,353 @@
+import {
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JWK,
+  type KeyObject,
+} from 'jose';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import type { AccessTokenAlgorithm } from '../interfaces/session-options.interface.js';
+import type { AccessTokenKey } from './access-token.js';
+import type { SessionClock } from './clock.js';
+import { open, randomHex, seal } from './secrets.js';
+
+/** A signing key as the database keeps it: its material sealed under the key-ring sub-key. */
+export interface StoredSigningKey {
+  kid: string;
+  algorithm: string;
+  /** The private JWK, sealed (AES-256-GCM) and bound to `kid` and `algorithm`. */
+  material: string;
+  createdAt: number;
+  /** From when it may sign; it is published (verifies) before that. */
+  usableFrom: number;
+  /** Until when it may sign. */
+  signUntil: number;
+  /** Until when it verifies: its last token's expiry. */
+  verifyUntil: number;
+}
+
+/** What the key ring needs from storage. */
+export interface SigningKeyStore {
+  /** Keys that still verify at `now`. */
+  loadSigningKeys(now: number): Promise<StoredSigningKey[]>;
+  insertSigningKey(key: StoredSigningKey): Promise<void>;
+  /** Ends signing (and bounds verifying) of the given keys. */
+  retireSigningKeys(kids: string[], signUntil: number, verifyUntil: number): Promise<void>;
+}
+
+/** Timings of the ring, in milliseconds. */
+export interface KeyRingTimings {
+  /** How long a key signs. */
+  updateInterval: number;
+  /** How long a token lives after its key stops signing (access validity + clock tolerance). */
+  tokenLifetime: number;
+  /** Periodic reload of the ring from storage. */
+  reloadInterval: number;
+  /** Minimum time between reloads caused by an unknown `kid`. */
+  unknownKidCooldown: number;
+}
+
+/** Default reload cadence: every instance sees a new key well before it signs. */
+export const DEFAULT_RING_RELOAD_INTERVAL_MS = 60_000;
+export const DEFAULT_UNKNOWN_KID_COOLDOWN_MS = 10_000;
+
+interface RingKey extends AccessTokenKey {
+  usableFrom: number;
+  signUntil: number;
+  verifyUntil: number;
+  /** Public JWK for asymmetric keys. */
+  publicJwk?: JWK;
+}
+
+const ASYMMETRIC_KTY = new Set(['EC', 'OKP', 'RSA']);
+const MIN_HMAC_BYTES = 32;
+const MIN_RSA_BITS = 2048;
+
+/** Thrown for unusable static keys, with a message that says how to fix them. */
+export class SigningKeyConfigError extends Error {}
+
+async function createKeyMaterial(algorithm: AccessTokenAlgorithm): Promise<JWK> {
+  if (algorithm === 'HS256') {
+    return { kty: 'oct', k: randomBytes(32).toString('base64url') };
+  }
+  const options = algorithm === 'RS256' ? { extractable: true, modulusLength: 2048 } : { extractable: true };
+  const { privateKey } = await generateKeyPair(algorithm, options);
+  return exportJWK(privateKey);
+}
+
+function publicJwkOf(jwk: JWK, kid: string, algorithm: string): JWK | undefined {
+  if (!ASYMMETRIC_KTY.has(String(jwk.kty))) return undefined;
+  const publicKey = createPublicKey({ key: jwk as never, format: 'jwk' });
+  return { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: algorithm, use: 'sig' };
+}
+
+async function importKey(jwk: JWK, algorithm: string): Promise<CryptoKey | KeyObject | Uint8Array> {
+  return importJWK({ ...jwk, alg: algorithm }, algorithm);
+}
+
+/**
+ * The signing keys of one engine instance: a cache of the database ring (or the static keys of the
+ * configuration), reloaded periodically and on an unknown `kid` at most once per cooldown.
+ */
+export class KeyRing {
+  private keys = new Map<string, RingKey>();
+  private signer: RingKey | undefined;
+  private loadedAt = Number.NEGATIVE_INFINITY;
+  private unknownKidReloadAt = Number.NEGATIVE_INFINITY;
+  private reloading: Promise<void> | undefined;
+  /** How many times the ring was read from storage (for monitoring and tests). */
+  reloadCount = 0;
+
+  private constructor(
+    private readonly algorithm: AccessTokenAlgorithm,
+    private readonly store: SigningKeyStore | undefined,
+    private readonly sealKey: Buffer,
+    private readonly clock: SessionClock,
+    private readonly timings: KeyRingTimings,
+  ) {}
+
+  /** A ring kept in the database, shared by every instance. */
+  static async dynamic(
+    algorithm: AccessTokenAlgorithm,
+    store: SigningKeyStore,
+    sealKey: Buffer,
+    clock: SessionClock,
+    timings: KeyRingTimings,
+  ): Promise<KeyRing> {
+    const ring = new KeyRing(algorithm, store, sealKey, clock, timings);
+    await ring.reload();
+    return ring;
+  }
+
+  /** A ring of static JWKs from the configuration: the first signs, all verify. */
+  static async fromStaticKeys(
+    algorithm: AccessTokenAlgorithm,
+    jwks: JWK[],
+    clock: SessionClock,
+    timings: KeyRingTimings,
+  ): Promise<KeyRing> {
+    const ring = new KeyRing(algorithm, undefined, Buffer.alloc(0), clock, timings);
+    if (!Array.isArray(jwks) || jwks.length === 0) {
+      throw new SigningKeyConfigError('accessToken.signingKey.keys must be a non-empty array of JWKs.');
+    }
+    for (const [index, jwk] of jwks.entries()) {
+      const key = await ring.importStaticKey(jwk, index);
+      if (ring.keys.has(key.kid)) {
+        throw new SigningKeyConfigError(`accessToken.signingKey.keys has two keys with kid "${key.kid}".`);
+      }
+      ring.keys.set(key.kid, key);
+    }
+    ring.signer = ring.keys.values().next().value;
+    return ring;
+  }
+
+  private async importStaticKey(jwk: JWK, index: number): Promise<RingKey> {
+    const where = `accessToken.signingKey.keys[${index}]`;
+    if (!jwk || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || jwk.kid.length === 0) {
+      throw new SigningKeyConfigError(`${where} needs a "kid" (a short unique string).`);
+    }
+    const algorithm = jwk.alg ?? this.algorithm;
+    if (jwk.kty === 'oct') {
+      const bytes = typeof jwk.k === 'string' ? Buffer.from(jwk.k, 'base64url').length : 0;
+      if (bytes < MIN_HMAC_BYTES) {
+        throw new SigningKeyConfigError(
+          `${where} is an HMAC key of ${bytes} bytes; use at least ${MIN_HMAC_BYTES} random bytes ` +
+            '(e.g. `openssl rand -base64 32 | tr "+/" "-_" | tr -d =` as "k").',
+        );
+      }
+    } else if (jwk.kty === 'RSA') {
+      const bits = typeof jwk.n === 'string' ? Buffer.from(jwk.n, 'base64url').length * 8 : 0;
+      if (bits < MIN_RSA_BITS) {
+        throw new SigningKeyConfigError(
+          `${where} is an RSA key of ${bits} bits; use at least ${MIN_RSA_BITS} bits.`,
+        );
+      }
+    }
+    if (algorithm !== this.algorithm) {
+      throw new SigningKeyConfigError(
+        `${where} has alg "${algorithm}" but accessToken.algorithm is "${this.algorithm}"; make them agree.`,
+      );
+    }
+    let key: CryptoKey | KeyObject | Uint8Array;
+    try {
+      key = await importKey(jwk, algorithm);
+    } catch (error) {
+      throw new SigningKeyConfigError(
+        `${where} is not a usable ${algorithm} private JWK: ${(error as Error).message}`,
+      );
+    }
+    const forever = Number.POSITIVE_INFINITY;
+    return {
+      kid: jwk.kid,
+      algorithm,
+      key,
+      usableFrom: 0,
+      signUntil: forever,
+      verifyUntil: forever,
+      publicJwk: publicJwkOf(jwk, jwk.kid, algorithm),
+    };
+  }
+
+  /** The key that signs now, creating or pre-publishing keys in the ring as needed. */
+  async signingKey(): Promise<AccessTokenKey> {
+    const now = this.clock.now();
+    this.reloadIfStale(now);
+    if (this.signer && this.signer.usableFrom <= now && now < this.signer.signUntil) {
+      if (this.store && this.needsSuccessor(now)) void this.publishSuccessor().catch(() => undefined);
+      return this.signer;
+    }
+    if (!this.store) throw new Error('No static signing key is usable.');
+    await this.reload();
+    if (!this.signer) {
+      await this.insertKey(now, now + this.timings.updateInterval);
+      await this.reload();
+    }
+    if (!this.signer) throw new Error('The signing-key ring has no usable key.');
+    return this.signer;
+  }
+
+  /**
+   * The key a token's `kid` names; an unknown `kid` reloads the ring at most once per cooldown,
+   * and only for ids the ring could have made.
+   */
+  async verificationKey(kid: string): Promise<AccessTokenKey | undefined> {
+    const now = this.clock.now();
+    this.reloadIfStale(now);
+    const known = this.keys.get(kid);
+    if (known) return known.verifyUntil > now ? known : undefined;
+    if (!this.store || !/^[0-9a-f]{32}$/.test(kid)) return undefined;
+    if (now - this.unknownKidReloadAt < this.timings.unknownKidCooldown) return undefined;
+    this.unknownKidReloadAt = now;
+    await this.reload();
+    const found = this.keys.get(kid);
+    return found && found.verifyUntil > now ? found : undefined;
+  }
+
+  /** Synchronous lookup of a cached key; the hot path's first try. */
+  cachedKey(kid: string): AccessTokenKey | undefined {
+    return this.keys.get(kid);
+  }
+
+  /** Public keys that still verify, as a JWKS document (empty for HMAC). */
+  jwks(): { keys: JWK[] } {
+    const now = this.clock.now();
+    const keys: JWK[] = [];
+    for (const key of this.keys.values()) {
+      if (key.publicJwk && key.verifyUntil > now) keys.push(key.publicJwk);
+    }
+    return { keys };
+  }
+
+  /**
+   * Publishes a new key and retires the current one. The new key signs after one reload interval,
+   * when every instance has seen it; `immediately` (after a key leak) makes it sign at once.
+   */
+  async rotate({ immediately = false } = {}): Promise<string> {
+    if (!this.store) {
+      throw new Error('Static signing keys are rotated in the configuration, not with rotateSigningKeys().');
+    }
+    await this.reload();
+    const now = this.clock.now();
+    const usableFrom = immediately ? now : now + this.timings.reloadInterval;
+    const kid = await this.insertKey(usableFrom, usableFrom + this.timings.updateInterval);
+    const current = [...this.keys.values()].filter((key) => key.signUntil > usableFrom).map((key) => key.kid);
+    if (current.length > 0) {
+      await this.store.retireSigningKeys(current, usableFrom, usableFrom + this.timings.tokenLifetime);
+    }
+    await this.reload();
+    return kid;
+  }
+
+  /** Reads the ring from storage; concurrent callers share one read. */
+  reload(): Promise<void> {
+    this.reloading ??= this.readRing().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private reloadIfStale(now: number): void {
+    if (this.store && now - this.loadedAt >= this.timings.reloadInterval && !this.reloading) {
+      // Serve from the cache while the ring reloads in the background; a failure keeps the cache.
+      void this.reload().catch(() => undefined);
+    }
+  }
+
+  private async readRing(): Promise<void> {
+    if (!this.store) return;
+    const now = this.clock.now();
+    const rows = await this.store.loadSigningKeys(now);
+    const keys = new Map<string, RingKey>();
+    for (const row of rows) {
+      const key = this.keys.get(row.kid) ?? (await this.openStoredKey(row));
+      if (!key) continue;
+      key.signUntil = row.signUntil;
+      key.verifyUntil = row.verifyUntil;
+      keys.set(row.kid, key);
+    }
+    this.keys = keys;
+    this.signer = pickSigner(keys.values(), this.algorithm, now);
+    this.loadedAt = now;
+    this.reloadCount++;
+  }
+
+  private async openStoredKey(row: StoredSigningKey): Promise<RingKey | undefined> {
+    const material = open(this.sealKey, row.material, `${row.kid}.${row.algorithm}`);
+    // A key sealed under another secret is unusable here: skip it, a new one will be made.
+    if (material === undefined) return undefined;
+    const jwk = JSON.parse(material) as JWK;
+    return {
+      kid: row.kid,
+      algorithm: row.algorithm,
+      key: await importKey(jwk, row.algorithm),
+      usableFrom: row.usableFrom,
+      signUntil: row.signUntil,
+      verifyUntil: row.verifyUntil,
+      publicJwk: publicJwkOf(jwk, row.kid, row.algorithm),
+    };
+  }
+
+  private needsSuccessor(now: number): boolean {
+    const signer = this.signer!;
+    const lead = Math.min(2 * this.timings.reloadInterval, this.timings.updateInterval / 2);
+    if (signer.signUntil - now > lead) return false;
+    for (const key of this.keys.values()) {
+      if (key.algorithm === this.algorithm && key.usableFrom >= signer.signUntil) return false;
+    }
+    return true;
+  }
+
+  private async publishSuccessor(): Promise<void> {
+    const from = this.signer!.signUntil;
+    await this.insertKey(from, from + this.timings.updateInterval);
+    await this.reload();
+  }
+
+  private async insertKey(usableFrom: number, signUntil: number): Promise<string> {
+    const kid = randomHex(16);
+    const material = await createKeyMaterial(this.algorithm);
+    await this.store!.insertSigningKey({
+      kid,
+      algorithm: this.algorithm,
+      material: seal(this.sealKey, JSON.stringify(material), `${kid}.${this.algorithm}`),
+      createdAt: this.clock.now(),
+      usableFrom,
+      signUntil,
+      verifyUntil: signUntil + this.timings.tokenLifetime,
+    });
+    return kid;
+  }
+}
+
+/** Every instance picks the same signer: the usable key that became usable last (ties by kid). */
+function pickSigner(keys: Iterable<RingKey>, algorithm: string, now: number): RingKey | undefined {
+  let best: RingKey | undefined;
+  for (const key of keys) {
+    if (key.algorithm !== algorithm || key.usableFrom > now || now >= key.signUntil) continue;
+    if (!best || key.usableFrom > best.usableFrom || (key.usableFrom === best.usableFrom && key.kid > best.kid)) {
+      best = key;
+    }
+  }
+  return best;
+}

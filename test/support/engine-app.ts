@@ -1,0 +1,64 @@
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { INestApplicationContext } from '@nestjs/common';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import {
+  SESSION_CLOCK,
+  SessionEngine,
+  SessionModule,
+  sessionEntities,
+  sessionMigrations,
+  type SessionModuleOptions,
+} from '../../lib/index.js';
+import { FakeClock } from './fake-clock.js';
+
+/** A secret for tests only. */
+export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+/** A Nest application context with the session module on a real database, and its parts. */
+export interface EngineApp {
+  app: INestApplicationContext;
+  engine: SessionEngine;
+  dataSource: DataSource;
+  clock: FakeClock;
+  /** Rows in the session table. */
+  countSessions(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Boots the module the way an app does, schema through the library's migrations. */
+export async function createEngineApp(
+  database: DataSourceOptions,
+  options: Partial<SessionModuleOptions> = {},
+  clock = new FakeClock(),
+): Promise<EngineApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot({
+        ...database,
+        entities: sessionEntities,
+        migrations: sessionMigrations,
+        migrationsRun: true,
+        retryAttempts: 1,
+        retryDelay: 200,
+      }),
+      SessionModule.forRoot({ secret: TEST_SECRET, ...options }),
+    ],
+  })
+    .overrideProvider(SESSION_CLOCK)
+    .useValue(clock)
+    .compile();
+  const app = await moduleRef.init();
+  const dataSource = app.get(DataSource);
+  return {
+    app,
+    engine: app.get(SessionEngine),
+    dataSource,
+    clock,
+    countSessions: async () => {
+      const [row] = await dataSource.query('SELECT COUNT(*) AS n FROM session_info');
+      return Number(row.n);
+    },
+    close: () => app.close(),
+  };
+}
