@@ -1,9 +1,5 @@
 export { SessionError, isErrorFromAuth } from './errors/session.error.js';
-export type {
-  SessionErrorOptions,
-  SessionErrorType,
-  TokenTheftDetails,
-} from './errors/session.error.js';
+export type { SessionErrorOptions, SessionErrorType, TokenTheftDetails } from './errors/session.error.js';
 export type * from './interfaces/session-options.interface.js';
 export type * from './interfaces/session.interface.js';
 export type { UserId } from './session.arguments.js';

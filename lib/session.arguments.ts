@@ -55,7 +55,9 @@ function assertJsonValue(name: string, value: unknown, depth: number, path: unkn
   const prototype = Object.getPrototypeOf(value);
   const isArray = Array.isArray(value);
   if (!isArray && prototype !== Object.prototype && prototype !== null) {
-    throw argumentError(`${name} must be JSON: it holds a ${prototype?.constructor?.name ?? 'non-plain'} object.`);
+    throw argumentError(
+      `${name} must be JSON: it holds a ${prototype?.constructor?.name ?? 'non-plain'} object.`,
+    );
   }
   path.push(value);
   for (const item of isArray ? value : Object.values(value)) assertJsonValue(name, item, depth + 1, path);

@@ -84,7 +84,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     };
     try {
       this.ring = accessToken.signingKey.keys
-        ? await KeyRing.fromStaticKeys(accessToken.algorithm, accessToken.signingKey.keys, this.clock, timings)
+        ? await KeyRing.fromStaticKeys(
+            accessToken.algorithm,
+            accessToken.signingKey.keys,
+            this.clock,
+            timings,
+          )
         : await KeyRing.dynamic(accessToken.algorithm, this.store, this.keys.keyRing, this.clock, timings);
       if (!accessToken.signingKey.keys) await this.ring.signingKey();
     } catch (error) {
@@ -94,7 +99,10 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
     if (cleanupInterval > 0) {
-      this.cleanupTimer = setInterval(() => void this.removeExpiredSessions().catch(() => undefined), cleanupInterval * SECOND);
+      this.cleanupTimer = setInterval(
+        () => void this.removeExpiredSessions().catch(() => undefined),
+        cleanupInterval * SECOND,
+      );
       this.cleanupTimer.unref();
     }
   }
@@ -322,7 +330,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     }
     const current = record.generation === claims.generation;
     const recent = record.ancestors.some(
-      (ancestor) => ancestor.generation === claims.generation && ancestor.rotatedAt + this.gracePeriodMs > now,
+      (ancestor) =>
+        ancestor.generation === claims.generation && ancestor.rotatedAt + this.gracePeriodMs > now,
     );
     if (!current && !recent) throw this.tryRefresh(Messages.accessTokenStale);
   }
@@ -366,8 +375,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   private openLiveToken(record: SessionRecord): string | undefined {
     if (!record.sealedLiveToken) return undefined;
-    const live = open(this.keys.liveTokenSeal, record.sealedLiveToken, `${record.handle}.${record.generation}`);
-    return live !== undefined && constantTimeEqual(hashRefreshToken(live), record.refreshHash) ? live : undefined;
+    const live = open(
+      this.keys.liveTokenSeal,
+      record.sealedLiveToken,
+      `${record.handle}.${record.generation}`,
+    );
+    return live !== undefined && constantTimeEqual(hashRefreshToken(live), record.refreshHash)
+      ? live
+      : undefined;
   }
 
   private async issueTokens(record: SessionRecord, refreshToken: string, now: number) {
@@ -383,7 +398,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const accessToken: IssuedToken = {
       value: await signAccessToken(
         signer,
-        { userId: session.userId, handle: record.handle, generation: record.generation, jwtPayload: session.jwtPayload },
+        {
+          userId: session.userId,
+          handle: record.handle,
+          generation: record.generation,
+          jwtPayload: session.jwtPayload,
+        },
         now,
         accessExpires,
         { issuer, audience },

@@ -1,10 +1,7 @@
 import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import type {
-  SessionModuleOptions,
-  SessionTableNames,
-} from './interfaces/session-options.interface.js';
+import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
 import { SESSION_CLOCK, SESSION_ENTITIES, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { resolveSessionOptions } from './session.options.js';

@@ -1,8 +1,5 @@
 import { SessionError } from './errors/session.error.js';
-import type {
-  ResolvedSessionOptions,
-  SessionModuleOptions,
-} from './interfaces/session-options.interface.js';
+import type { ResolvedSessionOptions, SessionModuleOptions } from './interfaces/session-options.interface.js';
 
 /** The defaults every option falls back to (durations in seconds). */
 export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret'> = {
@@ -77,7 +74,7 @@ function validate(options: ResolvedSessionOptions): void {
   if (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
     throw configError(
       `\`secret\` must be a string of at least ${MIN_SECRET_BYTES} random bytes. ` +
-        'Generate one with `openssl rand -base64 48` (or `node -e "console.log(require(\'crypto\').randomBytes(48).toString(\'base64\'))"`) ' +
+        "Generate one with `openssl rand -base64 48` (or `node -e \"console.log(require('crypto').randomBytes(48).toString('base64'))\"`) " +
         'and pass it from an environment variable.',
     );
   }
@@ -122,7 +119,9 @@ function validate(options: ResolvedSessionOptions): void {
   requireOneOf('cookie.secure', cookie.secure, [true, false]);
   requireOneOf('antiCsrf', options.antiCsrf, ['token', 'custom-header', 'none']);
   if (cookie.sameSite === 'none' && !cookie.secure) {
-    throw configError("cookie.sameSite 'none' needs cookie.secure: true (browsers drop such cookies otherwise).");
+    throw configError(
+      "cookie.sameSite 'none' needs cookie.secure: true (browsers drop such cookies otherwise).",
+    );
   }
   if (cookie.sameSite === 'none' && options.antiCsrf === 'none') {
     throw configError(

@@ -2,10 +2,7 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 
 /** The machine-readable kinds of session failure, named as in the original library. */
 export type SessionErrorType =
-  | 'GENERAL_ERROR'
-  | 'UNAUTHORISED'
-  | 'TRY_REFRESH_TOKEN'
-  | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED';
+  'GENERAL_ERROR' | 'UNAUTHORISED' | 'TRY_REFRESH_TOKEN' | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED';
 
 /** Who the stolen refresh token belonged to; given to the app, never sent to the client. */
 export interface TokenTheftDetails {
@@ -42,8 +39,7 @@ export class SessionError extends HttpException {
   /** The access token is missing, expired or invalid: call the refresh route and retry. */
   static readonly TRY_REFRESH_TOKEN = 'TRY_REFRESH_TOKEN' as const;
   /** A refresh token was reused: the session was revoked. */
-  static readonly UNAUTHORISED_AND_TOKEN_THEFT_DETECTED =
-    'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' as const;
+  static readonly UNAUTHORISED_AND_TOKEN_THEFT_DETECTED = 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' as const;
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;

@@ -38,7 +38,13 @@ export interface SessionRecord {
 /** What a rotation writes. */
 export type SessionRotation = Pick<
   SessionRecord,
-  'refreshHash' | 'generation' | 'ancestors' | 'sealedLiveToken' | 'graceUntil' | 'lastRefreshedAt' | 'expiresAt'
+  | 'refreshHash'
+  | 'generation'
+  | 'ancestors'
+  | 'sealedLiveToken'
+  | 'graceUntil'
+  | 'lastRefreshedAt'
+  | 'expiresAt'
 >;
 
 /** A session as a "your devices" page lists it. */

@@ -62,7 +62,10 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
         names.signingKeys,
         new TableIndex({ name: `IDX_${names.signingKeys}_verify_until`, columnNames: ['verify_until'] }),
       );
-      if (queryRunner.connection.driver.options.type === 'mysql' || queryRunner.connection.driver.options.type === 'mariadb') {
+      if (
+        queryRunner.connection.driver.options.type === 'mysql' ||
+        queryRunner.connection.driver.options.type === 'mariadb'
+      ) {
         // Whatever the database's default, keep any user id and JSON text (emoji included) intact.
         for (const table of [names.sessions, names.signingKeys]) {
           await queryRunner.query(

@@ -1,12 +1,7 @@
 import { IsNull, LessThanOrEqual, MoreThan, Not, type DataSource, type Repository } from 'typeorm';
 import type { StoredSigningKey } from '../tokens/key-ring.js';
 import type { SessionEntities } from './session.entities.js';
-import type {
-  SessionRecord,
-  SessionRotation,
-  SessionStore,
-  SessionSummary,
-} from './session-store.js';
+import type { SessionRecord, SessionRotation, SessionStore, SessionSummary } from './session-store.js';
 
 const RETRYABLE_CODES = new Set([
   'ER_LOCK_DEADLOCK', // MySQL/MariaDB deadlock
@@ -18,7 +13,8 @@ const RETRYABLE_CODES = new Set([
 const MAX_ATTEMPTS = 3;
 
 function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ??
+  const code =
+    (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ??
     (error as { code?: unknown })?.code;
   return typeof code === 'string' && RETRYABLE_CODES.has(code);
 }
@@ -74,10 +70,7 @@ export class TypeOrmSessionStore implements SessionStore {
 
   async updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {
     const result = await withRetry(() =>
-      this.sessions.update(
-        { handle: scalar(handle), expiresAt: MoreThan(scalar(now)) },
-        { sessionData },
-      ),
+      this.sessions.update({ handle: scalar(handle), expiresAt: MoreThan(scalar(now)) }, { sessionData }),
     );
     return result.affected === 1;
   }

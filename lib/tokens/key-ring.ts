@@ -1,11 +1,4 @@
-import {
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-  type KeyObject,
-} from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import type { AccessTokenAlgorithm } from '../interfaces/session-options.interface.js';
 import type { AccessTokenKey } from './access-token.js';
@@ -345,7 +338,11 @@ function pickSigner(keys: Iterable<RingKey>, algorithm: string, now: number): Ri
   let best: RingKey | undefined;
   for (const key of keys) {
     if (key.algorithm !== algorithm || key.usableFrom > now || now >= key.signUntil) continue;
-    if (!best || key.usableFrom > best.usableFrom || (key.usableFrom === best.usableFrom && key.kid > best.kid)) {
+    if (
+      !best ||
+      key.usableFrom > best.usableFrom ||
+      (key.usableFrom === best.usableFrom && key.kid > best.kid)
+    ) {
       best = key;
     }
   }

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionError } from '../lib/index.js';
+import {
+  MARIADB,
+  POSTGRES,
+  connectionOptions,
+  createTestDatabase,
+  reachableDatabases,
+  type TestDatabase,
+} from './support/databases.js';
+import { createEngineApp, type EngineApp } from './support/engine-app.js';
+import { TcpProxy } from './support/tcp-proxy.js';
+
+const databases = (await reachableDatabases(['mariadb', 'postgres'])) as ('mariadb' | 'postgres')[];
+
+async function generalError(promise: Promise<unknown>): Promise<number> {
+  const started = Date.now();
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(SessionError);
+  expect((error as SessionError).type).toBe('GENERAL_ERROR');
+  expect((error as SessionError).getStatus()).toBe(500);
+  return Date.now() - started;
+}
+
+describe.each(databases)('SessionEngine on %s during a database outage', (kind) => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let ctx: EngineApp;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    const server = kind === 'mariadb' ? MARIADB : POSTGRES;
+    proxy = await new TcpProxy(server.host, server.port).start();
+    const name = (database.options as { database: string }).database;
+    ctx = await createEngineApp(connectionOptions(kind, name, proxy.port));
+  });
+
+  afterAll(async () => {
+    proxy?.restore();
+    await ctx?.close();
+    await proxy?.stop();
+    await database?.drop();
+  });
+
+  it('answers GENERAL_ERROR (never UNAUTHORISED), keeps stateless checks working, and recovers', async () => {
+    const created = await ctx.engine.createNewSession('outage-user', {}, { kept: true });
+    const rowsBefore = await ctx.countSessions();
+    proxy.cut();
+
+    await generalError(ctx.engine.refreshSession(created.refreshToken.value));
+    await generalError(ctx.engine.createNewSession('during-outage'));
+    await generalError(ctx.engine.getSession(created.accessToken.value, null, { checkDatabase: true }));
+    await generalError(ctx.engine.getSessionData(created.session.handle));
+    await generalError(ctx.engine.updateSessionData(created.session.handle, { kept: false }));
+    await generalError(ctx.engine.revokeAllSessionsForUser('outage-user'));
+    // Access-token checks need no database.
+    await expect(
+      ctx.engine.getSession(created.accessToken.value, created.antiCsrfToken!),
+    ).resolves.toMatchObject({
+      session: { userId: 'outage-user' },
+    });
+
+    proxy.restore();
+    const refreshed = await ctx.engine.refreshSession(created.refreshToken.value);
+    expect(refreshed.session.userId).toBe('outage-user');
+    expect(await ctx.engine.getSessionData(created.session.handle)).toEqual({ kept: true });
+    expect(await ctx.countSessions()).toBe(rowsBefore);
+  });
+});
