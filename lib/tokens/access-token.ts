@@ -15,7 +15,10 @@ export interface AccessTokenClaims {
 export interface AccessTokenKey {
   kid: string;
   algorithm: string;
+  /** Signs (the private or shared key). */
   key: CryptoKey | KeyObject | Uint8Array;
+  /** Verifies (the public key of an asymmetric pair, else the shared key). */
+  verifyKey: CryptoKey | KeyObject | Uint8Array;
 }
 
 /** Verification settings resolved once from the options. */
@@ -91,7 +94,7 @@ export async function verifyAccessToken(
 ): Promise<AccessTokenClaims | undefined> {
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, key.key, {
+    ({ payload } = await jwtVerify(token, key.verifyKey, {
       algorithms: [key.algorithm],
       typ: ACCESS_TOKEN_TYPE,
       issuer: options.issuer,

@@ -75,8 +75,17 @@ function publicJwkOf(jwk: JWK, kid: string, algorithm: string): JWK | undefined 
   return { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: algorithm, use: 'sig' };
 }
 
-async function importKey(jwk: JWK, algorithm: string): Promise<CryptoKey | KeyObject | Uint8Array> {
-  return importJWK({ ...jwk, alg: algorithm }, algorithm);
+type KeyMaterial = CryptoKey | KeyObject | Uint8Array;
+
+/** Imports a private (or shared) JWK as a signing key and its verifying counterpart. */
+async function importKeyPair(
+  jwk: JWK,
+  algorithm: string,
+): Promise<{ key: KeyMaterial; verifyKey: KeyMaterial }> {
+  const key = await importJWK({ ...jwk, alg: algorithm }, algorithm);
+  if (!ASYMMETRIC_KTY.has(String(jwk.kty))) return { key, verifyKey: key };
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicPart } = jwk;
+  return { key, verifyKey: await importJWK({ ...publicPart, alg: algorithm }, algorithm) };
 }
 
 /**
@@ -162,9 +171,9 @@ export class KeyRing {
         `${where} has alg "${algorithm}" but accessToken.algorithm is "${this.algorithm}"; make them agree.`,
       );
     }
-    let key: CryptoKey | KeyObject | Uint8Array;
+    let pair: { key: KeyMaterial; verifyKey: KeyMaterial };
     try {
-      key = await importKey(jwk, algorithm);
+      pair = await importKeyPair(jwk, algorithm);
     } catch (error) {
       throw new SigningKeyConfigError(
         `${where} is not a usable ${algorithm} private JWK: ${(error as Error).message}`,
@@ -174,7 +183,7 @@ export class KeyRing {
     return {
       kid: jwk.kid,
       algorithm,
-      key,
+      ...pair,
       usableFrom: 0,
       signUntil: forever,
       verifyUntil: forever,
@@ -185,7 +194,10 @@ export class KeyRing {
   /** The key that signs now, creating or pre-publishing keys in the ring as needed. */
   async signingKey(): Promise<AccessTokenKey> {
     const now = this.clock.now();
-    this.reloadIfStale(now);
+    // Signing already waits on the database, so it never signs from a stale view of the ring.
+    if (this.store && now - this.loadedAt >= this.timings.reloadInterval) {
+      await this.reload().catch(() => undefined);
+    }
     if (this.signer && this.signer.usableFrom <= now && now < this.signer.signUntil) {
       if (this.store && this.needsSuccessor(now)) void this.publishSuccessor().catch(() => undefined);
       return this.signer;
@@ -293,7 +305,7 @@ export class KeyRing {
     return {
       kid: row.kid,
       algorithm: row.algorithm,
-      key: await importKey(jwk, row.algorithm),
+      ...(await importKeyPair(jwk, row.algorithm)),
       usableFrom: row.usableFrom,
       signUntil: row.signUntil,
       verifyUntil: row.verifyUntil,
