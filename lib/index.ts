@@ -10,6 +10,33 @@ export {
   SESSION_CLOCK,
 } from './session.constants.js';
 export { SessionEngine } from './session.engine.js';
+export {
+  PUBLIC_ACCESS_METADATA,
+  PublicAccess,
+  SESSION_REQUEST_PROPERTY,
+  Session,
+  VERIFY_SESSION_METADATA,
+  VerifySession,
+  getRequestSession,
+  type SessionField,
+  type VerifySessionOptions,
+} from './session.decorators.js';
+export { SessionGuard } from './session.guard.js';
+export { SessionService, type VerifyRequestOptions } from './session.service.js';
+export { SessionJwksController, SessionRefreshController } from './session-refresh.controller.js';
+export type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
+export {
+  ACCESS_TOKEN_COOKIE,
+  ACCESS_TOKEN_HEADER,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_HEADER,
+  SESSION_CORS_ALLOWED_HEADERS,
+  SESSION_CORS_EXPOSED_HEADERS,
+  SESSION_TRANSPORT_HEADER,
+} from './http/session-transport.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export { SessionModule } from './session.module.js';
 export { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';

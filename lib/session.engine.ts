@@ -250,6 +250,27 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
+   * Revokes a session only if it belongs to `userId` ("sign out that device" pages); `false` for a
+   * handle of another user or no session.
+   * @throws SessionError `GENERAL_ERROR` for bad arguments or an unavailable database.
+   */
+  async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
+    assertSessionHandle(sessionHandle);
+    assertUserId(userId);
+    return this.storage(() => this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)));
+  }
+
+  /**
+   * Revokes every session of a user except one ("sign out everywhere else"); returns how many.
+   * @throws SessionError `GENERAL_ERROR` for bad arguments or an unavailable database.
+   */
+  async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
+    assertUserId(userId);
+    assertSessionHandle(keptSessionHandle);
+    return this.storage(() => this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle));
+  }
+
+  /**
    * Revokes every session of a user in one statement; returns how many.
    * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
    */

@@ -1,10 +1,13 @@
-import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type Provider, type Type } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
 import { SESSION_CLOCK, SESSION_ENTITIES, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
-import { resolveSessionOptions } from './session.options.js';
+import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
+import { createRefreshController, SessionJwksController } from './session-refresh.controller.js';
+import { SessionGuard } from './session.guard.js';
+import { SessionService } from './session.service.js';
 import { createSessionEntities, type SessionEntities } from './storage/session.entities.js';
 import { SESSION_STORE } from './storage/session-store.js';
 import { TypeOrmSessionStore } from './storage/typeorm-session.store.js';
@@ -24,7 +27,21 @@ export interface SessionModuleExtras {
   dataSource?: string;
   /** Table names of the session entities (use `createSessionEntities`/`createSessionMigrations` with the same names). */
   tables?: SessionTableNames;
+  /**
+   * Register the refresh route. Turn it off to serve refresh yourself with `SessionService.refreshSession`.
+   * @default true
+   */
+  refreshRoute?: boolean;
+  /**
+   * Path of the refresh route when the options come from `forRootAsync` (with `forRoot`,
+   * `refreshToken.path` sets it).
+   * @default '/session/refresh'
+   */
+  refreshPath?: string;
 }
+
+/** Injection token of the build-time settings. */
+export const SESSION_MODULE_EXTRAS = Symbol('SESSION_MODULE_EXTRAS');
 
 export const {
   ConfigurableModuleClass,
@@ -35,14 +52,15 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createSessionOptions')
   .setExtras<SessionModuleExtras>(
-    { isGlobal: true, dataSource: undefined, tables: undefined },
+    { isGlobal: true, dataSource: undefined, tables: undefined, refreshRoute: true, refreshPath: undefined },
     (definition, extras) => {
       const entities = createSessionEntities(extras.tables);
+      const refreshPath = extras.refreshPath ?? DEFAULT_SESSION_OPTIONS.refreshToken.path;
       const providers: Provider[] = [
         { provide: SESSION_ENTITIES, useValue: entities },
         {
           provide: SESSION_RESOLVED_OPTIONS,
-          useFactory: resolveSessionOptions,
+          useFactory: (options: SessionModuleOptions) => resolveSessionOptions(options, { refreshPath }),
           inject: [SESSION_MODULE_OPTIONS],
         },
         { provide: SESSION_CLOCK, useValue: systemClock },
@@ -53,16 +71,28 @@ export const {
           inject: [getDataSourceToken(extras.dataSource), SESSION_ENTITIES],
         },
         SessionEngine,
+        SessionService,
+        SessionGuard,
       ];
+      const controllers: Type[] = [SessionJwksController];
+      if (extras.refreshRoute !== false) controllers.unshift(createRefreshController(refreshPath));
       return {
         ...definition,
         global: extras.isGlobal,
+        controllers: [...(definition.controllers ?? []), ...controllers],
         imports: [
           ...(definition.imports ?? []),
           TypeOrmModule.forFeature(Object.values(entities), extras.dataSource),
         ],
         providers: [...(definition.providers ?? []), ...providers],
-        exports: [...(definition.exports ?? []), SessionEngine, SESSION_RESOLVED_OPTIONS, SESSION_CLOCK],
+        exports: [
+          ...(definition.exports ?? []),
+          SessionEngine,
+          SessionService,
+          SessionGuard,
+          SESSION_RESOLVED_OPTIONS,
+          SESSION_CLOCK,
+        ],
       };
     },
   )

@@ -46,12 +46,29 @@ function requireOneOf(name: string, value: unknown, allowed: readonly unknown[])
   }
 }
 
+/** Build-time settings the runtime options must agree with. */
+export interface SessionBuildSettings {
+  /** Where the refresh route was mounted. */
+  refreshPath?: string;
+}
+
 /** Applies the defaults to the user's options and validates the result; throws on a bad configuration. */
-export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSessionOptions {
+export function resolveSessionOptions(
+  options: SessionModuleOptions,
+  build: SessionBuildSettings = {},
+): ResolvedSessionOptions {
   if (options === null || typeof options !== 'object') {
     throw configError('SessionModule.forRoot() needs an options object with at least a `secret`.');
   }
   const defaults = DEFAULT_SESSION_OPTIONS;
+  const routePath = build.refreshPath ?? defaults.refreshToken.path;
+  const cookiePath = options.refreshToken?.path;
+  if (cookiePath !== undefined && cookiePath !== routePath) {
+    throw configError(
+      `refreshToken.path is '${cookiePath}' but the refresh route was mounted at '${routePath}': ` +
+        `with forRootAsync, pass refreshPath: '${cookiePath}' next to useFactory so both agree.`,
+    );
+  }
   const resolved: ResolvedSessionOptions = {
     secret: options.secret,
     accessToken: {
@@ -59,7 +76,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
       ...options.accessToken,
       signingKey: { ...defaults.accessToken.signingKey, ...options.accessToken?.signingKey },
     },
-    refreshToken: { ...defaults.refreshToken, ...options.refreshToken },
+    refreshToken: { ...defaults.refreshToken, path: routePath, ...options.refreshToken },
     cookie: { ...defaults.cookie, ...options.cookie },
     antiCsrf: options.antiCsrf ?? defaults.antiCsrf,
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,

@@ -65,6 +65,10 @@ export interface SessionStore extends SigningKeyStore {
   /** Updates the data of a live session; `false` when there is none. */
   updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean>;
   deleteSession(handle: string): Promise<boolean>;
+  /** Deletes a session only if it belongs to the user. */
+  deleteSessionOfUser(handle: string, userKey: string): Promise<boolean>;
+  /** Deletes every session of a user but one; returns how many. */
+  deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number>;
   /** Deletes every session of a user in one statement; returns how many. */
   deleteSessionsOfUser(userKey: string): Promise<number>;
   /** Live sessions of a user, oldest first. */

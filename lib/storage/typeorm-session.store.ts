@@ -80,6 +80,20 @@ export class TypeOrmSessionStore implements SessionStore {
     return (result.affected ?? 0) > 0;
   }
 
+  async deleteSessionOfUser(handle: string, userKey: string): Promise<boolean> {
+    const result = await withRetry(() =>
+      this.sessions.delete({ handle: scalar(handle), userKey: scalar(userKey) }),
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  async deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number> {
+    const result = await withRetry(() =>
+      this.sessions.delete({ userKey: scalar(userKey), handle: Not(scalar(keptHandle)) }),
+    );
+    return result.affected ?? 0;
+  }
+
   async deleteSessionsOfUser(userKey: string): Promise<number> {
     const result = await withRetry(() => this.sessions.delete({ userKey: scalar(userKey) }));
     return result.affected ?? 0;

@@ -1,0 +1,64 @@
+import { SetMetadata, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Session as RequestBoundSession } from './http/session.js';
+import type { VerifyRequestOptions } from './session.service.js';
+
+/** Metadata key of {@link VerifySession}. */
+export const VERIFY_SESSION_METADATA = 'nestjs-token-session:verify-session';
+/** Metadata key of {@link PublicAccess}. */
+export const PUBLIC_ACCESS_METADATA = 'nestjs-token-session:public-access';
+/** The request property `SessionGuard` puts the session under (never `req.session`, which express-session owns). */
+export const SESSION_REQUEST_PROPERTY = Symbol.for('nestjs-token-session:session');
+
+/** Options of {@link VerifySession}. */
+export type VerifySessionOptions = VerifyRequestOptions;
+
+/**
+ * Tunes `SessionGuard` for a route or controller.
+ * @example
+ * ```ts
+ * @VerifySession({ checkDatabase: true })          // refuse revoked sessions at once
+ * @VerifySession({ sessionRequired: false })        // @Session() is undefined without a session
+ * ```
+ */
+export const VerifySession = (options: VerifySessionOptions = {}) =>
+  SetMetadata(VERIFY_SESSION_METADATA, options);
+
+/**
+ * Lets a route or controller through a global `SessionGuard` without a session.
+ * @example
+ * ```ts
+ * @PublicAccess()
+ * @Post('login')
+ * login() {}
+ * ```
+ */
+export const PublicAccess = () => SetMetadata(PUBLIC_ACCESS_METADATA, true);
+
+/** One field of the session, for `@Session(field)`. */
+export type SessionField = 'userId' | 'handle' | 'jwtPayload';
+
+/** The session `SessionGuard` attached to a request, if any. */
+export function getRequestSession(request: object): RequestBoundSession | undefined {
+  return (request as Record<symbol, RequestBoundSession | undefined>)[SESSION_REQUEST_PROPERTY];
+}
+
+/**
+ * The current request's session (set by `SessionGuard`), or one field of it. This is this
+ * package's decorator, not the `@Session()` of `@nestjs/common` (which reads express-session).
+ * @example
+ * ```ts
+ * @UseGuards(SessionGuard)
+ * @Get('me')
+ * me(@Session() session: Session, @Session('userId') userId: string) {}
+ * ```
+ */
+export const Session = createParamDecorator((field: SessionField | undefined, context: ExecutionContext) => {
+  const session = getRequestSession(context.switchToHttp().getRequest<object>());
+  if (!field || !session) return session;
+  if (field === 'userId') return session.getUserId();
+  if (field === 'handle') return session.getHandle();
+  return session.getJWTPayload();
+});
+
+/** What `@Session()` gives a handler. */
+export type Session = RequestBoundSession;

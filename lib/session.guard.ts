@@ -1,0 +1,70 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
+import type { Session } from './http/session.js';
+import {
+  PUBLIC_ACCESS_METADATA,
+  SESSION_REQUEST_PROPERTY,
+  VERIFY_SESSION_METADATA,
+  type VerifySessionOptions,
+} from './session.decorators.js';
+import { SessionService } from './session.service.js';
+
+/**
+ * Verifies the request's session and puts it on the request for `@Session()`. Use it per route or
+ * controller (`@UseGuards(SessionGuard)`) or globally (`APP_GUARD`, with `@PublicAccess()` routes).
+ * Failures throw a `SessionError` (never `false`, which Nest would answer with 403). Override the
+ * `protected` steps in a subclass, e.g. to take the request from a GraphQL context.
+ */
+@Injectable()
+export class SessionGuard implements CanActivate {
+  constructor(
+    protected readonly reflector: Reflector,
+    protected readonly sessionService: SessionService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.isPublic(context)) return true;
+    const request = this.getRequest(context);
+    const session = await this.sessionService.verifyRequest(
+      request,
+      this.getResponse(context),
+      this.getVerifyOptions(context),
+    );
+    this.attachSession(request, session);
+    return true;
+  }
+
+  /** Whether `@PublicAccess()` marks the route or controller. */
+  protected isPublic(context: ExecutionContext): boolean {
+    return (
+      this.reflector.getAllAndOverride<boolean>(PUBLIC_ACCESS_METADATA, [
+        context.getHandler(),
+        context.getClass(),
+      ]) === true
+    );
+  }
+
+  /** `@VerifySession()` options of the route, else of the controller. */
+  protected getVerifyOptions(context: ExecutionContext): VerifySessionOptions {
+    return (
+      this.reflector.getAllAndOverride<VerifySessionOptions>(VERIFY_SESSION_METADATA, [
+        context.getHandler(),
+        context.getClass(),
+      ]) ?? {}
+    );
+  }
+
+  protected getRequest(context: ExecutionContext): HttpRequestLike {
+    return context.switchToHttp().getRequest<HttpRequestLike>();
+  }
+
+  protected getResponse(context: ExecutionContext): HttpResponseLike {
+    return context.switchToHttp().getResponse<HttpResponseLike>();
+  }
+
+  /** Puts the session where `@Session()` reads it. */
+  protected attachSession(request: HttpRequestLike, session: Session | undefined): void {
+    (request as unknown as Record<symbol, Session | undefined>)[SESSION_REQUEST_PROPERTY] = session;
+  }
+}

@@ -1,0 +1,263 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
+import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
+import { SessionError } from './errors/session.error.js';
+import {
+  appendToListHeader,
+  requestOf,
+  setHeader,
+  type HttpRequestLike,
+  type HttpResponseLike,
+} from './http/http-adapter.js';
+import { RequestSession, type Session, type SessionOperations } from './http/session.js';
+import {
+  ANTI_CSRF_HEADER,
+  SESSION_CORS_ALLOWED_HEADERS,
+  SessionTransport,
+  readCredentials,
+  wantsHeaderTransport,
+} from './http/session-transport.js';
+import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
+import type { GetSessionOptions, SessionListEntry } from './interfaces/session.interface.js';
+import type { UserId } from './session.arguments.js';
+import { SESSION_RESOLVED_OPTIONS } from './session.constants.js';
+import { SessionEngine } from './session.engine.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Per-request verification settings (from `@VerifySession()` or the `getSession` arguments). */
+export interface VerifyRequestOptions extends GetSessionOptions {
+  /**
+   * Enforce anti-csrf on state-changing cookie requests.
+   * @default true
+   */
+  antiCsrfCheck?: boolean;
+  /**
+   * Refuse a request without a session; `false` yields `undefined` for a request that carries none.
+   * @default true
+   */
+  sessionRequired?: boolean;
+}
+
+/**
+ * The request-bound session API: reads and writes cookies and headers, and delegates to
+ * `SessionEngine`. Works with the Express and Fastify adapters, no cookie middleware needed.
+ */
+@Injectable()
+export class SessionService {
+  private readonly transport: SessionTransport;
+  private readonly operations: SessionOperations;
+  private refreshCookiePath: string | undefined;
+
+  constructor(
+    private readonly engine: SessionEngine,
+    @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
+    private readonly applicationConfig: ApplicationConfig,
+  ) {
+    this.transport = new SessionTransport(options, () => this.refreshPath());
+    this.operations = {
+      getSessionData: (handle, response) =>
+        this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
+      updateSessionData: (handle, data, response) =>
+        this.clearOnAuthError(response, () => this.engine.updateSessionData(handle, data)),
+      revokeSession: async (handle, response) => {
+        // Sign-out clears the cookies even when the row is already gone or the database is down.
+        this.transport.clear(response);
+        await this.engine.revokeSessionUsingSessionHandle(handle);
+      },
+    };
+  }
+
+  /**
+   * Starts a session and sets its cookies (or, when the request asked for header transport, the
+   * `access-token`/`refresh-token` headers) on the response, replacing any session cookies on it.
+   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
+   */
+  async createNewSession(
+    response: HttpResponseLike,
+    userId: UserId,
+    jwtPayload?: unknown,
+    sessionData?: unknown,
+  ): Promise<Session> {
+    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData);
+    this.transport.deliver(response, created, wantsHeaderTransport(requestOf(response)));
+    return new RequestSession(created.session, response, this.operations);
+  }
+
+  /**
+   * Verifies the request's session (Bearer header first, then cookies).
+   * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (cookies cleared),
+   * `GENERAL_ERROR`.
+   */
+  async getSession(
+    request: HttpRequestLike,
+    response: HttpResponseLike,
+    enableCsrfProtection: boolean,
+    options: GetSessionOptions = {},
+  ): Promise<Session> {
+    const session = await this.verifyRequest(request, response, {
+      ...options,
+      antiCsrfCheck: enableCsrfProtection,
+    });
+    return session!;
+  }
+
+  /**
+   * Verifies a request as `SessionGuard` does; `undefined` only when the session is optional and
+   * the request carries none.
+   */
+  async verifyRequest(
+    request: HttpRequestLike,
+    response: HttpResponseLike,
+    options: VerifyRequestOptions = {},
+  ): Promise<Session | undefined> {
+    const credentials = readCredentials(request);
+    const { accessToken, idRefreshToken } = credentials;
+    const checkDatabase = options.checkDatabase;
+    if (credentials.bearer !== undefined) {
+      // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
+      const verified = await this.engine.getSession(credentials.bearer, null, { checkDatabase });
+      return new RequestSession(verified.session, response, this.operations);
+    }
+    if (
+      accessToken.value === undefined &&
+      idRefreshToken.value === undefined &&
+      options.sessionRequired === false
+    ) {
+      return undefined;
+    }
+    if (idRefreshToken.value === undefined) {
+      this.transport.clear(response);
+      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    }
+    if (accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
+    const antiCsrf = this.antiCsrfToken(request, options.antiCsrfCheck ?? true);
+    const verified = await this.clearOnAuthError(response, () =>
+      this.engine.getSession(accessToken.value, antiCsrf, { checkDatabase }),
+    );
+    return new RequestSession(verified.session, response, this.operations);
+  }
+
+  /**
+   * Rotates the request's refresh token (cookie, or `Authorization: Bearer <refresh token>`) and
+   * writes the new tokens. Needs no anti-csrf token.
+   * @throws SessionError `UNAUTHORISED` or `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` (cookies cleared),
+   * `GENERAL_ERROR` (nothing set).
+   */
+  async refreshSession(request: HttpRequestLike, response: HttpResponseLike): Promise<Session> {
+    const credentials = readCredentials(request);
+    const viaHeader = credentials.bearer !== undefined;
+    const refreshToken = viaHeader ? credentials.bearer : credentials.refreshToken.value;
+    if (!viaHeader && credentials.refreshToken.conflicting) {
+      this.transport.clear(response);
+      throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
+    }
+    const refreshed = await this.clearOnAuthError(response, () => this.engine.refreshSession(refreshToken));
+    this.transport.deliver(
+      response,
+      {
+        accessToken: refreshed.newAccessToken,
+        refreshToken: refreshed.newRefreshToken,
+        idRefreshToken: refreshed.newIdRefreshToken,
+        antiCsrfToken: refreshed.newAntiCsrfToken,
+      },
+      viaHeader || wantsHeaderTransport(request),
+    );
+    return new RequestSession(refreshed.session, response, this.operations);
+  }
+
+  /** Clears the session cookies of a response (e.g. after revoking a session elsewhere). */
+  clearSessionCookies(response: HttpResponseLike): void {
+    this.transport.clear(response);
+  }
+
+  /** For a CORS preflight answered by the app: allows the session headers and credentials. */
+  setRelevantHeadersForOptionsAPI(response: HttpResponseLike): void {
+    appendToListHeader(response, 'Access-Control-Allow-Headers', SESSION_CORS_ALLOWED_HEADERS);
+    setHeader(response, 'Access-Control-Allow-Credentials', 'true');
+  }
+
+  /** See {@link SessionEngine.getSessionData}. */
+  getSessionData(sessionHandle: string): Promise<unknown> {
+    return this.engine.getSessionData(sessionHandle);
+  }
+
+  /** See {@link SessionEngine.updateSessionData}. */
+  updateSessionData(sessionHandle: string, data: unknown): Promise<void> {
+    return this.engine.updateSessionData(sessionHandle, data);
+  }
+
+  /** Revokes a session by handle (an admin's call: the caller's own cookies are left alone). */
+  revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
+    return this.engine.revokeSessionUsingSessionHandle(sessionHandle);
+  }
+
+  /** Revokes a session only if it belongs to `userId`; `false` for another user's handle. */
+  revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
+    return this.engine.revokeSessionForUser(sessionHandle, userId);
+  }
+
+  /** Revokes every other session of the session's user ("sign out everywhere else"); returns how many. */
+  revokeOtherSessions(session: Session): Promise<number> {
+    return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
+  }
+
+  /** See {@link SessionEngine.revokeAllSessionsForUser}. */
+  revokeAllSessionsForUser(userId: UserId): Promise<number> {
+    return this.engine.revokeAllSessionsForUser(userId);
+  }
+
+  /** See {@link SessionEngine.getAllSessionHandlesForUser}. */
+  getAllSessionHandlesForUser(userId: UserId): Promise<string[]> {
+    return this.engine.getAllSessionHandlesForUser(userId);
+  }
+
+  /** See {@link SessionEngine.listSessionsForUser}. */
+  listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
+    return this.engine.listSessionsForUser(userId);
+  }
+
+  /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */
+  private antiCsrfToken(request: HttpRequestLike, check: boolean): string | null | undefined {
+    if (!check || this.options.antiCsrf === 'none' || SAFE_METHODS.has(request.method ?? 'GET')) return null;
+    const header = request.headers[ANTI_CSRF_HEADER];
+    const value = Array.isArray(header) ? undefined : header;
+    if (this.options.antiCsrf === 'custom-header') {
+      // Browsers send custom headers cross-site only after a CORS preflight the app controls.
+      if (!value) throw this.tryRefresh(Messages.antiCsrfMismatch);
+      return null;
+    }
+    return value;
+  }
+
+  private refreshPath(): string {
+    if (this.refreshCookiePath === undefined) {
+      // Read lazily: the app sets its global prefix after the module is built.
+      const prefix = this.applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
+      this.refreshCookiePath = `${prefix}${this.options.refreshToken.path}`;
+    }
+    return this.refreshCookiePath;
+  }
+
+  private tryRefresh(message: string): SessionError {
+    return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
+      status: this.options.sessionExpiredStatusCode,
+    });
+  }
+
+  /** Clears the cookies before an `UNAUTHORISED` or theft error leaves the request. */
+  private async clearOnAuthError<T>(response: HttpResponseLike, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (
+        error instanceof SessionError &&
+        (error.type === SessionError.UNAUTHORISED ||
+          error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
+      ) {
+        this.transport.clear(response);
+      }
+      throw error;
+    }
+  }
+}

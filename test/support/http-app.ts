@@ -1,0 +1,135 @@
+import {
+  Catch,
+  HttpException,
+  Injectable,
+  Module,
+  type ArgumentsHost,
+  type ExceptionFilter,
+  type INestApplication,
+} from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import supertest from 'supertest';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import {
+  SESSION_CLOCK,
+  SessionGuard,
+  SessionModule,
+  sessionEntities,
+  sessionMigrations,
+  type SessionModuleExtras,
+  type SessionModuleOptions,
+} from '../../lib/index.js';
+import { TestController } from '../fixtures/test.controller.js';
+import { TEST_SECRET } from './engine-app.js';
+import { FakeClock } from './fake-clock.js';
+
+export type AdapterKind = 'express' | 'fastify';
+export const ADAPTERS: AdapterKind[] = ['express', 'fastify'];
+
+/** How the fixture registers the module. */
+export type Registration = 'forRoot' | 'useFactory' | 'useClass' | 'useExisting';
+
+export interface HttpAppOptions {
+  adapter: AdapterKind;
+  database: DataSourceOptions;
+  options?: Partial<SessionModuleOptions>;
+  extras?: SessionModuleExtras;
+  registration?: Registration;
+  globalGuard?: boolean;
+  globalPrefix?: string;
+  /** Install an app-wide catch-all exception filter, as many apps do. */
+  catchAllFilter?: boolean;
+  clock?: FakeClock;
+}
+
+export interface HttpApp {
+  app: INestApplication;
+  request: ReturnType<typeof supertest>;
+  clock: FakeClock;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/** A catch-all filter in the style of the Nest docs: status from HttpException, else 500. */
+@Catch()
+class CatchAllFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const context = host.switchToHttp();
+    const response = context.getResponse();
+    const status = exception instanceof HttpException ? exception.getStatus() : 500;
+    const body = exception instanceof HttpException ? exception.getResponse() : { message: 'error' };
+    const payload = { ...(typeof body === 'object' ? body : { message: body }), filtered: true };
+    if (typeof response.code === 'function') response.code(status).send(payload);
+    else response.status(status).json(payload);
+  }
+}
+
+function sessionModule(
+  registration: Registration,
+  options: SessionModuleOptions,
+  extras: SessionModuleExtras,
+) {
+  @Injectable()
+  class OptionsFactory {
+    createSessionOptions(): SessionModuleOptions {
+      return options;
+    }
+  }
+  @Module({ providers: [OptionsFactory], exports: [OptionsFactory] })
+  class OptionsModule {}
+
+  switch (registration) {
+    case 'forRoot':
+      return SessionModule.forRoot({ ...options, ...extras });
+    case 'useFactory':
+      return SessionModule.forRootAsync({ ...extras, useFactory: async () => options });
+    case 'useClass':
+      return SessionModule.forRootAsync({ ...extras, useClass: OptionsFactory });
+    case 'useExisting':
+      return SessionModule.forRootAsync({ ...extras, imports: [OptionsModule], useExisting: OptionsFactory });
+  }
+}
+
+/** Boots the fixture app on a real HTTP adapter and database, served through supertest. */
+export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
+  const clock = config.clock ?? new FakeClock();
+  const options: SessionModuleOptions = { secret: TEST_SECRET, ...config.options };
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot({
+        ...config.database,
+        entities: sessionEntities,
+        migrations: sessionMigrations,
+        migrationsRun: true,
+        retryAttempts: 1,
+        retryDelay: 200,
+      }),
+      sessionModule(config.registration ?? 'forRoot', options, config.extras ?? {}),
+    ],
+    controllers: [TestController],
+    providers: config.globalGuard ? [{ provide: APP_GUARD, useClass: SessionGuard }] : [],
+  })
+    .overrideProvider(SESSION_CLOCK)
+    .useValue(clock)
+    .compile();
+  const app = moduleRef.createNestApplication(
+    config.adapter === 'fastify' ? new FastifyAdapter() : undefined,
+    {
+      logger: false,
+    },
+  );
+  if (config.globalPrefix) app.setGlobalPrefix(config.globalPrefix);
+  if (config.catchAllFilter) app.useGlobalFilters(new CatchAllFilter());
+  await app.init();
+  if (config.adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    request: supertest(app.getHttpServer()),
+    clock,
+    dataSource: app.get(DataSource),
+    close: () => app.close(),
+  };
+}
