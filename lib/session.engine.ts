@@ -462,14 +462,27 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Runs a storage call; any failure of it is a `GENERAL_ERROR`, never an auth failure. */
+  /**
+   * Runs a storage call within `databaseTimeout`; any failure of it is a `GENERAL_ERROR`, never an
+   * auth failure. The deadline is ours because drivers do not bound every wait (a mysql2 connection
+   * whose query timed out keeps the next queries queued behind it).
+   */
   private async storage<T>(operation: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within databaseTimeout (${this.options.databaseTimeout} s)`)),
+        this.options.databaseTimeout * SECOND,
+      );
+    });
     try {
-      return await operation();
+      return await Promise.race([operation(), deadline]);
     } catch (error) {
       if (error instanceof SessionError) throw error;
       this.logger.error(`Session store failure: ${(error as Error)?.message ?? String(error)}`);
       throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

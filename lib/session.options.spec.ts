@@ -19,7 +19,7 @@ function startupError(options: Partial<SessionModuleOptions>): SessionError {
 describe('resolveSessionOptions', () => {
   it('applies every documented default', () => {
     const resolved = resolveSessionOptions({ secret });
-    expect(resolved).toEqual({ secret, ...DEFAULT_SESSION_OPTIONS });
+    expect(resolved).toEqual({ secret, ...DEFAULT_SESSION_OPTIONS, databaseTimeout: 5 });
     expect(resolved.accessToken.validity).toBe(900);
     expect(resolved.refreshToken.validity).toBe(8_640_000);
     expect(resolved.refreshToken.gracePeriod).toBe(10);
@@ -44,6 +44,12 @@ describe('resolveSessionOptions', () => {
     expect(startupError({ secret: 'a'.repeat(40) }).message).toMatch(/placeholder/);
   });
 
+  it('bounds database waits by half the grace period unless told otherwise', () => {
+    expect(resolveSessionOptions({ secret, refreshToken: { gracePeriod: 4 } }).databaseTimeout).toBe(2);
+    expect(resolveSessionOptions({ secret, refreshToken: { gracePeriod: 60 } }).databaseTimeout).toBe(5);
+    expect(resolveSessionOptions({ secret, databaseTimeout: 3 }).databaseTimeout).toBe(3);
+  });
+
   it.each([
     [{ refreshToken: { gracePeriod: 61 } }, /gracePeriod must be between 1 and 60/],
     [{ refreshToken: { gracePeriod: 0 } }, /gracePeriod/],
@@ -60,6 +66,8 @@ describe('resolveSessionOptions', () => {
     [{ antiCsrf: 'off' as never }, /antiCsrf must be one of/],
     [{ sessionExpiredStatusCode: 200 }, /sessionExpiredStatusCode/],
     [{ cleanupInterval: -5 }, /cleanupInterval/],
+    [{ databaseTimeout: 6 }, /databaseTimeout \(6 s\) must be at most half of refreshToken.gracePeriod/],
+    [{ databaseTimeout: 0 }, /databaseTimeout must be a positive/],
   ])('refuses %j with a message that says how to fix it', (options, message) => {
     expect(startupError(options as Partial<SessionModuleOptions>).message).toMatch(message);
   });

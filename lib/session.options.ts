@@ -2,7 +2,7 @@ import { SessionError } from './errors/session.error.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './interfaces/session-options.interface.js';
 
 /** The defaults every option falls back to (durations in seconds). */
-export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret'> = {
+export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'databaseTimeout'> = {
   accessToken: {
     validity: 900,
     algorithm: 'HS256',
@@ -22,6 +22,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret'> = {
 };
 
 const MIN_SECRET_BYTES = 32;
+const DEFAULT_DATABASE_TIMEOUT = 5;
 const MAX_GRACE_PERIOD = 60;
 const ALGORITHMS = ['HS256', 'ES256', 'EdDSA', 'RS256'];
 
@@ -62,13 +63,6 @@ export function resolveSessionOptions(
   }
   const defaults = DEFAULT_SESSION_OPTIONS;
   const routePath = build.refreshPath ?? defaults.refreshToken.path;
-  const cookiePath = options.refreshToken?.path;
-  if (cookiePath !== undefined && cookiePath !== routePath) {
-    throw configError(
-      `refreshToken.path is '${cookiePath}' but the refresh route was mounted at '${routePath}': ` +
-        `with forRootAsync, pass refreshPath: '${cookiePath}' next to useFactory so both agree.`,
-    );
-  }
   const resolved: ResolvedSessionOptions = {
     secret: options.secret,
     accessToken: {
@@ -81,12 +75,15 @@ export function resolveSessionOptions(
     antiCsrf: options.antiCsrf ?? defaults.antiCsrf,
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
     cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
+    databaseTimeout: 0,
   };
-  validate(resolved);
+  resolved.databaseTimeout =
+    options.databaseTimeout ?? Math.min(DEFAULT_DATABASE_TIMEOUT, resolved.refreshToken.gracePeriod / 2);
+  validate(resolved, routePath);
   return resolved;
 }
 
-function validate(options: ResolvedSessionOptions): void {
+function validate(options: ResolvedSessionOptions, routePath: string): void {
   const { secret, accessToken, refreshToken, cookie } = options;
   if (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
     throw configError(
@@ -116,6 +113,12 @@ function validate(options: ResolvedSessionOptions): void {
   if (typeof refreshToken.path !== 'string' || !refreshToken.path.startsWith('/')) {
     throw configError(
       `refreshToken.path must be an absolute path such as '/session/refresh', got ${JSON.stringify(refreshToken.path)}.`,
+    );
+  }
+  if (refreshToken.path !== routePath) {
+    throw configError(
+      `refreshToken.path is '${refreshToken.path}' but the refresh route was mounted at '${routePath}': ` +
+        `with forRootAsync, pass refreshPath: '${refreshToken.path}' next to useFactory so both agree.`,
     );
   }
   if (refreshToken.absoluteLifetime !== undefined) {
@@ -152,4 +155,11 @@ function validate(options: ResolvedSessionOptions): void {
     );
   }
   requirePositive('cleanupInterval', options.cleanupInterval, { allowZero: true });
+  requirePositive('databaseTimeout', options.databaseTimeout);
+  if (options.databaseTimeout > grace / 2) {
+    throw configError(
+      `databaseTimeout (${options.databaseTimeout} s) must be at most half of refreshToken.gracePeriod (${grace} s): ` +
+        'a refresh that commits just before timing out must still be recoverable by a retry inside the grace period.',
+    );
+  }
 }

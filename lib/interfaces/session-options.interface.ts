@@ -117,6 +117,12 @@ export interface SessionModuleOptions {
    * @default 3600
    */
   cleanupInterval?: number;
+  /**
+   * Longest wait for one database call, in seconds; a slower call answers `GENERAL_ERROR`. At most
+   * half the grace period, so a client retrying after a late commit still lands inside it.
+   * @default the smaller of 5 and half of `refreshToken.gracePeriod`
+   */
+  databaseTimeout?: number;
 }
 
 /** Table names of the session entities. */
@@ -146,4 +152,5 @@ export interface ResolvedSessionOptions {
   antiCsrf: AntiCsrfMode;
   sessionExpiredStatusCode: number;
   cleanupInterval: number;
+  databaseTimeout: number;
 }

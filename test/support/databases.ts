@@ -63,6 +63,9 @@ export function connectionOptions(kind: DatabaseKind, database: string, port?: n
       database,
       charset: 'utf8mb4',
       connectTimeout: 3000,
+      // Bounds every statement, so a hung server answers within seconds.
+      enableQueryTimeout: true,
+      maxQueryExecutionTime: 3000,
       extra: { connectionLimit: 5, maxIdle: 5, enableKeepAlive: true },
     } as DataSourceOptions;
   }

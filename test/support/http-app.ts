@@ -115,12 +115,10 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
     .overrideProvider(SESSION_CLOCK)
     .useValue(clock)
     .compile();
-  const app = moduleRef.createNestApplication(
-    config.adapter === 'fastify' ? new FastifyAdapter() : undefined,
-    {
-      logger: false,
-    },
-  );
+  const app =
+    config.adapter === 'fastify'
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
   if (config.globalPrefix) app.setGlobalPrefix(config.globalPrefix);
   if (config.catchAllFilter) app.useGlobalFilters(new CatchAllFilter());
   await app.init();

@@ -8,6 +8,8 @@ export class TcpProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private mode: 'open' | 'cut' | 'paused' = 'open';
+  /** Bytes held back while paused, delivered in order on restore. */
+  private held: [net.Socket, Buffer][] = [];
   port = 0;
 
   constructor(
@@ -30,15 +32,16 @@ export class TcpProxy {
     this.sockets.clear();
   }
 
-  /** Keeps connections open but lets no byte through: a database that hangs. */
+  /** Keeps connections open (and accepts new ones) but lets no byte through: a database that hangs. */
   pause(): void {
     this.mode = 'paused';
-    for (const socket of this.sockets) socket.pause();
   }
 
   restore(): void {
     this.mode = 'open';
-    for (const socket of this.sockets) socket.resume();
+    for (const [destination, chunk] of this.held.splice(0)) {
+      if (!destination.destroyed) destination.write(chunk);
+    }
   }
 
   async stop(): Promise<void> {
@@ -52,14 +55,20 @@ export class TcpProxy {
       return;
     }
     const upstream = net.connect(this.targetPort, this.targetHost);
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      socket.on('error', () => undefined);
-      if (this.mode === 'paused') socket.pause();
+    for (const [source, destination] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      this.sockets.add(source);
+      source.on('close', () => {
+        this.sockets.delete(source);
+        destination.destroy();
+      });
+      source.on('error', () => undefined);
+      source.on('data', (chunk: Buffer) => {
+        if (this.mode === 'paused') this.held.push([destination, chunk]);
+        else destination.write(chunk);
+      });
     }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
   }
 }
