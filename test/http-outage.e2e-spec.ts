@@ -38,7 +38,8 @@ describe.each(database ? ADAPTERS : [])('database outage on %s (MariaDB behind a
   for (const fault of ['cut', 'pause'] as const) {
     it(`answers 500 GENERAL_ERROR without Set-Cookie while the database is ${fault === 'cut' ? 'down' : 'hanging'}, and recovers`, async () => {
       const { jar, antiCsrf } = await signIn();
-      fault === 'cut' ? proxy.cut() : proxy.pause();
+      if (fault === 'cut') proxy.cut();
+      else proxy.pause();
       try {
         const started = Date.now();
         const refresh = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(500);
