@@ -229,6 +229,19 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201); // stateless
     });
 
+    it('lets a SessionGuard subclass override a step (here: always check the database)', async () => {
+      const { jar, antiCsrf, response } = await login('subclassed');
+      await http.request.get('/strict-by-subclass').set('Cookie', jar.header()).expect(200);
+      await http.request
+        .post(`/admin/revoke/${response.body.handle}`)
+        .set('Cookie', jar.header())
+        .set('anti-csrf', antiCsrf)
+        .expect(200);
+      await http.request.get('/optional').set('Cookie', jar.header()).expect(200); // stateless
+      const refused = await http.request.get('/strict-by-subclass').set('Cookie', jar.header()).expect(401);
+      expect(refused.body.type).toBe('UNAUTHORISED');
+    });
+
     it("leaves an admin's own cookies alone when the admin revokes another session", async () => {
       const target = await login('target');
       const admin = await login('admin');

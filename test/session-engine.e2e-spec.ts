@@ -316,6 +316,20 @@ describe.each(databases)('SessionEngine on %s', (kind) => {
       expect(await engine.revokeSessionUsingSessionHandle(handle)).toBe(false);
     });
 
+    it("revokes a session for its own user only, and every other session of a user", async () => {
+      const mine = await engine.createNewSession('owner');
+      const other = await engine.createNewSession('owner');
+      const third = await engine.createNewSession('owner');
+      const foreign = await engine.createNewSession('stranger');
+      expect(await engine.revokeSessionForUser(foreign.session.handle, 'owner')).toBe(false);
+      await expect(engine.getSessionData(foreign.session.handle)).resolves.toEqual({});
+      expect(await engine.revokeSessionForUser(other.session.handle, 'owner')).toBe(true);
+      expect(await engine.revokeOtherSessions('owner', mine.session.handle)).toBe(1);
+      expect(await engine.getAllSessionHandlesForUser('owner')).toEqual([mine.session.handle]);
+      await rejectsWith(engine.refreshSession(third.refreshToken.value), 'UNAUTHORISED');
+      expect(await engine.getAllSessionHandlesForUser('stranger')).toEqual([foreign.session.handle]);
+    });
+
     it('lists and revokes every session of a user', async () => {
       const handles = [];
       for (let i = 0; i < 3; i++)
