@@ -1,4 +1,22 @@
 export { SessionError, isErrorFromAuth } from './errors/session.error.js';
+export { LoginError, type LoginErrorType } from './errors/login.error.js';
+export {
+  LOGIN_STRATEGY_METADATA,
+  LoginStrategy,
+  type LoginIdentity,
+  type LoginStrategyResult,
+  type PendingLogin,
+} from './login/login-strategy.js';
+export { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+export {
+  SessionEvents,
+  type LoginAttemptEvent,
+  type SessionCreatedEvent,
+  type SessionEventMap,
+  type SessionRefreshedEvent,
+  type SessionRevokedEvent,
+  type TokenTheftEvent,
+} from './session.events.js';
 export type { SessionErrorOptions, SessionErrorType, TokenTheftDetails } from './errors/session.error.js';
 export type * from './interfaces/session-options.interface.js';
 export type * from './interfaces/session.interface.js';
@@ -22,7 +40,12 @@ export {
   type VerifySessionOptions,
 } from './session.decorators.js';
 export { SessionGuard } from './session.guard.js';
-export { SessionService, type VerifyRequestOptions } from './session.service.js';
+export {
+  SessionService,
+  type LoginOptions,
+  type LoginOutcome,
+  type VerifyRequestOptions,
+} from './session.service.js';
 export { SessionJwksController, SessionRefreshController } from './session-refresh.controller.js';
 export type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
 export {

@@ -3,6 +3,7 @@ import { SessionErrorMessages as Messages } from './errors/session-error.message
 import { SessionError } from './errors/session.error.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
 import type {
+  CreateSessionOptions,
   CreatedSession,
   GetSessionOptions,
   IssuedToken,
@@ -25,6 +26,7 @@ import {
   SESSION_CLOCK,
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
+import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   readKeyId,
@@ -68,6 +70,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
+    private readonly events: SessionEvents,
   ) {
     this.keys = deriveSubKeys(options.secret);
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
@@ -119,10 +122,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     userId: UserId,
     jwtPayload: unknown = {},
     sessionData: unknown = {},
+    options: CreateSessionOptions = {},
   ): Promise<CreatedSession> {
     assertUserId(userId);
     const payloadText = toJsonText('jwtPayload', jwtPayload, MAX_JWT_PAYLOAD_BYTES);
     const dataText = toJsonText('sessionData', sessionData, MAX_SESSION_DATA_BYTES);
+    const accessTokenValidity = this.accessTokenValidityOf(options.accessTokenValidity);
     const now = this.clock.now();
     const handle = newSessionHandle();
     const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
@@ -140,7 +145,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       graceUntil: 0,
       sessionData: dataText,
       jwtPayload: payloadText,
-      accessTokenValidity: null,
+      accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
       expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
@@ -148,6 +153,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     };
     await this.storage(() => this.store.insertSession(record));
     const issued = await this.issueTokens(record, refreshToken, now);
+    this.events.publish('session.created', { sessionHandle: handle, userId });
     return {
       session: issued.session,
       accessToken: issued.accessToken,
@@ -201,17 +207,20 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       }
       if (constantTimeEqual(record.refreshHash, hash)) {
         const rotated = await this.rotate(record, now);
-        if (rotated) return this.toRefreshed(await this.issueTokens(rotated.record, rotated.token, now));
+        if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
         continue; // Another request rotated first: re-read and answer as a replay.
       }
       const ancestor = record.ancestors.find((candidate) => constantTimeEqual(candidate.hash, hash));
       if (ancestor && ancestor.rotatedAt + this.gracePeriodMs > now) {
         const live = this.openLiveToken(record);
-        if (live) return this.toRefreshed(await this.issueTokens(record, live, now));
+        if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
       }
       await this.storage(() => this.store.deleteSession(record.handle));
+      const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
+      this.events.publish('session.theft-detected', theft);
+      this.events.publish('session.revoked', { reason: 'theft', ...theft, count: 1 });
       throw new SessionError(SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED, Messages.tokenTheft, {
-        theft: { sessionHandle: record.handle, userId: userIdOf(record) },
+        theft,
       });
     }
     throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable);
@@ -246,7 +255,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
     assertSessionHandle(sessionHandle);
-    return this.storage(() => this.store.deleteSession(sessionHandle));
+    const revoked = await this.storage(() => this.store.deleteSession(sessionHandle));
+    if (revoked) this.events.publish('session.revoked', { reason: 'revoke', sessionHandle, count: 1 });
+    return revoked;
   }
 
   /**
@@ -257,7 +268,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
     assertSessionHandle(sessionHandle);
     assertUserId(userId);
-    return this.storage(() => this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)));
+    const revoked = await this.storage(() =>
+      this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)),
+    );
+    if (revoked)
+      this.events.publish('session.revoked', { reason: 'revoke-for-user', sessionHandle, userId, count: 1 });
+    return revoked;
   }
 
   /**
@@ -267,7 +283,11 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
     assertUserId(userId);
     assertSessionHandle(keptSessionHandle);
-    return this.storage(() => this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle));
+    const count = await this.storage(() =>
+      this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle),
+    );
+    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
+    return count;
   }
 
   /**
@@ -276,7 +296,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeAllSessionsForUser(userId: UserId): Promise<number> {
     assertUserId(userId);
-    return this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)));
+    const count = await this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)));
+    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-all', userId, count });
+    return count;
   }
 
   /**
@@ -325,6 +347,19 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
     return this.storage(() => this.store.deleteExpired(now));
+  }
+
+  /** A login's shorter access-token lifetime, checked against the configured maximum. */
+  private accessTokenValidityOf(validity: number | undefined): number | null {
+    if (validity === undefined) return null;
+    const max = this.options.accessToken.validity;
+    if (!Number.isInteger(validity) || validity < 1 || validity > max) {
+      throw new SessionError(
+        SessionError.GENERAL_ERROR,
+        `accessTokenValidity must be a whole number of seconds from 1 to accessToken.validity (${max}), got ${JSON.stringify(validity)}.`,
+      );
+    }
+    return validity;
   }
 
   private async verifyAccessToken(accessToken: string | undefined): Promise<AccessTokenClaims> {
@@ -446,7 +481,15 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  private toRefreshed(issued: Awaited<ReturnType<SessionEngine['issueTokens']>>): RefreshedSession {
+  private refreshed(
+    issued: Awaited<ReturnType<SessionEngine['issueTokens']>>,
+    replay: boolean,
+  ): RefreshedSession {
+    this.events.publish('session.refreshed', {
+      sessionHandle: issued.session.handle,
+      userId: issued.session.userId,
+      replay,
+    });
     return {
       session: issued.session,
       newAccessToken: issued.accessToken,

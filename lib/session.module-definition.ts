@@ -1,8 +1,11 @@
 import { ConfigurableModuleBuilder, type Provider, type Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import type { DataSource } from 'typeorm';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
+import { SessionEvents } from './session.events.js';
 import { SESSION_CLOCK, SESSION_ENTITIES, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
 import { createRefreshController, SessionJwksController } from './session-refresh.controller.js';
@@ -70,7 +73,9 @@ export const {
             new TypeOrmSessionStore(dataSource, sessionEntities),
           inject: [getDataSourceToken(extras.dataSource), SESSION_ENTITIES],
         },
+        SessionEvents,
         SessionEngine,
+        LoginStrategyRegistry,
         SessionService,
         SessionGuard,
       ];
@@ -82,12 +87,15 @@ export const {
         controllers: [...(definition.controllers ?? []), ...controllers],
         imports: [
           ...(definition.imports ?? []),
+          DiscoveryModule,
           TypeOrmModule.forFeature(Object.values(entities), extras.dataSource),
         ],
         providers: [...(definition.providers ?? []), ...providers],
         exports: [
           ...(definition.exports ?? []),
+          SessionEvents,
           SessionEngine,
+          LoginStrategyRegistry,
           SessionService,
           SessionGuard,
           SESSION_RESOLVED_OPTIONS,

@@ -22,6 +22,10 @@ import type { GetSessionOptions, SessionListEntry } from './interfaces/session.i
 import type { UserId } from './session.arguments.js';
 import { SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { SessionEngine } from './session.engine.js';
+import { SessionEvents } from './session.events.js';
+import { LoginError } from './errors/login.error.js';
+import type { LoginIdentity, LoginStrategyResult } from './login/login-strategy.js';
+import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -39,6 +43,19 @@ export interface VerifyRequestOptions extends GetSessionOptions {
   sessionRequired?: boolean;
 }
 
+/** Options of `SessionService.login`. */
+export interface LoginOptions {
+  /**
+   * A shorter access-token lifetime for this session, in seconds (at most `accessToken.validity`);
+   * refreshes keep it.
+   */
+  expiresIn?: number;
+}
+
+/** What `SessionService.login` answers. */
+export type LoginOutcome =
+  { status: 'signed-in'; session: Session } | { status: 'pending'; challenge?: unknown };
+
 /**
  * The request-bound session API: reads and writes cookies and headers, and delegates to
  * `SessionEngine`. Works with the Express and Fastify adapters, no cookie middleware needed.
@@ -53,6 +70,8 @@ export class SessionService {
     private readonly engine: SessionEngine,
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
     private readonly applicationConfig: ApplicationConfig,
+    private readonly strategies: LoginStrategyRegistry,
+    private readonly events: SessionEvents,
   ) {
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.operations = {
@@ -82,6 +101,61 @@ export class SessionService {
     const created = await this.engine.createNewSession(userId, jwtPayload, sessionData);
     this.transport.deliver(response, created, wantsHeaderTransport(requestOf(response)));
     return new RequestSession(created.session, response, this.operations);
+  }
+
+  /**
+   * Signs a user in through a named strategy: `validate(credentials)` decides who it is, then the
+   * session is created as by `createNewSession`. Wrong credentials write nothing: no cookie, no row.
+   * @throws LoginError `LOGIN_FAILED` (401, existing cookies untouched), `UNKNOWN_LOGIN_STRATEGY`
+   * or `INVALID_LOGIN_OPTIONS` (400); SessionError `GENERAL_ERROR`.
+   */
+  async login(
+    response: HttpResponseLike,
+    strategyName: string,
+    credentials: unknown,
+    options: LoginOptions = {},
+  ): Promise<LoginOutcome> {
+    const strategy = typeof strategyName === 'string' ? this.strategies.get(strategyName) : undefined;
+    const attempt = { strategy: String(strategyName) };
+    if (!strategy) {
+      this.events.publish('login.attempt', { ...attempt, success: false, error: 'unknown-strategy' });
+      throw new LoginError(
+        LoginError.UNKNOWN_LOGIN_STRATEGY,
+        `No login strategy is named '${String(strategyName)}'.`,
+      );
+    }
+    const accessTokenValidity = this.expiresInOf(options.expiresIn);
+    let result: LoginStrategyResult;
+    try {
+      result = await strategy.validate(credentials);
+    } catch (error) {
+      this.events.publish('login.attempt', {
+        ...attempt,
+        success: false,
+        error: (error as Error)?.message ?? String(error),
+      });
+      throw error;
+    }
+    if (result === null || result === undefined || result === false) {
+      this.events.publish('login.attempt', { ...attempt, success: false, error: 'invalid-credentials' });
+      throw new LoginError(LoginError.LOGIN_FAILED, 'The credentials are not valid.');
+    }
+    if (typeof result === 'object' && 'pending' in result && result.pending === true) {
+      this.events.publish('login.attempt', { ...attempt, success: false, error: 'pending' });
+      return { status: 'pending', challenge: result.challenge };
+    }
+    const identity = typeof result === 'object' ? (result as LoginIdentity) : { userId: result };
+    const created = await this.engine.createNewSession(
+      identity.userId,
+      identity.jwtPayload,
+      identity.sessionData,
+      {
+        accessTokenValidity,
+      },
+    );
+    this.transport.deliver(response, created, wantsHeaderTransport(requestOf(response)));
+    this.events.publish('login.attempt', { ...attempt, success: true, userId: identity.userId });
+    return { status: 'signed-in', session: new RequestSession(created.session, response, this.operations) };
   }
 
   /**
@@ -215,6 +289,18 @@ export class SessionService {
   /** See {@link SessionEngine.listSessionsForUser}. */
   listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
     return this.engine.listSessionsForUser(userId);
+  }
+
+  private expiresInOf(expiresIn: unknown): number | undefined {
+    if (expiresIn === undefined) return undefined;
+    const max = this.options.accessToken.validity;
+    if (typeof expiresIn !== 'number' || !Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > max) {
+      throw new LoginError(
+        LoginError.INVALID_LOGIN_OPTIONS,
+        `expiresIn must be a whole number of seconds from 1 to ${max}.`,
+      );
+    }
+    return expiresIn;
   }
 
   /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */

@@ -1,30 +1,41 @@
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { SessionEngine, SessionModule } from '../lib/index.js';
-import { databaseOptions, sessionSecret } from './sample.config.js';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppModule, type SampleConfig } from './app.module.js';
+import { PROJECT_ROOT, databaseOptions, sessionSecret } from './sample.config.js';
 
-@Module({
-  imports: [TypeOrmModule.forRoot(databaseOptions()), SessionModule.forRoot({ secret: sessionSecret() })],
-})
-class SampleModule {}
-
-async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(SampleModule, { logger: ['error', 'warn'] });
-  const engine = app.get(SessionEngine);
-  const created = await engine.createNewSession('demo', { role: 'reader' }, { visits: 1 });
-  console.log(`created session ${created.session.handle} for user "${created.session.userId}"`);
-  const verified = await engine.getSession(created.accessToken.value, created.antiCsrfToken ?? null);
-  console.log(
-    `verified access token: user "${verified.session.userId}", payload ${JSON.stringify(verified.session.jwtPayload)}`,
-  );
-  const refreshed = await engine.refreshSession(created.refreshToken.value);
-  console.log(
-    `refreshed: new refresh token expires ${new Date(refreshed.newRefreshToken.expires).toISOString()}`,
-  );
-  console.log(`sessions of "demo": ${(await engine.getAllSessionHandlesForUser('demo')).length}`);
-  await app.close();
+/** Builds the sample app (also used by its tests) with the page and the browser client served. */
+export async function createSampleApp(config: SampleConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: ['error', 'warn'],
+  });
+  app.useStaticAssets(join(PROJECT_ROOT, 'sample', 'public'));
+  // The browser client, as `npm run sample` compiled it from lib/client.
+  const client = join(PROJECT_ROOT, 'dist-sample', 'lib', 'client');
+  if (existsSync(client)) app.useStaticAssets(client, { prefix: '/assets/' });
+  app.enableShutdownHooks();
+  return app;
 }
 
-await main();
+async function main(): Promise<void> {
+  const accessTokenValidity = Number(process.env.ACCESS_TOKEN_VALIDITY ?? 900);
+  const app = await createSampleApp({
+    database: databaseOptions(),
+    session: {
+      secret: sessionSecret(),
+      accessToken: { validity: accessTokenValidity, clockTolerance: accessTokenValidity > 10 ? 5 : 0 },
+      // Browsers keep Secure cookies from http://localhost; set COOKIE_SECURE=false for other plain-HTTP hosts.
+      cookie: { secure: process.env.COOKIE_SECURE !== 'false' },
+    },
+    rateLimit: process.env.RATE_LIMIT ? Number(process.env.RATE_LIMIT) : undefined,
+  });
+  const port = Number(process.env.PORT ?? 3000);
+  await app.listen(port, '127.0.0.1');
+  console.log(`nestjs-token-session sample listening on http://localhost:${port}  (demo / demo-password)`);
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'))) {
+  await main();
+}

@@ -316,7 +316,7 @@ describe.each(databases)('SessionEngine on %s', (kind) => {
       expect(await engine.revokeSessionUsingSessionHandle(handle)).toBe(false);
     });
 
-    it("revokes a session for its own user only, and every other session of a user", async () => {
+    it('revokes a session for its own user only, and every other session of a user', async () => {
       const mine = await engine.createNewSession('owner');
       const other = await engine.createNewSession('owner');
       const third = await engine.createNewSession('owner');

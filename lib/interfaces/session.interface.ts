@@ -15,6 +15,16 @@ export interface IssuedToken {
   expires: number;
 }
 
+/** Per-session options of `SessionEngine.createNewSession`. */
+export interface CreateSessionOptions {
+  /**
+   * A shorter access-token lifetime for this session, in seconds (at most `accessToken.validity`);
+   * kept with the session, so every refresh honours it.
+   * @default accessToken.validity
+   */
+  accessTokenValidity?: number;
+}
+
 /** What `SessionEngine.createNewSession` returns. */
 export interface CreatedSession {
   session: SessionInfo;

@@ -6,6 +6,8 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
   type INestApplication,
+  type Provider,
+  type Type,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -43,6 +45,9 @@ export interface HttpAppOptions {
   /** Install an app-wide catch-all exception filter, as many apps do. */
   catchAllFilter?: boolean;
   clock?: FakeClock;
+  /** More controllers and providers for the fixture module. */
+  controllers?: Type[];
+  providers?: Provider[];
 }
 
 export interface HttpApp {
@@ -109,8 +114,11 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
       }),
       sessionModule(config.registration ?? 'forRoot', options, config.extras ?? {}),
     ],
-    controllers: [TestController],
-    providers: config.globalGuard ? [{ provide: APP_GUARD, useClass: SessionGuard }] : [],
+    controllers: [TestController, ...(config.controllers ?? [])],
+    providers: [
+      ...(config.globalGuard ? [{ provide: APP_GUARD, useClass: SessionGuard }] : []),
+      ...(config.providers ?? []),
+    ],
   })
     .overrideProvider(SESSION_CLOCK)
     .useValue(clock)

@@ -1,0 +1,51 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../http/session-transport.js';
+import type { UserId } from '../session.arguments.js';
+import { SessionEngine } from '../session.engine.js';
+
+/** What a test sends to act as a signed-in user. */
+export interface TestSessionCredentials {
+  /** The `Cookie` request header carrying the three session cookies. */
+  cookie: string;
+  /** The `anti-csrf` header value for non-GET requests (undefined unless `antiCsrf` is `'token'`). */
+  antiCsrf: string | undefined;
+  /** Both headers at once: `request.set(credentials.headers)`. */
+  headers: Record<string, string>;
+  /** The raw access token, for `Authorization: Bearer`. */
+  accessToken: string;
+  refreshToken: string;
+  sessionHandle: string;
+}
+
+/**
+ * Creates a session for `userId` in an e2e test and returns what to send, so a suite needs no login
+ * flow: `request(app.getHttpServer()).post('/notes').set(credentials.headers)`.
+ */
+export async function createTestSession(
+  app: INestApplicationContext,
+  userId: UserId,
+  jwtPayload?: unknown,
+  sessionData?: unknown,
+): Promise<TestSessionCredentials> {
+  const engine = app.get(SessionEngine, { strict: false });
+  const created = await engine.createNewSession(userId, jwtPayload, sessionData);
+  const cookie = [
+    `${ACCESS_TOKEN_COOKIE}=${created.accessToken.value}`,
+    `${REFRESH_TOKEN_COOKIE}=${created.refreshToken.value}`,
+    `${ID_REFRESH_TOKEN_COOKIE}=${created.idRefreshToken.value}`,
+  ].join('; ');
+  const headers: Record<string, string> = { Cookie: cookie };
+  if (created.antiCsrfToken !== undefined) headers['anti-csrf'] = created.antiCsrfToken;
+  return {
+    cookie,
+    antiCsrf: created.antiCsrfToken,
+    headers,
+    accessToken: created.accessToken.value,
+    refreshToken: created.refreshToken.value,
+    sessionHandle: created.session.handle,
+  };
+}

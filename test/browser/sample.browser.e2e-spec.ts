@@ -1,0 +1,191 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = join(import.meta.dirname, '..', '..');
+const ACCESS_TOKEN_SECONDS = 3;
+
+if (!existsSync(CHROMIUM)) {
+  if (process.env.CI) throw new Error(`CI requires Debian's chromium at ${CHROMIUM} (see .ci/run).`);
+  console.warn(
+    `\n*** ${CHROMIUM} is missing: the browser tests are NOT run (apt-get install chromium). ***\n`,
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the compiled sample as `npm run sample` does, on a fresh SQLite data folder. */
+async function startSample(port: number, dataDir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist-sample', 'sample', 'main.js')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SAMPLE_DATA_DIR: dataDir,
+      ACCESS_TOKEN_VALIDITY: String(ACCESS_TOKEN_SECONDS),
+      RATE_LIMIT: '1000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes('listening on')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the sample exited (${code}):\n${output}`)));
+  });
+  return child;
+}
+
+describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () => {
+  let sample: ChildProcess;
+  let browser: Browser;
+  let baseUrl: string;
+  let dataDir: string;
+  const refreshes: string[] = [];
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(ROOT, 'sample', 'tsconfig.json'),
+    ]);
+    dataDir = mkdtempSync(join(tmpdir(), 'nts-sample-'));
+    const port = await freePort();
+    sample = await startSample(port, dataDir);
+    baseUrl = `http://localhost:${port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    sample?.kill();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function device(): Promise<BrowserContext> {
+    const context = await browser.newContext();
+    context.on('request', (request) => {
+      if (request.url().endsWith('/session/refresh')) refreshes.push(request.url());
+    });
+    return context;
+  }
+
+  async function signIn(page: Page): Promise<void> {
+    await page.goto(baseUrl);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#who').textContent()).toBe('demo');
+  }
+
+  async function addNote(page: Page, text: string): Promise<void> {
+    await page.fill('#note-form input[name=text]', text);
+    await page.click('#note-form button');
+    await expect.poll(() => page.locator('#notes li').allTextContents()).toContain(text);
+  }
+
+  it('logs in, adds notes, and refreshes transparently after the access token expires', async () => {
+    const page = await (await device()).newPage();
+    await signIn(page);
+    await addNote(page, 'first note');
+    const screenshot = join(dataDir, 'signed-in.png');
+    await page.screenshot({ path: screenshot, fullPage: true });
+    expect(statSync(screenshot).size).toBeGreaterThan(5_000);
+
+    const before = refreshes.length;
+    await page.waitForTimeout((ACCESS_TOKEN_SECONDS + 1) * 1000);
+    await addNote(page, 'after expiry');
+    expect(refreshes.length).toBe(before + 1);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
+  });
+
+  it('keeps two tabs signed in when both hit an expired token at once, with one refresh', async () => {
+    const context = await device();
+    const first = await context.newPage();
+    await signIn(first);
+    const second = await context.newPage();
+    await second.goto(baseUrl);
+    await expect.poll(() => second.locator('#who').textContent()).toBe('demo');
+
+    const before = refreshes.length;
+    await first.waitForTimeout((ACCESS_TOKEN_SECONDS + 1) * 1000);
+    const post = (page: Page, text: string) =>
+      page.evaluate(
+        async (body) =>
+          (
+            await (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient.fetch(
+              '/notes',
+              {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body,
+              },
+            )
+          ).status,
+        JSON.stringify({ text }),
+      );
+    const statuses = await Promise.all([
+      post(first, 'tab one'),
+      post(second, 'tab two'),
+      post(first, 'tab one again'),
+    ]);
+    expect(statuses).toEqual([201, 201, 201]);
+    expect(refreshes.length - before).toBe(1);
+    for (const page of [first, second]) {
+      await page.evaluate(() => (window as unknown as { refreshView: () => Promise<void> }).refreshView());
+      await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
+    }
+  });
+
+  it('signs a device out when another device revokes its session', async () => {
+    const laptop = await (await device()).newPage();
+    const phone = await (await device()).newPage();
+    await signIn(laptop);
+    await signIn(phone);
+    const phoneHandle = await phone.evaluate(async () => {
+      const client = (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient;
+      return ((await (await client.fetch('/me')).json()) as { sessionHandle: string }).sessionHandle;
+    });
+    await laptop.evaluate(() => (window as unknown as { refreshView: () => Promise<void> }).refreshView());
+    await laptop.locator(`tr[data-handle="${phoneHandle}"] button.revoke`).click();
+    await expect.poll(() => laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(0);
+
+    await phone.evaluate(() => (window as unknown as { refreshView: () => Promise<void> }).refreshView());
+    await expect.poll(() => phone.locator('#status').textContent()).toBe('You are signed out.');
+    await expect.poll(() => phone.locator('#signed-out').isVisible()).toBe(true);
+    await expect.poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
+  });
+
+  it('signs out from the page', async () => {
+    const page = await (await device()).newPage();
+    await signIn(page);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expect.poll(() => page.locator('#status').textContent()).toBe('You are signed out.');
+    const cookies = await page.context().cookies();
+    expect(cookies.filter((cookie) => cookie.name.startsWith('s'))).toEqual([]);
+  });
+});
