@@ -35,6 +35,7 @@ import {
   type AccessTokenClaims,
 } from './tokens/access-token.js';
 import type { SessionClock } from './tokens/clock.js';
+import { VerifiedTokenCache, type VerifiedToken } from './tokens/verified-token-cache.js';
 import {
   DEFAULT_RING_RELOAD_INTERVAL_MS,
   DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
@@ -51,6 +52,8 @@ import {
 import { constantTimeEqual, deriveSubKeys, open, seal, type SubKeys } from './tokens/secrets.js';
 
 const SECOND = 1000;
+/** Verified access tokens remembered per instance (about 1 KB each). */
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 /** A rotation lost to a concurrent request is re-read this many times before giving up. */
 const MAX_ROTATION_ATTEMPTS = 4;
 
@@ -64,6 +67,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly keys: SubKeys;
   private readonly gracePeriodMs: number;
   private ring!: KeyRing;
+  private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   private cleanupTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -175,10 +179,11 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     antiCsrfToken: string | null | undefined,
     options: GetSessionOptions = {},
   ): Promise<VerifiedSession> {
-    const claims = await this.verifyAccessToken(accessToken);
+    const verified = await this.verifyAccessToken(accessToken);
+    const { claims } = verified;
     if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
-      const expected = deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
-      if (typeof antiCsrfToken !== 'string' || !constantTimeEqual(antiCsrfToken, expected)) {
+      verified.antiCsrf ??= deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
+      if (typeof antiCsrfToken !== 'string' || !constantTimeEqual(antiCsrfToken, verified.antiCsrf)) {
         throw this.tryRefresh(Messages.antiCsrfMismatch);
       }
     }
@@ -362,15 +367,29 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     return validity;
   }
 
-  private async verifyAccessToken(accessToken: string | undefined): Promise<AccessTokenClaims> {
+  /** Verifies an access token, cryptographically once per token string and instance. */
+  private async verifyAccessToken(accessToken: string | undefined): Promise<VerifiedToken> {
     if (accessToken === undefined || accessToken === '') throw this.tryRefresh(Messages.accessTokenMissing);
+    const now = this.clock.now();
+    const cached = this.verified.get(accessToken, now);
+    // The entry holds only while its key is still the ring's (a reload may retire it).
+    if (cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key) return cached;
     const kid = readKeyId(accessToken);
     if (kid === undefined) throw this.tryRefresh(Messages.accessTokenInvalid);
-    const now = this.clock.now();
     const key = this.ring.cachedKey(kid) ?? (await this.storage(() => this.ring.verificationKey(kid)));
-    const claims = key && (await verifyAccessToken(accessToken, key, now, this.verifyOptions));
+    const claims =
+      key && key.verifyUntil > now && (await verifyAccessToken(accessToken, key, now, this.verifyOptions));
     if (!claims) throw this.tryRefresh(Messages.accessTokenInvalid);
-    return claims;
+    const entry: VerifiedToken = {
+      claims,
+      key: key,
+      validUntil: Math.min(
+        claims.expiresAt + this.options.accessToken.clockTolerance * SECOND,
+        key.verifyUntil,
+      ),
+    };
+    this.verified.set(accessToken, entry);
+    return entry;
   }
 
   private get verifyOptions() {

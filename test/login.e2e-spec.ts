@@ -37,9 +37,12 @@ describe.each(database ? ADAPTERS : [])(
         'session.revoked',
         'session.theft-detected',
       ] as const) {
-        (emitter.on as (event: string, listener: (payload: never) => void) => void)(name, (payload) => {
-          (events[name] ??= []).push(payload);
-        });
+        (emitter.on as unknown as (event: string, listener: (payload: never) => void) => void)(
+          name,
+          (payload) => {
+            (events[name] ??= []).push(payload);
+          },
+        );
       }
     });
     afterAll(async () => {

@@ -110,6 +110,19 @@ describe.each(databases)('SessionEngine on %s', (kind) => {
       await rejectsWith(engine.getSession(local.accessToken.value, null), 'TRY_REFRESH_TOKEN');
     });
 
+    it('keeps checking expiry and anti-csrf for a token it verified before', async () => {
+      const local = await engine.createNewSession('cached-user');
+      for (let i = 0; i < 3; i++) {
+        await expect(engine.getSession(local.accessToken.value, local.antiCsrfToken!)).resolves.toBeDefined();
+      }
+      await rejectsWith(engine.getSession(local.accessToken.value, 'wrong'), 'TRY_REFRESH_TOKEN');
+      await rejectsWith(engine.getSession(local.accessToken.value, undefined), 'TRY_REFRESH_TOKEN');
+      ctx.clock.advance(59);
+      await expect(engine.getSession(local.accessToken.value, null)).resolves.toBeDefined();
+      ctx.clock.advance(2);
+      await rejectsWith(engine.getSession(local.accessToken.value, null), 'TRY_REFRESH_TOKEN');
+    });
+
     it('refuses a missing token with TRY_REFRESH_TOKEN', async () => {
       await rejectsWith(engine.getSession(undefined, null), 'TRY_REFRESH_TOKEN');
       await rejectsWith(engine.getSession('', null), 'TRY_REFRESH_TOKEN');

@@ -19,6 +19,8 @@ export interface AccessTokenKey {
   key: CryptoKey | KeyObject | Uint8Array;
   /** Verifies (the public key of an asymmetric pair, else the shared key). */
   verifyKey: CryptoKey | KeyObject | Uint8Array;
+  /** Until when the key verifies, epoch ms. */
+  verifyUntil: number;
 }
 
 /** Verification settings resolved once from the options. */

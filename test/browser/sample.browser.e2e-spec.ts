@@ -137,7 +137,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
       page.evaluate(
         async (body) =>
           (
-            await (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient.fetch(
+            await (globalThis as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient.fetch(
               '/notes',
               {
                 method: 'POST',
@@ -156,7 +156,9 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     expect(statuses).toEqual([201, 201, 201]);
     expect(refreshes.length - before).toBe(1);
     for (const page of [first, second]) {
-      await page.evaluate(() => (window as unknown as { refreshView: () => Promise<void> }).refreshView());
+      await page.evaluate(() =>
+        (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView(),
+      );
       await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
     }
   });
@@ -167,14 +169,16 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await signIn(laptop);
     await signIn(phone);
     const phoneHandle = await phone.evaluate(async () => {
-      const client = (window as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient;
+      const client = (globalThis as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient;
       return ((await (await client.fetch('/me')).json()) as { sessionHandle: string }).sessionHandle;
     });
-    await laptop.evaluate(() => (window as unknown as { refreshView: () => Promise<void> }).refreshView());
+    await laptop.evaluate(() =>
+      (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView(),
+    );
     await laptop.locator(`tr[data-handle="${phoneHandle}"] button.revoke`).click();
     await expect.poll(() => laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(0);
 
-    await phone.evaluate(() => (window as unknown as { refreshView: () => Promise<void> }).refreshView());
+    await phone.evaluate(() => (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView());
     await expect.poll(() => phone.locator('#status').textContent()).toBe('You are signed out.');
     await expect.poll(() => phone.locator('#signed-out').isVisible()).toBe(true);
     await expect.poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
