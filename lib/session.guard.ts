@@ -10,6 +10,11 @@ import {
 } from './session.decorators.js';
 import { SessionService } from './session.service.js';
 
+interface RouteSettings {
+  isPublic: boolean;
+  verifyOptions: VerifySessionOptions;
+}
+
 /**
  * Verifies the request's session and puts it on the request for `@Session()`. Use it per route or
  * controller (`@UseGuards(SessionGuard)`) or globally (`APP_GUARD`, with `@PublicAccess()` routes).
@@ -18,6 +23,9 @@ import { SessionService } from './session.service.js';
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
+  /** Route metadata read once per handler: the reflector walk is the guard's biggest fixed cost. */
+  private readonly routeSettings = new WeakMap<object, WeakMap<object, RouteSettings>>();
+
   constructor(
     protected readonly reflector: Reflector,
     protected readonly sessionService: SessionService,
