@@ -45,22 +45,30 @@ export class SessionGuard implements CanActivate {
 
   /** Whether `@PublicAccess()` marks the route or controller. */
   protected isPublic(context: ExecutionContext): boolean {
-    return (
-      this.reflector.getAllAndOverride<boolean>(PUBLIC_ACCESS_METADATA, [
-        context.getHandler(),
-        context.getClass(),
-      ]) === true
-    );
+    return this.settingsOf(context).isPublic;
   }
 
   /** `@VerifySession()` options of the route, else of the controller. */
   protected getVerifyOptions(context: ExecutionContext): VerifySessionOptions {
-    return (
-      this.reflector.getAllAndOverride<VerifySessionOptions>(VERIFY_SESSION_METADATA, [
-        context.getHandler(),
-        context.getClass(),
-      ]) ?? {}
-    );
+    return this.settingsOf(context).verifyOptions;
+  }
+
+  private settingsOf(context: ExecutionContext): RouteSettings {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.routeSettings.get(controller);
+    if (byHandler === undefined) this.routeSettings.set(controller, (byHandler = new WeakMap()));
+    let settings = byHandler.get(handler);
+    if (settings === undefined) {
+      const targets = [handler, controller];
+      settings = {
+        isPublic: this.reflector.getAllAndOverride<boolean>(PUBLIC_ACCESS_METADATA, targets) === true,
+        verifyOptions:
+          this.reflector.getAllAndOverride<VerifySessionOptions>(VERIFY_SESSION_METADATA, targets) ?? {},
+      };
+      byHandler.set(handler, settings);
+    }
+    return settings;
   }
 
   protected getRequest(context: ExecutionContext): HttpRequestLike {
