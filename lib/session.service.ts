@@ -99,7 +99,7 @@ export class SessionService {
     sessionData?: unknown,
   ): Promise<Session> {
     const created = await this.engine.createNewSession(userId, jwtPayload, sessionData);
-    this.transport.deliver(response, created, wantsHeaderTransport(requestOf(response)));
+    this.transport.deliver(response, created, requestOf(response));
     return new RequestSession(created.session, response, this.operations);
   }
 
@@ -153,7 +153,7 @@ export class SessionService {
         accessTokenValidity,
       },
     );
-    this.transport.deliver(response, created, wantsHeaderTransport(requestOf(response)));
+    this.transport.deliver(response, created, requestOf(response));
     this.events.publish('login.attempt', { ...attempt, success: true, userId: identity.userId });
     return { status: 'signed-in', session: new RequestSession(created.session, response, this.operations) };
   }
@@ -235,6 +235,7 @@ export class SessionService {
         idRefreshToken: refreshed.newIdRefreshToken,
         antiCsrfToken: refreshed.newAntiCsrfToken,
       },
+      request,
       viaHeader || wantsHeaderTransport(request),
     );
     return new RequestSession(refreshed.session, response, this.operations);

@@ -126,8 +126,16 @@ export class SessionTransport {
     private readonly refreshCookiePath: () => string,
   ) {}
 
-  /** Sets the three cookies (or, for header transport, the token headers) and the wire headers. */
-  deliver(response: HttpResponseLike, tokens: DeliveredTokens, headerTransport: boolean): void {
+  /**
+   * Sets the three cookies (or, when the request asked for header transport, the token headers) and
+   * the wire headers.
+   */
+  deliver(
+    response: HttpResponseLike,
+    tokens: DeliveredTokens,
+    request: HttpRequestLike,
+    headerTransport = wantsHeaderTransport(request),
+  ): void {
     setHeader(response, 'Cache-Control', 'no-store');
     if (headerTransport) {
       setHeader(response, ACCESS_TOKEN_HEADER, tokens.accessToken.value);
@@ -139,7 +147,10 @@ export class SessionTransport {
       return;
     }
     const expires = new Date(tokens.refreshToken.expires);
+    // Copies left by a changed cookie domain would shadow the new cookies: clear them too.
+    const stale = this.carriesDuplicates(request) ? this.clearingCookies([undefined]) : [];
     this.replaceCookies(response, [
+      ...stale,
       serialize(ACCESS_TOKEN_COOKIE, tokens.accessToken.value, this.attributes('/', true, expires)),
       serialize(
         REFRESH_TOKEN_COOKIE,
@@ -166,23 +177,33 @@ export class SessionTransport {
    * domain is configured (a changed domain leaves those behind).
    */
   clear(response: HttpResponseLike): void {
-    const epoch = new Date(0);
-    const cookies: string[] = [];
     const variants = this.options.cookie.domain ? [this.options.cookie.domain, undefined] : [undefined];
-    for (const domain of variants) {
-      cookies.push(
-        serialize(ACCESS_TOKEN_COOKIE, '', { ...this.attributes('/', true, epoch), domain }),
-        serialize(REFRESH_TOKEN_COOKIE, '', {
-          ...this.attributes(this.refreshCookiePath(), true, epoch),
-          domain,
-        }),
-        serialize(ID_REFRESH_TOKEN_COOKIE, '', { ...this.attributes('/', false, epoch), domain }),
-      );
-    }
-    this.replaceCookies(response, cookies);
+    this.replaceCookies(response, this.clearingCookies(variants));
     setHeader(response, 'Cache-Control', 'no-store');
     setHeader(response, ID_REFRESH_TOKEN_HEADER, 'remove');
     appendToListHeader(response, 'Access-Control-Expose-Headers', [ID_REFRESH_TOKEN_HEADER]);
+  }
+
+  /** Set-Cookie values that delete the three cookies for each domain variant (`undefined`: host-only). */
+  private clearingCookies(domains: (string | undefined)[]): string[] {
+    const epoch = new Date(0);
+    return domains.flatMap((domain) => [
+      serialize(ACCESS_TOKEN_COOKIE, '', { ...this.attributes('/', true, epoch), domain }),
+      serialize(REFRESH_TOKEN_COOKIE, '', {
+        ...this.attributes(this.refreshCookiePath(), true, epoch),
+        domain,
+      }),
+      serialize(ID_REFRESH_TOKEN_COOKIE, '', { ...this.attributes('/', false, epoch), domain }),
+    ]);
+  }
+
+  /** Whether a domain is configured and the request carried two copies of a session cookie. */
+  private carriesDuplicates(request: HttpRequestLike): boolean {
+    if (!this.options.cookie.domain) return false;
+    const cookies = readSessionCookies(requestHeader(request, 'cookie'));
+    return (
+      cookies.accessToken.duplicated || cookies.refreshToken.duplicated || cookies.idRefreshToken.duplicated
+    );
   }
 
   private attributes(path: string, httpOnly: boolean, expires: Date): SerializeOptions {
