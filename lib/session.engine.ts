@@ -442,8 +442,11 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
         record.absoluteExpiresAt ?? Number.POSITIVE_INFINITY,
       ),
     };
+    // Wall time on purpose: the deadline races our own timer, not session time.
+    const timeout = this.options.databaseTimeout * SECOND;
+    const deadline = Date.now() + timeout - Math.min(250, timeout / 4);
     const won = await this.storage(() =>
-      this.store.rotateRefreshToken(record.handle, record.refreshHash, rotation),
+      this.store.rotateRefreshToken(record.handle, record.refreshHash, rotation, deadline),
     );
     return won ? { record: { ...record, ...rotation }, token } : undefined;
   }

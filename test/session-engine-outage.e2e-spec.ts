@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionError } from '../lib/index.js';
+import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
 import {
   MARIADB,
   POSTGRES,
@@ -68,5 +69,29 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     expect(refreshed.session.userId).toBe('outage-user');
     expect(await ctx.engine.getSessionData(created.session.handle)).toEqual({ kept: true });
     expect(await ctx.countSessions()).toBe(rowsBefore);
+  });
+
+  it('never lets a rotation that reaches the database after its deadline commit', async () => {
+    const slow = await createEngineApp(database.options, { databaseTimeout: 0.5 });
+    try {
+      const created = await slow.engine.createNewSession('late-user');
+      const store = slow.app.get<SessionStore>(SESSION_STORE);
+      const rotate = store.rotateRefreshToken.bind(store);
+      let lateResult: Promise<boolean> | undefined;
+      // The statement is held up on its way to the database past the engine's deadline.
+      vi.spyOn(store, 'rotateRefreshToken').mockImplementationOnce((...args) => {
+        lateResult = new Promise((resolve) => setTimeout(resolve, 900)).then(() => rotate(...args));
+        return lateResult;
+      });
+      await generalError(slow.engine.refreshSession(created.refreshToken.value));
+      expect(await lateResult).toBe(false);
+      // Long after the grace period the client's token is still the current one: no theft.
+      slow.clock.advance(60);
+      await expect(slow.engine.refreshSession(created.refreshToken.value)).resolves.toMatchObject({
+        session: { userId: 'late-user' },
+      });
+    } finally {
+      await slow.close();
+    }
   });
 });

@@ -60,8 +60,16 @@ export interface SessionStore extends SigningKeyStore {
   insertSession(record: SessionRecord): Promise<void>;
   /** Reads a row outside any transaction snapshot, so it sees the latest committed rotation. */
   findSession(handle: string): Promise<SessionRecord | undefined>;
-  /** Rotates only if the row still holds `expectedHash`; `false` when another request won. */
-  rotateRefreshToken(handle: string, expectedHash: string, rotation: SessionRotation): Promise<boolean>;
+  /**
+   * Rotates only if the row still holds `expectedHash` and the database's clock is before
+   * `deadline` (epoch ms); `false` when another request won or the deadline passed.
+   */
+  rotateRefreshToken(
+    handle: string,
+    expectedHash: string,
+    rotation: SessionRotation,
+    deadline: number,
+  ): Promise<boolean>;
   /** Updates the data of a live session; `false` when there is none. */
   updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean>;
   deleteSession(handle: string): Promise<boolean>;

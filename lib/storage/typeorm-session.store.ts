@@ -12,6 +12,12 @@ const RETRYABLE_CODES = new Set([
 ]);
 const MAX_ATTEMPTS = 3;
 
+const DATABASE_NOW_MS: Partial<Record<string, string>> = {
+  mysql: 'UNIX_TIMESTAMP(NOW(3)) * 1000',
+  mariadb: 'UNIX_TIMESTAMP(NOW(3)) * 1000',
+  postgres: 'EXTRACT(EPOCH FROM clock_timestamp()) * 1000',
+};
+
 function isRetryable(error: unknown): boolean {
   const code =
     (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ??
@@ -43,9 +49,13 @@ export class TypeOrmSessionStore implements SessionStore {
   private readonly sessions: Repository<SessionRecord>;
   private readonly signingKeys: Repository<StoredSigningKey>;
 
+  /** SQL for the database's clock in epoch ms; none for in-process SQLite, which cannot answer late. */
+  private readonly databaseNowMs: string | undefined;
+
   constructor(dataSource: DataSource, entities: SessionEntities) {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
+    this.databaseNowMs = DATABASE_NOW_MS[dataSource.options.type];
   }
 
   async insertSession(record: SessionRecord): Promise<void> {
@@ -60,11 +70,25 @@ export class TypeOrmSessionStore implements SessionStore {
     handle: string,
     expectedHash: string,
     rotation: SessionRotation,
+    deadline: number,
   ): Promise<boolean> {
-    // One conditional UPDATE decides the race: no lock is held across round trips.
-    const result = await withRetry(() =>
-      this.sessions.update({ handle: scalar(handle), refreshHash: scalar(expectedHash) }, rotation),
-    );
+    // One conditional UPDATE decides the race: no lock is held across round trips. It applies only
+    // before `deadline` on the database's clock, so a statement that arrives after the caller gave up
+    // cannot rotate a token the client never received.
+    const update = () => {
+      const query = this.sessions
+        .createQueryBuilder()
+        .update()
+        .set(rotation)
+        .where('handle = :handle AND refresh_hash = :expectedHash', {
+          handle: scalar(handle),
+          expectedHash: scalar(expectedHash),
+        });
+      if (this.databaseNowMs)
+        query.andWhere(`${this.databaseNowMs} < :deadline`, { deadline: scalar(deadline) });
+      return query.execute();
+    };
+    const result = await withRetry(update);
     return result.affected === 1;
   }
 
