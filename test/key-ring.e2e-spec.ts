@@ -1,22 +1,14 @@
 import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SessionError, type AccessTokenAlgorithm, type SessionModuleOptions } from '../lib/index.js';
+import type { AccessTokenAlgorithm, SessionModuleOptions } from '../lib/index.js';
 import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
+import { rejectsWith } from './support/assertions.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { createEngineApp, type EngineApp } from './support/engine-app.js';
 import { FakeClock } from './support/fake-clock.js';
 
 const databases = await reachableDatabases();
-
-async function rejectsWith(promise: Promise<unknown>, type: string): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(SessionError);
-  expect((error as SessionError).type).toBe(type);
-}
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
 

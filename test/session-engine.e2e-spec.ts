@@ -1,22 +1,12 @@
 import { SignJWT, decodeProtectedHeader } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionError, isErrorFromAuth, type SessionEngine } from '../lib/index.js';
+import { isErrorFromAuth, type SessionEngine } from '../lib/index.js';
+import { rejectsWith } from './support/assertions.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { createEngineApp, type EngineApp } from './support/engine-app.js';
 
 const databases = await reachableDatabases();
-
-/** Expects a SessionError of `type`. */
-async function rejectsWith(promise: Promise<unknown>, type: string): Promise<SessionError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error, `expected ${type}`).toBeInstanceOf(SessionError);
-  expect((error as SessionError).type).toBe(type);
-  return error as SessionError;
-}
 
 /** Changes one character in the middle (the last one may only carry base64 padding bits). */
 function flipMiddleChar(value: string): string {
