@@ -97,7 +97,13 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
             this.clock,
             timings,
           )
-        : await KeyRing.dynamic(accessToken.algorithm, this.store, this.keys.keyRing, this.clock, timings);
+        : await KeyRing.dynamic(
+            accessToken.algorithm,
+            this.store,
+            { seal: this.keys.keyRing, kid: this.keys.keyId },
+            this.clock,
+            timings,
+          );
       if (!accessToken.signingKey.keys) await this.ring.signingKey();
     } catch (error) {
       if (error instanceof SigningKeyConfigError) {
@@ -155,8 +161,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
       absoluteExpiresAt,
     };
-    await this.storage(() => this.store.insertSession(record));
+    // Sign first: a signing failure must leave no row behind.
     const issued = await this.issueTokens(record, refreshToken, now);
+    await this.storage(() => this.store.insertSession(record));
     this.events.publish('session.created', { sessionHandle: handle, userId });
     return {
       session: issued.session,

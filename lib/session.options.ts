@@ -1,3 +1,4 @@
+import { serialize } from 'cookie';
 import { SessionError } from './errors/session.error.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './interfaces/session-options.interface.js';
 
@@ -136,6 +137,16 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
     );
   }
   requireOneOf('cookie.sameSite', cookie.sameSite, ['lax', 'strict', 'none']);
+  if (cookie.domain !== undefined) {
+    try {
+      if (typeof cookie.domain !== 'string' || cookie.domain === '') throw new Error('empty');
+      serialize('probe', '', { domain: cookie.domain });
+    } catch {
+      throw configError(
+        `cookie.domain must be a bare host name such as 'example.com' (no scheme, port, path or attributes), got ${JSON.stringify(cookie.domain)}.`,
+      );
+    }
+  }
   requireOneOf('cookie.secure', cookie.secure, [true, false]);
   requireOneOf('antiCsrf', options.antiCsrf, ['token', 'custom-header', 'none']);
   if (cookie.sameSite === 'none' && !cookie.secure) {

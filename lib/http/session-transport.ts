@@ -56,7 +56,8 @@ export interface RequestCredentials {
 }
 
 const NO_COOKIE: CookieValue = { value: undefined, conflicting: false, duplicated: false };
-const BEARER = /^Bearer +([^ ]+) *$/i;
+/** The Bearer scheme, any casing; what follows is the token, however malformed (then refused as such). */
+const BEARER_SCHEME = /^bearer(?:\s|$)/i;
 
 /**
  * Reads our three cookies, keeping every copy of each (a generic parser keeps only the first, so
@@ -101,7 +102,8 @@ export function readSessionCookies(
 /** Everything session-related a request carries. */
 export function readCredentials(request: HttpRequestLike): RequestCredentials {
   const authorization = requestHeader(request, 'authorization');
-  const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+  const bearer =
+    authorization && BEARER_SCHEME.test(authorization) ? authorization.slice(6).trim() : undefined;
   return { bearer, ...readSessionCookies(requestHeader(request, 'cookie')) };
 }
 
@@ -147,8 +149,8 @@ export class SessionTransport {
       return;
     }
     const expires = new Date(tokens.refreshToken.expires);
-    // Copies left by a changed cookie domain would shadow the new cookies: clear them too.
-    const stale = this.carriesDuplicates(request) ? this.clearingCookies([undefined]) : [];
+    // Host-only copies from before a cookie.domain change would shadow the new cookies: clear them.
+    const stale = this.options.cookie.domain ? this.clearingCookies([undefined]) : [];
     this.replaceCookies(response, [
       ...stale,
       serialize(ACCESS_TOKEN_COOKIE, tokens.accessToken.value, this.attributes('/', true, expires)),
@@ -195,15 +197,6 @@ export class SessionTransport {
       }),
       serialize(ID_REFRESH_TOKEN_COOKIE, '', { ...this.attributes('/', false, epoch), domain }),
     ]);
-  }
-
-  /** Whether a domain is configured and the request carried two copies of a session cookie. */
-  private carriesDuplicates(request: HttpRequestLike): boolean {
-    if (!this.options.cookie.domain) return false;
-    const cookies = readSessionCookies(requestHeader(request, 'cookie'));
-    return (
-      cookies.accessToken.duplicated || cookies.refreshToken.duplicated || cookies.idRefreshToken.duplicated
-    );
   }
 
   private attributes(path: string, httpOnly: boolean, expires: Date): SerializeOptions {

@@ -13,8 +13,9 @@ const RETRYABLE_CODES = new Set([
 const MAX_ATTEMPTS = 3;
 
 const DATABASE_NOW_MS: Partial<Record<string, string>> = {
-  mysql: 'UNIX_TIMESTAMP(NOW(3)) * 1000',
-  mariadb: 'UNIX_TIMESTAMP(NOW(3)) * 1000',
+  // SYSDATE, unlike NOW, is read when the row is checked: after any lock wait, not at statement start.
+  mysql: 'UNIX_TIMESTAMP(SYSDATE(3)) * 1000',
+  mariadb: 'UNIX_TIMESTAMP(SYSDATE(3)) * 1000',
   postgres: 'EXTRACT(EPOCH FROM clock_timestamp()) * 1000',
 };
 
@@ -36,12 +37,18 @@ async function withRetry<T>(operation: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Only primitives reach a WHERE clause: TypeORM reads `{ id: undefined }` as "no condition" and an
- * object as an operator, so a stray value could match every row.
+ * Only primitives of the column's type reach a WHERE clause: TypeORM reads `{ id: undefined }` as
+ * "no condition" and an object as an operator, and MariaDB compares a text column with a number
+ * numerically, so a stray value could match other rows.
  */
-function scalar<T extends string | number>(value: T): T {
-  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return value;
-  throw new TypeError(`Refusing a non-scalar query value (${typeof value}).`);
+function text(value: string): string {
+  if (typeof value === 'string') return value;
+  throw new TypeError(`Refusing a non-string value (${typeof value}) for a text column.`);
+}
+
+function millis(value: number): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }
 
 /** {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js). */
@@ -63,7 +70,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async findSession(handle: string): Promise<SessionRecord | undefined> {
-    return (await this.sessions.findOneBy({ handle: scalar(handle) })) ?? undefined;
+    return (await this.sessions.findOneBy({ handle: text(handle) })) ?? undefined;
   }
 
   async rotateRefreshToken(
@@ -81,11 +88,11 @@ export class TypeOrmSessionStore implements SessionStore {
         .update()
         .set(rotation)
         .where('handle = :handle AND refresh_hash = :expectedHash', {
-          handle: scalar(handle),
-          expectedHash: scalar(expectedHash),
+          handle: text(handle),
+          expectedHash: text(expectedHash),
         });
       if (this.databaseNowMs)
-        query.andWhere(`${this.databaseNowMs} < :deadline`, { deadline: scalar(deadline) });
+        query.andWhere(`${this.databaseNowMs} < :deadline`, { deadline: millis(deadline) });
       return query.execute();
     };
     const result = await withRetry(update);
@@ -94,56 +101,56 @@ export class TypeOrmSessionStore implements SessionStore {
 
   async updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {
     const result = await withRetry(() =>
-      this.sessions.update({ handle: scalar(handle), expiresAt: MoreThan(scalar(now)) }, { sessionData }),
+      this.sessions.update({ handle: text(handle), expiresAt: MoreThan(millis(now)) }, { sessionData }),
     );
     return result.affected === 1;
   }
 
   async deleteSession(handle: string): Promise<boolean> {
-    const result = await withRetry(() => this.sessions.delete({ handle: scalar(handle) }));
+    const result = await withRetry(() => this.sessions.delete({ handle: text(handle) }));
     return (result.affected ?? 0) > 0;
   }
 
   async deleteSessionOfUser(handle: string, userKey: string): Promise<boolean> {
     const result = await withRetry(() =>
-      this.sessions.delete({ handle: scalar(handle), userKey: scalar(userKey) }),
+      this.sessions.delete({ handle: text(handle), userKey: text(userKey) }),
     );
     return (result.affected ?? 0) > 0;
   }
 
   async deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number> {
     const result = await withRetry(() =>
-      this.sessions.delete({ userKey: scalar(userKey), handle: Not(scalar(keptHandle)) }),
+      this.sessions.delete({ userKey: text(userKey), handle: Not(text(keptHandle)) }),
     );
     return result.affected ?? 0;
   }
 
   async deleteSessionsOfUser(userKey: string): Promise<number> {
-    const result = await withRetry(() => this.sessions.delete({ userKey: scalar(userKey) }));
+    const result = await withRetry(() => this.sessions.delete({ userKey: text(userKey) }));
     return result.affected ?? 0;
   }
 
   async findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]> {
     return this.sessions.find({
       select: { handle: true, createdAt: true, lastRefreshedAt: true, expiresAt: true },
-      where: { userKey: scalar(userKey), expiresAt: MoreThan(scalar(now)) },
+      where: { userKey: text(userKey), expiresAt: MoreThan(millis(now)) },
       order: { createdAt: 'ASC', handle: 'ASC' },
     });
   }
 
   async deleteExpired(now: number): Promise<number> {
-    const removed = await this.sessions.delete({ expiresAt: LessThanOrEqual(scalar(now)) });
+    const removed = await this.sessions.delete({ expiresAt: LessThanOrEqual(millis(now)) });
     // The live token is kept sealed only while a rotated token may still be replayed.
     await this.sessions.update(
-      { graceUntil: LessThanOrEqual(scalar(now)), sealedLiveToken: Not(IsNull()) },
+      { graceUntil: LessThanOrEqual(millis(now)), sealedLiveToken: Not(IsNull()) },
       { sealedLiveToken: null, ancestors: [], graceUntil: 0 },
     );
-    await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(scalar(now)) });
+    await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(millis(now)) });
     return removed.affected ?? 0;
   }
 
   async loadSigningKeys(now: number): Promise<StoredSigningKey[]> {
-    return this.signingKeys.find({ where: { verifyUntil: MoreThan(scalar(now)) } });
+    return this.signingKeys.find({ where: { verifyUntil: MoreThan(millis(now)) } });
   }
 
   async insertSigningKey(key: StoredSigningKey): Promise<void> {
@@ -152,7 +159,7 @@ export class TypeOrmSessionStore implements SessionStore {
 
   async retireSigningKeys(kids: string[], signUntil: number, verifyUntil: number): Promise<void> {
     for (const kid of kids) {
-      await this.signingKeys.update({ kid: scalar(kid) }, { signUntil, verifyUntil });
+      await this.signingKeys.update({ kid: text(kid) }, { signUntil, verifyUntil });
     }
   }
 }

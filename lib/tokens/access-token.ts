@@ -108,6 +108,9 @@ export async function verifyAccessToken(
   } catch {
     return undefined;
   }
+  // jose checks `iat` only against a maximum age: a token issued in the future is forged or skewed.
+  if (typeof payload.iat !== 'number' || payload.iat * 1000 > now + options.clockTolerance * 1000)
+    return undefined;
   return readClaims(payload);
 }
 

@@ -1,9 +1,9 @@
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import type { AccessTokenAlgorithm } from '../interfaces/session-options.interface.js';
 import type { AccessTokenKey } from './access-token.js';
 import type { SessionClock } from './clock.js';
-import { open, randomHex, seal } from './secrets.js';
+import { constantTimeEqual, open, randomHex, seal } from './secrets.js';
 
 /** A signing key as the database keeps it: its material sealed under the key-ring sub-key. */
 export interface StoredSigningKey {
@@ -54,6 +54,8 @@ interface RingKey extends AccessTokenKey {
 }
 
 const ASYMMETRIC_KTY = new Set(['EC', 'OKP', 'RSA']);
+const RING_KID = /^[0-9a-f]{32}$/;
+const MAX_REMEMBERED_MISSING_KIDS = 1024;
 const MIN_HMAC_BYTES = 32;
 const MIN_RSA_BITS = 2048;
 
@@ -96,7 +98,8 @@ export class KeyRing {
   private keys = new Map<string, RingKey>();
   private signer: RingKey | undefined;
   private loadedAt = Number.NEGATIVE_INFINITY;
-  private unknownKidReloadAt = Number.NEGATIVE_INFINITY;
+  /** Genuine but missing key ids, and when they may trigger a reload again. */
+  private readonly missingKids = new Map<string, number>();
   private reloading: Promise<void> | undefined;
   /** How many times the ring was read from storage (for monitoring and tests). */
   reloadCount = 0;
@@ -105,6 +108,8 @@ export class KeyRing {
     private readonly algorithm: AccessTokenAlgorithm,
     private readonly store: SigningKeyStore | undefined,
     private readonly sealKey: Buffer,
+    /** Authenticates the ids of ring keys, so a forged `kid` never reaches the database. */
+    private readonly kidKey: Buffer,
     private readonly clock: SessionClock,
     private readonly timings: KeyRingTimings,
   ) {}
@@ -113,11 +118,11 @@ export class KeyRing {
   static async dynamic(
     algorithm: AccessTokenAlgorithm,
     store: SigningKeyStore,
-    sealKey: Buffer,
+    keys: { seal: Buffer; kid: Buffer },
     clock: SessionClock,
     timings: KeyRingTimings,
   ): Promise<KeyRing> {
-    const ring = new KeyRing(algorithm, store, sealKey, clock, timings);
+    const ring = new KeyRing(algorithm, store, keys.seal, keys.kid, clock, timings);
     await ring.reload();
     return ring;
   }
@@ -129,7 +134,7 @@ export class KeyRing {
     clock: SessionClock,
     timings: KeyRingTimings,
   ): Promise<KeyRing> {
-    const ring = new KeyRing(algorithm, undefined, Buffer.alloc(0), clock, timings);
+    const ring = new KeyRing(algorithm, undefined, Buffer.alloc(0), Buffer.alloc(0), clock, timings);
     if (!Array.isArray(jwks) || jwks.length === 0) {
       throw new SigningKeyConfigError('accessToken.signingKey.keys must be a non-empty array of JWKs.');
     }
@@ -165,6 +170,11 @@ export class KeyRing {
           `${where} is an RSA key of ${bits} bits; use at least ${MIN_RSA_BITS} bits.`,
         );
       }
+    }
+    if (index === 0 && ASYMMETRIC_KTY.has(String(jwk.kty)) && typeof jwk.d !== 'string') {
+      throw new SigningKeyConfigError(
+        `${where} is a public key, but the first key signs: put a private JWK (with "d") first; public keys may follow to verify.`,
+      );
     }
     if (algorithm !== this.algorithm) {
       throw new SigningKeyConfigError(
@@ -213,20 +223,24 @@ export class KeyRing {
   }
 
   /**
-   * The key a token's `kid` names; an unknown `kid` reloads the ring at most once per cooldown,
-   * and only for ids the ring could have made.
+   * The key a token's `kid` names. An unknown `kid` reloads the ring only if this ring could have
+   * made it (its tag checks out), and each such id at most once per cooldown.
    */
   async verificationKey(kid: string): Promise<AccessTokenKey | undefined> {
     const now = this.clock.now();
     this.reloadIfStale(now);
     const known = this.keys.get(kid);
     if (known) return known.verifyUntil > now ? known : undefined;
-    if (!this.store || !/^[0-9a-f]{32}$/.test(kid)) return undefined;
-    if (now - this.unknownKidReloadAt < this.timings.unknownKidCooldown) return undefined;
-    this.unknownKidReloadAt = now;
+    if (!this.store || !this.isRingKeyId(kid)) return undefined;
+    const retryAt = this.missingKids.get(kid);
+    if (retryAt !== undefined && now < retryAt) return undefined;
     await this.reload();
     const found = this.keys.get(kid);
-    return found && found.verifyUntil > now ? found : undefined;
+    if (found) return found.verifyUntil > now ? found : undefined;
+    // A genuine id of a key gone from the ring (expired, deleted): remember it for a while.
+    if (this.missingKids.size >= MAX_REMEMBERED_MISSING_KIDS) this.missingKids.clear();
+    this.missingKids.set(kid, now + this.timings.unknownKidCooldown);
+    return undefined;
   }
 
   /** Synchronous lookup of a cached key; the hot path's first try. */
@@ -258,7 +272,7 @@ export class KeyRing {
     const kid = await this.insertKey(usableFrom, usableFrom + this.timings.updateInterval);
     const current = [...this.keys.values()].filter((key) => key.signUntil > usableFrom).map((key) => key.kid);
     if (current.length > 0) {
-      await this.store.retireSigningKeys(current, usableFrom, usableFrom + this.timings.tokenLifetime);
+      await this.store.retireSigningKeys(current, usableFrom, usableFrom + this.verifyMargin);
     }
     await this.reload();
     return kid;
@@ -313,6 +327,14 @@ export class KeyRing {
     };
   }
 
+  /**
+   * How long a key verifies after it stops signing: its last token's lifetime, plus one reload
+   * interval, since another instance may sign with it until it reloads the ring.
+   */
+  private get verifyMargin(): number {
+    return this.timings.tokenLifetime + this.timings.reloadInterval;
+  }
+
   private needsSuccessor(now: number): boolean {
     const signer = this.signer!;
     const lead = Math.min(2 * this.timings.reloadInterval, this.timings.updateInterval / 2);
@@ -329,8 +351,22 @@ export class KeyRing {
     await this.reload();
   }
 
+  /** `random.tag` as 32 hex characters: 64 random bits and a 64-bit HMAC of them. */
+  private newKeyId(): string {
+    const random = randomHex(8);
+    return random + this.kidTag(random);
+  }
+
+  private kidTag(random: string): string {
+    return createHmac('sha256', this.kidKey).update(random).digest('hex').slice(0, 16);
+  }
+
+  private isRingKeyId(kid: string): boolean {
+    return RING_KID.test(kid) && constantTimeEqual(this.kidTag(kid.slice(0, 16)), kid.slice(16));
+  }
+
   private async insertKey(usableFrom: number, signUntil: number): Promise<string> {
-    const kid = randomHex(16);
+    const kid = this.newKeyId();
     const material = await createKeyMaterial(this.algorithm);
     await this.store!.insertSigningKey({
       kid,
@@ -339,7 +375,7 @@ export class KeyRing {
       createdAt: this.clock.now(),
       usableFrom,
       signUntil,
-      verifyUntil: signUntil + this.timings.tokenLifetime,
+      verifyUntil: signUntil + this.verifyMargin,
     });
     return kid;
   }

@@ -20,6 +20,8 @@ export interface SubKeys {
   antiCsrf: Buffer;
   /** Derives the idRefreshToken of a refresh generation. */
   idRefreshToken: Buffer;
+  /** Authenticates the ids of ring keys. */
+  keyId: Buffer;
 }
 
 const HKDF_SALT = 'nestjs-token-session/v1';
@@ -36,6 +38,7 @@ export function deriveSubKeys(secret: string): SubKeys {
     liveTokenSeal: subKey(secret, 'live-refresh-token-seal'),
     antiCsrf: subKey(secret, 'anti-csrf'),
     idRefreshToken: subKey(secret, 'id-refresh-token'),
+    keyId: subKey(secret, 'key-id'),
   };
 }
 
