@@ -1,0 +1,70 @@
+import { Controller, Get, HttpCode, Module, Param, Post, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { DataSourceOptions } from 'typeorm';
+import {
+  PublicAccess,
+  SessionEngine,
+  SessionModule,
+  sessionEntities,
+  type SessionModuleOptions,
+} from '../../../lib/index.js';
+import { TestController } from '../../fixtures/test.controller.js';
+import { silentTypeOrmLogger } from '../support/typeorm-logger.js';
+
+/** What one instance process is told by its parent, through the environment. */
+export interface InstanceSettings {
+  name: string;
+  database: DataSourceOptions;
+  session: SessionModuleOptions;
+}
+
+/**
+ * Operator routes of the test instances. Public on purpose: these processes listen on 127.0.0.1
+ * for one test file only; a real app would guard such routes.
+ */
+@Controller('ops')
+class InstanceOpsController {
+  constructor(private readonly engine: SessionEngine) {}
+
+  @PublicAccess()
+  @Get('health')
+  health() {
+    return { instance: process.env.INSTANCE_NAME, pid: process.pid };
+  }
+
+  @PublicAccess()
+  @Post('rotate-keys')
+  @HttpCode(200)
+  async rotateKeys() {
+    return { kid: await this.engine.rotateSigningKeys({ immediately: true }) };
+  }
+
+  @PublicAccess()
+  @Post('revoke-all/:userId')
+  @HttpCode(200)
+  async revokeAll(@Param('userId') userId: string) {
+    return { revoked: await this.engine.revokeAllSessionsForUser(userId) };
+  }
+}
+
+/** The fixture routes of `test/fixtures` plus the operator routes, on MariaDB. */
+@Module({})
+export class InstanceModule {
+  static register(settings: InstanceSettings): DynamicModule {
+    return {
+      module: InstanceModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...settings.database,
+          entities: sessionEntities,
+          // The parent migrated the schema: instances starting together must not race on DDL.
+          migrationsRun: false,
+          retryAttempts: 1,
+          logger: silentTypeOrmLogger,
+        }),
+        SessionModule.forRoot(settings.session),
+      ],
+      controllers: [TestController, InstanceOpsController],
+    };
+  }
+}

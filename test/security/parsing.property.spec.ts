@@ -1,0 +1,332 @@
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SessionError } from '../../lib/errors/session.error.js';
+import { readCredentials, readSessionCookies, type CookieValue } from '../../lib/http/session-transport.js';
+import { MAX_USER_ID_LENGTH } from '../../lib/session.constants.js';
+import { assertSessionHandle, assertUserId, toJsonText } from '../../lib/session.arguments.js';
+import { MAX_ACCESS_TOKEN_LENGTH, readKeyId } from '../../lib/tokens/access-token.js';
+import { mintRefreshToken, parseRefreshToken } from '../../lib/tokens/refresh-token.js';
+import { b64 } from './support/jws.js';
+
+/*
+ * Property-based tests of the parsers every request goes through: whatever the input, each answers
+ * a result of the documented shape (or a typed SessionError), never another exception.
+ */
+
+const RUNS = { numRuns: 400 };
+const NAMES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'] as const;
+
+/** Any UTF-16 code unit, lone surrogates included. */
+const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
+const anyString = (maxLength = 200) => fc.string({ unit: anyUnit, maxLength });
+/** Characters that matter to the parsers, so generated input hits their branches often. */
+const trickyString = (maxLength = 60) =>
+  fc.string({
+    unit: fc.oneof(
+      fc.constantFrom(
+        ';',
+        '=',
+        '"',
+        '%',
+        ' ',
+        '\t',
+        ',',
+        '.',
+        '%2',
+        '%E9',
+        '%C3%A9',
+        '%ZZ',
+        '\u0000',
+        'é',
+        '\uD800',
+      ),
+      fc.constantFrom(...NAMES, 'saccesstoken', 'Bearer ', 'bearer'),
+      fc.string({ maxLength: 4 }),
+    ),
+    maxLength,
+  });
+/** Anything, including exotic objects (boxed values, null prototypes, BigInt, Map, sparse arrays…). */
+const anyValue = fc.anything({
+  withBigInt: true,
+  withBoxedValues: true,
+  withDate: true,
+  withMap: true,
+  withSet: true,
+  withNullPrototype: true,
+  withObjectString: true,
+  withSparseArray: true,
+  withTypedArray: true,
+});
+
+function expectWellFormed(cookie: CookieValue): void {
+  expect(cookie.value === undefined || typeof cookie.value === 'string').toBe(true);
+  expect(typeof cookie.conflicting).toBe('boolean');
+  expect(typeof cookie.duplicated).toBe('boolean');
+  if (cookie.conflicting) expect(cookie.duplicated).toBe(true);
+  if (cookie.value === undefined) expect(cookie.duplicated).toBe(false);
+}
+
+/** Runs `call`; a SessionError of `type` or success are the only outcomes allowed. */
+function outcomeOf<T>(
+  call: () => T,
+  type: string,
+): { ok: true; value: T } | { ok: false; error: SessionError } {
+  try {
+    return { ok: true, value: call() };
+  } catch (error) {
+    expect(error, `not a SessionError: ${String(error)}`).toBeInstanceOf(SessionError);
+    expect((error as SessionError).type).toBe(type);
+    return { ok: false, error: error as SessionError };
+  }
+}
+
+describe('cookie parsing (readSessionCookies)', () => {
+  it('answers well-formed values for any Cookie header, never throwing', () => {
+    fc.assert(
+      fc.property(fc.option(fc.oneof(anyString(400), trickyString(120)), { nil: undefined }), (header) => {
+        const cookies = readSessionCookies(header);
+        for (const name of ['accessToken', 'refreshToken', 'idRefreshToken'] as const) {
+          expectWellFormed(cookies[name]);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('reads back exactly what was set, flagging duplicates and conflicts', () => {
+    const pair = fc.tuple(
+      fc.constantFrom(...NAMES, 'other', 'SACCESSTOKEN', 'sAccessToken2'),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+    );
+    fc.assert(
+      fc.property(fc.array(pair, { maxLength: 8 }), fc.constantFrom('; ', ';', ' ; '), (pairs, separator) => {
+        const header = pairs.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join(separator);
+        const cookies = readSessionCookies(header);
+        const keys = {
+          sAccessToken: 'accessToken',
+          sRefreshToken: 'refreshToken',
+          sIdRefreshToken: 'idRefreshToken',
+        } as const;
+        for (const name of NAMES) {
+          const values = pairs.filter(([candidate]) => candidate === name).map(([, value]) => value);
+          expect(cookies[keys[name]]).toEqual({
+            value: values[0],
+            duplicated: values.length > 1,
+            conflicting: new Set(values).size > 1,
+          });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('header parsing (readCredentials)', () => {
+  const headerValue = fc.oneof(anyString(), trickyString(), fc.array(trickyString(), { maxLength: 3 }));
+
+  it('answers well-formed credentials for any headers, taking a Bearer token only from a Bearer header', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom('authorization', 'cookie', 'anti-csrf', 'x-other'), headerValue),
+        fc.option(fc.constantFrom('GET', 'POST', 'get', ''), { nil: undefined }),
+        (headers, method) => {
+          const credentials = readCredentials({ method, headers: headers as never });
+          const authorization = [headers.authorization].flat()[0];
+          if (credentials.bearer !== undefined) expect(typeof credentials.bearer).toBe('string');
+          if (!/^bearer/i.test(authorization ?? '')) expect(credentials.bearer).toBeUndefined();
+          expectWellFormed(credentials.accessToken);
+          expectWellFormed(credentials.refreshToken);
+          expectWellFormed(credentials.idRefreshToken);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('reads the token of a Bearer header in any casing', () => {
+    fc.assert(
+      fc.property(
+        fc.mixedCase(fc.constant('bearer')),
+        fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.'), minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 1, max: 3 }),
+        (scheme, token, spaces) => {
+          expect(
+            readCredentials({ headers: { authorization: `${scheme}${' '.repeat(spaces)}${token}` } }).bearer,
+          ).toBe(token);
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe('refresh-token parsing (parseRefreshToken)', () => {
+  const tagKey = randomBytes(32);
+  const hexHandle = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 32, maxLength: 32 });
+  const minted = fc
+    .tuple(hexHandle, fc.integer({ min: 1, max: 999_999_999 }))
+    .map(([handle, generation]) => ({
+      handle,
+      generation,
+      token: mintRefreshToken(tagKey, handle, generation),
+    }));
+
+  it('refuses any value that was not minted with the key, never throwing', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyValue, anyString(200), trickyString()), (value) => {
+        expect(parseRefreshToken(tagKey, value)).toBeUndefined();
+      }),
+      RUNS,
+    );
+  });
+
+  it('accepts a minted token and refuses every one-character edit of it', () => {
+    const edit = fc.record({
+      kind: fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'append', 'swap-case'),
+      at: fc.nat(),
+      char: fc.oneof(fc.constantFrom(...'0123456789abcdefABCDEF-_.=+/ '), anyUnit),
+    });
+    fc.assert(
+      fc.property(minted, edit, ({ token, handle, generation }, { kind, at, char }) => {
+        expect(parseRefreshToken(tagKey, token)).toEqual({ handle, generation });
+        const i = at % token.length;
+        const edited = {
+          replace: token.slice(0, i) + char + token.slice(i + 1),
+          insert: token.slice(0, i) + char + token.slice(i),
+          delete: token.slice(0, i) + token.slice(i + 1),
+          truncate: token.slice(0, i),
+          append: token + char,
+          'swap-case':
+            token.slice(0, i) +
+            (token[i] === token[i].toUpperCase() ? token[i].toLowerCase() : token[i].toUpperCase()) +
+            token.slice(i + 1),
+        }[kind];
+        fc.pre(edited !== token);
+        expect(parseRefreshToken(tagKey, edited)).toBeUndefined();
+      }),
+      RUNS,
+    );
+  });
+
+  it('refuses a token minted under another key', () => {
+    fc.assert(
+      fc.property(minted, ({ token }) => {
+        expect(parseRefreshToken(randomBytes(32), token)).toBeUndefined();
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('key-id reading (readKeyId)', () => {
+  it('answers a short non-empty string or nothing for any value, never throwing', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyValue, anyString(300), trickyString()), (value) => {
+        const kid = readKeyId(value);
+        if (kid !== undefined) {
+          expect(typeof kid).toBe('string');
+          expect(kid.length).toBeGreaterThan(0);
+          expect(kid.length).toBeLessThanOrEqual(128);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('reads exactly the kid of a JWT-shaped token whose header is any JSON object', () => {
+    const kid = fc.oneof(
+      anyString(140),
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 32, maxLength: 32 }),
+      fc.jsonValue(),
+    );
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
+        fc.option(kid, { nil: undefined }),
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
+        fc.string({ unit: fc.constantFrom(...'abcXYZ09-_'), minLength: 1, maxLength: 86 }),
+        (header, kidValue, payload, signature) => {
+          const fields = { ...header };
+          if (kidValue === undefined) delete fields.kid;
+          else fields.kid = kidValue;
+          const token = `${b64(fields)}.${b64(payload)}.${signature}`;
+          const fits = token.length <= MAX_ACCESS_TOKEN_LENGTH;
+          const expected =
+            fits && typeof fields.kid === 'string' && fields.kid.length > 0 && fields.kid.length <= 128
+              ? fields.kid
+              : undefined;
+          expect(readKeyId(token)).toBe(expected);
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe('argument checks', () => {
+  it('accepts exactly the documented user ids and refuses the rest with GENERAL_ERROR naming userId', () => {
+    const userId = fc.oneof(
+      anyValue,
+      anyString(300),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }),
+      fc.double(),
+      fc.constantFrom('', '\u0000', 'a\u0000', 'u'.repeat(255), 'u'.repeat(256), '\uD83D\uDE00'),
+    );
+    fc.assert(
+      fc.property(userId, (value) => {
+        const valid =
+          (typeof value === 'number' && Number.isFinite(value)) ||
+          (typeof value === 'string' &&
+            value.length > 0 &&
+            value.length <= MAX_USER_ID_LENGTH &&
+            value.isWellFormed() &&
+            !value.includes('\u0000'));
+        const outcome = outcomeOf(() => assertUserId(value), 'GENERAL_ERROR');
+        expect(outcome.ok).toBe(valid);
+        if (!outcome.ok) expect(outcome.error.message).toContain('userId');
+      }),
+      RUNS,
+    );
+  });
+
+  it('accepts exactly 32 lowercase hex characters as a session handle', () => {
+    const handle = fc.oneof(
+      anyValue,
+      trickyString(),
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF\n '), minLength: 30, maxLength: 34 }),
+    );
+    fc.assert(
+      fc.property(handle, (value) => {
+        const outcome = outcomeOf(() => assertSessionHandle(value), 'GENERAL_ERROR');
+        expect(outcome.ok).toBe(typeof value === 'string' && /^[0-9a-f]{32}$/.test(value));
+        if (!outcome.ok) expect(outcome.error.message).toContain('sessionHandle');
+      }),
+      RUNS,
+    );
+  });
+
+  it('serialises any value to JSON that reads back equal, or refuses it with GENERAL_ERROR naming it', () => {
+    const withoutNegativeZero = (value: unknown): unknown =>
+      Object.is(value, -0)
+        ? 0
+        : Array.isArray(value)
+          ? value.map(withoutNegativeZero)
+          : value !== null && typeof value === 'object'
+            ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withoutNegativeZero(item)]))
+            : value;
+    fc.assert(
+      fc.property(anyValue, fc.constantFrom(64, 2048, 32 * 1024), (value, limit) => {
+        const outcome = outcomeOf(() => toJsonText('sessionData', value, limit), 'GENERAL_ERROR');
+        if (outcome.ok) {
+          expect(Buffer.byteLength(outcome.value)).toBeLessThanOrEqual(limit);
+          // JSON has no negative zero: it reads back as 0, which equals it for every JSON consumer.
+          expect(JSON.parse(outcome.value)).toEqual(withoutNegativeZero(value));
+        } else {
+          expect(outcome.error.message).toMatch(/^sessionData /);
+        }
+      }),
+      RUNS,
+    );
+  });
+});
