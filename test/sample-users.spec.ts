@@ -10,7 +10,9 @@ const { UsersService } = await import('../sample/users/users.service.js');
 
 describe("the sample's password check", () => {
   const stored = { id: 1, username: 'demo', passwordHash: 'hashed:right-password' };
-  const users = { findOneBy: vi.fn(async ({ username }: { username: string }) => (username === 'demo' ? stored : null)) };
+  const users = {
+    findOneBy: vi.fn(async ({ username }: { username: string }) => (username === 'demo' ? stored : null)),
+  };
   const service = new UsersService(users as never);
 
   beforeEach(() => vi.mocked(verifyPassword).mockClear());
