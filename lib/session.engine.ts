@@ -29,10 +29,10 @@ import {
 import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
-  readKeyId,
   signAccessToken,
   verifyAccessToken,
   type AccessTokenClaims,
+  type AccessTokenVerifyOptions,
 } from './tokens/access-token.js';
 import type { SessionClock } from './tokens/clock.js';
 import { VerifiedTokenCache, type VerifiedToken } from './tokens/verified-token-cache.js';
@@ -67,6 +67,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly keys: SubKeys;
   private readonly gracePeriodMs: number;
   private ring!: KeyRing;
+  private readonly verifyOptions: AccessTokenVerifyOptions;
   private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   private cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -78,6 +79,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   ) {
     this.keys = deriveSubKeys(options.secret);
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
+    const { issuer, audience, clockTolerance } = options.accessToken;
+    this.verifyOptions = { issuer, audience, clockTolerance };
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -381,15 +384,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const cached = this.verified.get(accessToken, now);
     // The entry holds only while its key is still the ring's (a reload may retire it).
     if (cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key) return cached;
-    const kid = readKeyId(accessToken);
-    if (kid === undefined) throw this.tryRefresh(Messages.accessTokenInvalid);
-    const key = this.ring.cachedKey(kid) ?? (await this.storage(() => this.ring.verificationKey(kid)));
-    const claims =
-      key && key.verifyUntil > now && (await verifyAccessToken(accessToken, key, now, this.verifyOptions));
-    if (!claims) throw this.tryRefresh(Messages.accessTokenInvalid);
+    const verified = await verifyAccessToken(accessToken, this.resolveKey, now, this.verifyOptions);
+    if (!verified) throw this.tryRefresh(Messages.accessTokenInvalid);
+    const { claims, key } = verified;
     const entry: VerifiedToken = {
       claims,
-      key: key,
+      key,
       validUntil: Math.min(
         claims.expiresAt + this.options.accessToken.clockTolerance * SECOND,
         key.verifyUntil,
@@ -399,10 +399,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  private get verifyOptions() {
-    const { issuer, audience, clockTolerance } = this.options.accessToken;
-    return { issuer, audience, clockTolerance };
-  }
+  /** The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface. */
+  private readonly resolveKey = (kid: string) =>
+    this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid));
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
     const record = await this.storage(() => this.store.findSession(claims.handle));

@@ -1,6 +1,8 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionError } from '../lib/index.js';
 import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
+import { deriveSubKeys } from '../lib/tokens/secrets.js';
 import {
   MARIADB,
   POSTGRES,
@@ -9,7 +11,7 @@ import {
   reachableDatabases,
   type TestDatabase,
 } from './support/databases.js';
-import { createEngineApp, type EngineApp } from './support/engine-app.js';
+import { TEST_SECRET, createEngineApp, type EngineApp } from './support/engine-app.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const databases = (await reachableDatabases(['mariadb', 'postgres'])) as ('mariadb' | 'postgres')[];
@@ -57,6 +59,14 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     await generalError(ctx.engine.getSessionData(created.session.handle));
     await generalError(ctx.engine.updateSessionData(created.session.handle, { kept: false }));
     await generalError(ctx.engine.revokeAllSessionsForUser('outage-user'));
+    // A genuine key id this instance has not loaded needs the database: that is not the token's fault.
+    const random = randomBytes(8).toString('hex');
+    const kid =
+      random +
+      createHmac('sha256', deriveSubKeys(TEST_SECRET).keyId).update(random).digest('hex').slice(0, 16);
+    const [, payload, signature] = created.accessToken.value.split('.');
+    const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid })).toString('base64url');
+    await generalError(ctx.engine.getSession(`${header}.${payload}.${signature}`, null));
     // Access-token checks need no database.
     await expect(
       ctx.engine.getSession(created.accessToken.value, created.antiCsrfToken!),

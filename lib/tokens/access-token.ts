@@ -1,4 +1,4 @@
-import { SignJWT, decodeProtectedHeader, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
+import { SignJWT, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
 import { SESSION_HANDLE_PATTERN } from './refresh-token.js';
 
 /** What a verified access token says. */
@@ -71,48 +71,75 @@ export async function signAccessToken(
   return jwt.sign(signer.key);
 }
 
-/**
- * Reads the `kid` of a token whose length and shape are plausible; `undefined` for anything else,
- * before any cryptography or key lookup.
- */
-export function readKeyId(token: unknown): string | undefined {
-  if (typeof token !== 'string' || token.length > MAX_ACCESS_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
-    return undefined;
-  }
-  try {
-    const { kid } = decodeProtectedHeader(token);
-    return typeof kid === 'string' && kid.length > 0 && kid.length <= MAX_KID_LENGTH ? kid : undefined;
-  } catch {
-    return undefined;
-  }
+/** Finds the key a token's `kid` names (reloading the ring if it must); `undefined` when none. */
+export type AccessTokenKeyResolver = (
+  kid: string,
+) => AccessTokenKey | undefined | Promise<AccessTokenKey | undefined>;
+
+/** A claim set with the key that verified it. */
+export interface VerifiedAccessToken {
+  claims: AccessTokenClaims;
+  key: AccessTokenKey;
 }
 
-/** Verifies an access token against one key; `undefined` for any failure. */
+/** Length and character set of a compact JWS, checked before any parsing. */
+export function hasAccessTokenShape(token: unknown): token is string {
+  return typeof token === 'string' && token.length <= MAX_ACCESS_TOKEN_LENGTH && JWT_SHAPE.test(token);
+}
+
+/**
+ * Verifies an access token; `undefined` for any failure. The header is parsed once, by jose, which
+ * hands it to the resolver: the algorithm is pinned to the key's, and only a short string `kid`
+ * is ever looked up.
+ */
 export async function verifyAccessToken(
-  token: string,
-  key: AccessTokenKey,
+  token: unknown,
+  resolveKey: AccessTokenKeyResolver,
   now: number,
   options: AccessTokenVerifyOptions,
-): Promise<AccessTokenClaims | undefined> {
+): Promise<VerifiedAccessToken | undefined> {
+  if (!hasAccessTokenShape(token)) return undefined;
+  let key: AccessTokenKey | undefined;
+  let lookupFailure: { error: unknown } | undefined;
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, key.verifyKey, {
-      algorithms: [key.algorithm],
-      typ: ACCESS_TOKEN_TYPE,
-      issuer: options.issuer,
-      audience: options.audience,
-      clockTolerance: options.clockTolerance,
-      currentDate: new Date(now),
-      requiredClaims: REQUIRED_CLAIMS,
-    }));
+    ({ payload } = await jwtVerify(
+      token,
+      async ({ kid, alg }) => {
+        if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) throw REFUSED;
+        try {
+          key = await resolveKey(kid);
+        } catch (error) {
+          lookupFailure = { error };
+          throw REFUSED;
+        }
+        if (key === undefined || key.verifyUntil <= now || alg !== key.algorithm) throw REFUSED;
+        return key.verifyKey;
+      },
+      {
+        typ: ACCESS_TOKEN_TYPE,
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTolerance: options.clockTolerance,
+        currentDate: new Date(now),
+        requiredClaims: REQUIRED_CLAIMS,
+      },
+    ));
   } catch {
+    // A failed key lookup (the database is down) is not the token's fault: let it surface.
+    if (lookupFailure) throw lookupFailure.error;
     return undefined;
   }
   // jose checks `iat` only against a maximum age: a token issued in the future is forged or skewed.
-  if (typeof payload.iat !== 'number' || payload.iat * 1000 > now + options.clockTolerance * 1000)
+  if (typeof payload.iat !== 'number' || payload.iat * 1000 > now + options.clockTolerance * 1000) {
     return undefined;
-  return readClaims(payload);
+  }
+  const claims = readClaims(payload);
+  return claims && key ? { claims, key } : undefined;
 }
+
+/** Thrown inside the key resolver: jose turns it into a verification failure. */
+const REFUSED = new Error('refused');
 
 function readClaims(payload: Record<string, unknown>): AccessTokenClaims | undefined {
   const { sub, uty, sid, gen, exp } = payload;

@@ -1,5 +1,5 @@
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
-import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import type { AccessTokenAlgorithm } from '../interfaces/session-options.interface.js';
 import type { AccessTokenKey } from './access-token.js';
 import type { SessionClock } from './clock.js';
@@ -84,8 +84,17 @@ async function importKeyPair(
   jwk: JWK,
   algorithm: string,
 ): Promise<{ key: KeyMaterial; verifyKey: KeyMaterial }> {
+  if (jwk.kty === 'oct') {
+    // importJWK hands back raw bytes for HMAC, which jose would import again on every call.
+    if (algorithm !== 'HS256' || typeof jwk.k !== 'string') throw new TypeError('not an HS256 key');
+    const bytes = Buffer.from(jwk.k, 'base64url');
+    const key = await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ]);
+    return { key, verifyKey: key };
+  }
   const key = await importJWK({ ...jwk, alg: algorithm }, algorithm);
-  if (!ASYMMETRIC_KTY.has(String(jwk.kty))) return { key, verifyKey: key };
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicPart } = jwk;
   return { key, verifyKey: await importJWK({ ...publicPart, alg: algorithm }, algorithm) };
 }
