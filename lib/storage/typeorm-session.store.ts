@@ -1,4 +1,12 @@
-import { IsNull, LessThanOrEqual, MoreThan, Not, type DataSource, type Repository } from 'typeorm';
+import {
+  IsNull,
+  LessThanOrEqual,
+  MoreThan,
+  Not,
+  type DataSource,
+  type QueryResult,
+  type Repository,
+} from 'typeorm';
 import type { StoredSigningKey } from '../tokens/key-ring.js';
 import type { SessionEntities } from './session.entities.js';
 import type { SessionRecord, SessionRotation, SessionStore, SessionSummary } from './session-store.js';
@@ -51,26 +59,99 @@ function millis(value: number): number {
   throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }
 
-/** {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js). */
+/** How a column's value travels between the record and the database row. */
+type ColumnKind = 'text' | 'nullable-text' | 'int' | 'nullable-int' | 'millis' | 'nullable-millis' | 'json';
+
+const SESSION_COLUMNS: [keyof SessionRecord, ColumnKind][] = [
+  ['handle', 'text'],
+  ['userKey', 'text'],
+  ['userId', 'text'],
+  ['userIdType', 'text'],
+  ['refreshHash', 'text'],
+  ['generation', 'int'],
+  ['ancestors', 'json'],
+  ['sealedLiveToken', 'nullable-text'],
+  ['graceUntil', 'millis'],
+  ['sessionData', 'text'],
+  ['jwtPayload', 'text'],
+  ['accessTokenValidity', 'nullable-int'],
+  ['createdAt', 'millis'],
+  ['lastRefreshedAt', 'millis'],
+  ['expiresAt', 'millis'],
+  ['absoluteExpiresAt', 'nullable-millis'],
+];
+const ROTATED_COLUMNS: (keyof SessionRotation)[] = [
+  'refreshHash',
+  'generation',
+  'ancestors',
+  'sealedLiveToken',
+  'graceUntil',
+  'lastRefreshedAt',
+  'expiresAt',
+];
+
+function toDatabase(kind: ColumnKind, value: unknown): unknown {
+  return kind === 'json' ? JSON.stringify(value) : value;
+}
+
+function fromDatabase(kind: ColumnKind, value: unknown): unknown {
+  switch (kind) {
+    case 'json':
+      return JSON.parse(value as string);
+    case 'int':
+    case 'millis':
+      // MySQL and PostgreSQL answer BIGINT as a string; epoch milliseconds fit a double exactly.
+      return Number(value);
+    case 'nullable-int':
+    case 'nullable-millis':
+      return value === null ? null : Number(value);
+    default:
+      return value;
+  }
+}
+
+/** The statements of the request path, written once per data source. */
+interface SessionStatements {
+  insert: string;
+  find: string;
+  rotate: string;
+}
+
+/**
+ * {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js).
+ * The request path (insert, find, rotate) runs parameterised SQL written once from the entity
+ * metadata, since TypeORM's query builder costs several times the query itself; everything else
+ * goes through TypeORM's repositories.
+ */
 export class TypeOrmSessionStore implements SessionStore {
   private readonly sessions: Repository<SessionRecord>;
   private readonly signingKeys: Repository<StoredSigningKey>;
+  private statementCache: SessionStatements | undefined;
 
   /** SQL for the database's clock in epoch ms; none for in-process SQLite, which cannot answer late. */
   private readonly databaseNowMs: string | undefined;
 
-  constructor(dataSource: DataSource, entities: SessionEntities) {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly entities: SessionEntities,
+  ) {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
     this.databaseNowMs = DATABASE_NOW_MS[dataSource.options.type];
   }
 
   async insertSession(record: SessionRecord): Promise<void> {
-    await this.sessions.insert(record);
+    const values = SESSION_COLUMNS.map(([property, kind]) => toDatabase(kind, record[property]));
+    await this.run(this.statements().insert, values);
   }
 
   async findSession(handle: string): Promise<SessionRecord | undefined> {
-    return (await this.sessions.findOneBy({ handle: text(handle) })) ?? undefined;
+    const { records } = await this.run(this.statements().find, [text(handle)]);
+    const row = records[0] as Record<string, unknown> | undefined;
+    if (row === undefined) return undefined;
+    const record: Record<string, unknown> = {};
+    for (const [property, kind] of SESSION_COLUMNS) record[property] = fromDatabase(kind, row[property]);
+    return record as unknown as SessionRecord;
   }
 
   async rotateRefreshToken(
@@ -82,21 +163,51 @@ export class TypeOrmSessionStore implements SessionStore {
     // One conditional UPDATE decides the race: no lock is held across round trips. It applies only
     // before `deadline` on the database's clock, so a statement that arrives after the caller gave up
     // cannot rotate a token the client never received.
-    const update = () => {
-      const query = this.sessions
-        .createQueryBuilder()
-        .update()
-        .set(rotation)
-        .where('handle = :handle AND refresh_hash = :expectedHash', {
-          handle: text(handle),
-          expectedHash: text(expectedHash),
-        });
-      if (this.databaseNowMs)
-        query.andWhere(`${this.databaseNowMs} < :deadline`, { deadline: millis(deadline) });
-      return query.execute();
-    };
-    const result = await withRetry(update);
+    const values = ROTATED_COLUMNS.map((property) =>
+      toDatabase(property === 'ancestors' ? 'json' : 'text', rotation[property]),
+    );
+    values.push(text(handle), text(expectedHash));
+    if (this.databaseNowMs) values.push(millis(deadline));
+    const result = await withRetry(() => this.run(this.statements().rotate, values));
     return result.affected === 1;
+  }
+
+  /** Runs one statement on a pooled connection, with the affected-row count every driver reports. */
+  private async run(sql: string, parameters: unknown[]): Promise<QueryResult> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await runner.query(sql, parameters, true);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private statements(): SessionStatements {
+    if (this.statementCache) return this.statementCache;
+    const { driver } = this.dataSource;
+    const metadata = this.dataSource.getMetadata(this.entities.session);
+    const table = metadata.tablePath
+      .split('.')
+      .map((part) => driver.escape(part))
+      .join('.');
+    const column = (property: string) =>
+      driver.escape(metadata.findColumnWithPropertyName(property)!.databaseName);
+    let index = 0;
+    const parameter = () => driver.createParameter(`p${index}`, index++);
+    const insertColumns = SESSION_COLUMNS.map(([property]) => column(property)).join(', ');
+    const insertValues = SESSION_COLUMNS.map(() => parameter()).join(', ');
+    const insert = `INSERT INTO ${table} (${insertColumns}) VALUES (${insertValues})`;
+    index = 0;
+    const selected = SESSION_COLUMNS.map(([property]) => `${column(property)} AS ${driver.escape(property)}`);
+    const find = `SELECT ${selected.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
+    index = 0;
+    const assignments = ROTATED_COLUMNS.map((property) => `${column(property)} = ${parameter()}`).join(', ');
+    let rotate =
+      `UPDATE ${table} SET ${assignments} ` +
+      `WHERE ${column('handle')} = ${parameter()} AND ${column('refreshHash')} = ${parameter()}`;
+    if (this.databaseNowMs) rotate += ` AND ${this.databaseNowMs} < ${parameter()}`;
+    this.statementCache = { insert, find, rotate };
+    return this.statementCache;
   }
 
   async updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {
