@@ -200,7 +200,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     if (options.checkDatabase ?? this.options.accessToken.blacklisting) {
       await this.assertLiveGeneration(claims);
     }
-    return { session: { handle: claims.handle, userId: claims.userId, jwtPayload: claims.jwtPayload } };
+    return verified.result;
   }
 
   /**
@@ -387,9 +387,15 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const verified = await verifyAccessToken(accessToken, this.resolveKey, now, this.verifyOptions);
     if (!verified) throw this.tryRefresh(Messages.accessTokenInvalid);
     const { claims, key } = verified;
+    const session = {
+      handle: claims.handle,
+      userId: claims.userId,
+      jwtPayload: deepFreeze(claims.jwtPayload),
+    };
     const entry: VerifiedToken = {
       claims,
       key,
+      result: Object.freeze({ session: Object.freeze(session) }),
       validUntil: Math.min(
         claims.expiresAt + this.options.accessToken.clockTolerance * SECOND,
         key.verifyUntil,
@@ -556,6 +562,15 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       clearTimeout(timer);
     }
   }
+}
+
+/** Freezes a JSON value all the way down: one parsed payload is shared by every request of a token. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
 }
 
 function userIdOf(record: SessionRecord): UserId {

@@ -4,6 +4,7 @@ import { SessionErrorMessages as Messages } from './errors/session-error.message
 import { SessionError } from './errors/session.error.js';
 import {
   appendToListHeader,
+  requestHeader,
   requestOf,
   setHeader,
   type HttpRequestLike,
@@ -11,7 +12,11 @@ import {
 } from './http/http-adapter.js';
 import { RequestSession, type Session, type SessionOperations } from './http/session.js';
 import {
+  ACCESS_TOKEN_COOKIE,
   ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  readBearer,
+  readCookie,
   SESSION_CORS_ALLOWED_HEADERS,
   SessionTransport,
   readCredentials,
@@ -185,14 +190,16 @@ export class SessionService {
     response: HttpResponseLike,
     options: VerifyRequestOptions = {},
   ): Promise<Session | undefined> {
-    const credentials = readCredentials(request);
-    const { accessToken, idRefreshToken } = credentials;
     const checkDatabase = options.checkDatabase;
-    if (credentials.bearer !== undefined) {
+    const bearer = readBearer(request);
+    if (bearer !== undefined) {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
-      const verified = await this.engine.getSession(credentials.bearer, null, { checkDatabase });
+      const verified = await this.engine.getSession(bearer, null, { checkDatabase });
       return new RequestSession(verified.session, response, this.operations);
     }
+    const cookieHeader = requestHeader(request, 'cookie');
+    const accessToken = readCookie(cookieHeader, ACCESS_TOKEN_COOKIE);
+    const idRefreshToken = readCookie(cookieHeader, ID_REFRESH_TOKEN_COOKIE);
     if (
       accessToken.value === undefined &&
       idRefreshToken.value === undefined &&

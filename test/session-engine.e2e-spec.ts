@@ -114,6 +114,18 @@ describe.each(databases)('SessionEngine on %s', (kind) => {
       await rejectsWith(engine.getSession(local.accessToken.value, null), 'TRY_REFRESH_TOKEN');
     });
 
+    it('hands every request the same payload, frozen, so no handler can change it for the next', async () => {
+      const local = await engine.createNewSession('frozen-user', { roles: ['reader'], nested: { level: 1 } });
+      const first = await engine.getSession(local.accessToken.value, null);
+      const payload = first.session.jwtPayload as { roles: string[]; nested: { level: number } };
+      expect(() => payload.roles.push('admin')).toThrow(TypeError);
+      expect(() => {
+        payload.nested.level = 2;
+      }).toThrow(TypeError);
+      const second = await engine.getSession(local.accessToken.value, null);
+      expect(second.session.jwtPayload).toEqual({ roles: ['reader'], nested: { level: 1 } });
+    });
+
     it('refuses a missing token with TRY_REFRESH_TOKEN', async () => {
       await rejectsWith(engine.getSession(undefined, null), 'TRY_REFRESH_TOKEN');
       await rejectsWith(engine.getSession('', null), 'TRY_REFRESH_TOKEN');

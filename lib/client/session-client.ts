@@ -56,6 +56,8 @@ interface BrowserGlobals {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const REFRESH_LOCK = 'nestjs-token-session-refresh';
+const STORAGE_POLL_MS = 20;
+const STORAGE_WAIT_MS = 1000;
 
 /** Creates the session client of one page. */
 export function createSessionClient(options: SessionClientOptions = {}): SessionClient {
@@ -112,6 +114,19 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
+  /**
+   * The anti-csrf token for the current cookies. When another tab has just refreshed, its cookies
+   * reach this tab before its `localStorage` write does: wait a moment for the token to catch up.
+   */
+  async function currentAntiCsrfToken(): Promise<string | undefined> {
+    for (let waited = 0; ; waited += STORAGE_POLL_MS) {
+      const token = antiCsrfToken();
+      if (token !== undefined || waited >= STORAGE_WAIT_MS || idRefreshToken() === undefined) return token;
+      if (stored() === undefined) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, STORAGE_POLL_MS));
+    }
+  }
+
   async function errorType(response: Response): Promise<string | undefined> {
     try {
       const body = (await response.clone().json()) as { type?: unknown };
@@ -153,8 +168,10 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       const idBefore = idRefreshToken();
       const headers = new Headers(init.headers);
       const method = (init.method ?? 'GET').toUpperCase();
-      const antiCsrf = antiCsrfToken();
-      if (!SAFE_METHODS.has(method) && antiCsrf) headers.set('anti-csrf', antiCsrf);
+      if (!SAFE_METHODS.has(method)) {
+        const antiCsrf = await currentAntiCsrfToken();
+        if (antiCsrf) headers.set('anti-csrf', antiCsrf);
+      }
       const response = await baseFetch(input, { ...init, headers, credentials: 'include' });
       record(response);
       if (response.status !== expiredStatus && response.status !== 401) return response;

@@ -59,52 +59,85 @@ const NO_COOKIE: CookieValue = { value: undefined, conflicting: false, duplicate
 /** The Bearer scheme, any casing; what follows is the token, however malformed (then refused as such). */
 const BEARER_SCHEME = /^bearer(?:\s|$)/i;
 
+const SEMICOLON = 59;
+const EQUALS = 61;
+const SPACE = 32;
+const TAB = 9;
+
+function isBlank(code: number): boolean {
+  return code === SPACE || code === TAB;
+}
+
+function cookieValue(raw: string): string {
+  let value = raw.trim();
+  if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) {
+    value = value.slice(1, -1);
+  }
+  if (value.includes('%')) {
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      // Not percent-encoded after all: keep it as sent; verification refuses it if wrong.
+    }
+  }
+  return value;
+}
+
 /**
- * Reads our three cookies, keeping every copy of each (a generic parser keeps only the first, so
- * it could not notice a stale duplicate).
+ * Reads one cookie from a `Cookie` header, keeping count of its copies (a generic parser keeps only
+ * the first, so it could not notice a stale duplicate). It scans for the name alone instead of
+ * splitting the whole header: apps carry many cookies, and this runs on every guarded request.
  */
+export function readCookie(cookieHeader: string | undefined, name: string): CookieValue {
+  if (!cookieHeader) return NO_COOKIE;
+  let value: string | undefined;
+  let duplicated = false;
+  let conflicting = false;
+  let from = 0;
+  for (;;) {
+    const at = cookieHeader.indexOf(name, from);
+    if (at < 0) break;
+    from = at + name.length;
+    let before = at - 1;
+    while (before >= 0 && isBlank(cookieHeader.charCodeAt(before))) before--;
+    if (before >= 0 && cookieHeader.charCodeAt(before) !== SEMICOLON) continue; // inside another pair
+    let equals = from;
+    while (equals < cookieHeader.length && isBlank(cookieHeader.charCodeAt(equals))) equals++;
+    if (cookieHeader.charCodeAt(equals) !== EQUALS) continue; // a longer name
+    let end = cookieHeader.indexOf(';', equals + 1);
+    if (end < 0) end = cookieHeader.length;
+    const current = cookieValue(cookieHeader.slice(equals + 1, end));
+    if (value === undefined) {
+      value = current;
+    } else {
+      duplicated = true;
+      conflicting ||= current !== value;
+    }
+    from = end;
+  }
+  return value === undefined ? NO_COOKIE : { value, duplicated, conflicting };
+}
+
+/** Reads our three cookies with every copy of each. */
 export function readSessionCookies(
   cookieHeader: string | undefined,
 ): Pick<RequestCredentials, 'accessToken' | 'refreshToken' | 'idRefreshToken'> {
-  const found: Record<string, CookieValue> = {};
-  if (cookieHeader) {
-    for (const pair of cookieHeader.split(';')) {
-      const eq = pair.indexOf('=');
-      if (eq < 0) continue;
-      const name = pair.slice(0, eq).trim();
-      if (!SESSION_COOKIES.includes(name)) continue;
-      let value = pair.slice(eq + 1).trim();
-      if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-      if (value.includes('%')) {
-        try {
-          value = decodeURIComponent(value);
-        } catch {
-          // Not percent-encoded after all: keep it as sent; verification refuses it if wrong.
-        }
-      }
-      const previous = found[name];
-      found[name] = previous
-        ? {
-            value: previous.value,
-            duplicated: true,
-            conflicting: previous.conflicting || previous.value !== value,
-          }
-        : { value, duplicated: false, conflicting: false };
-    }
-  }
   return {
-    accessToken: found[ACCESS_TOKEN_COOKIE] ?? NO_COOKIE,
-    refreshToken: found[REFRESH_TOKEN_COOKIE] ?? NO_COOKIE,
-    idRefreshToken: found[ID_REFRESH_TOKEN_COOKIE] ?? NO_COOKIE,
+    accessToken: readCookie(cookieHeader, ACCESS_TOKEN_COOKIE),
+    refreshToken: readCookie(cookieHeader, REFRESH_TOKEN_COOKIE),
+    idRefreshToken: readCookie(cookieHeader, ID_REFRESH_TOKEN_COOKIE),
   };
+}
+
+/** The `Authorization: Bearer` value, if the request uses header transport. */
+export function readBearer(request: HttpRequestLike): string | undefined {
+  const authorization = requestHeader(request, 'authorization');
+  return authorization && BEARER_SCHEME.test(authorization) ? authorization.slice(6).trim() : undefined;
 }
 
 /** Everything session-related a request carries. */
 export function readCredentials(request: HttpRequestLike): RequestCredentials {
-  const authorization = requestHeader(request, 'authorization');
-  const bearer =
-    authorization && BEARER_SCHEME.test(authorization) ? authorization.slice(6).trim() : undefined;
-  return { bearer, ...readSessionCookies(requestHeader(request, 'cookie')) };
+  return { bearer: readBearer(request), ...readSessionCookies(requestHeader(request, 'cookie')) };
 }
 
 /** Whether the client asked for tokens in headers instead of cookies. */

@@ -9,6 +9,14 @@ export interface VerifiedToken {
   validUntil: number;
   /** The anti-csrf token its session generation expects, derived on first need. */
   antiCsrf?: string;
+  /** What `getSession` answers for it: built once, frozen, shared by every request carrying it. */
+  result: {
+    readonly session: {
+      readonly handle: string;
+      readonly userId: string | number;
+      readonly jwtPayload: unknown;
+    };
+  };
 }
 
 /**
