@@ -189,7 +189,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     antiCsrfToken: string | null | undefined,
     options: GetSessionOptions = {},
   ): Promise<VerifiedSession> {
-    const verified = await this.verifyAccessToken(accessToken);
+    // A token verified before needs no await: most requests end here.
+    const verified = this.previouslyVerified(accessToken) ?? (await this.verifyAccessToken(accessToken));
     const { claims } = verified;
     if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
       verified.antiCsrf ??= deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
@@ -378,12 +379,17 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Verifies an access token, cryptographically once per token string and instance. */
+  /** This instance's earlier verification of the token, while it holds. */
+  private previouslyVerified(accessToken: string | undefined): VerifiedToken | undefined {
+    if (accessToken === undefined) return undefined;
+    const cached = this.verified.get(accessToken, this.clock.now());
+    // The entry holds only while its key is still the ring's (a reload may retire it).
+    return cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key ? cached : undefined;
+  }
+
   private async verifyAccessToken(accessToken: string | undefined): Promise<VerifiedToken> {
     if (accessToken === undefined || accessToken === '') throw this.tryRefresh(Messages.accessTokenMissing);
     const now = this.clock.now();
-    const cached = this.verified.get(accessToken, now);
-    // The entry holds only while its key is still the ring's (a reload may retire it).
-    if (cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key) return cached;
     const verified = await verifyAccessToken(accessToken, this.resolveKey, now, this.verifyOptions);
     if (!verified) throw this.tryRefresh(Messages.accessTokenInvalid);
     const { claims, key } = verified;
@@ -410,7 +416,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid));
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
-    const record = await this.storage(() => this.store.findSession(claims.handle));
+    const record = await this.storage(() => this.store.findSessionState(claims.handle));
     const now = this.clock.now();
     if (!record || record.expiresAt <= now) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);

@@ -213,10 +213,13 @@ export class SessionService {
     }
     if (accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
     const antiCsrf = this.antiCsrfToken(request, options.antiCsrfCheck ?? true);
-    const verified = await this.clearOnAuthError(response, () =>
-      this.engine.getSession(accessToken.value, antiCsrf, { checkDatabase }),
-    );
-    return new RequestSession(verified.session, response, this.operations);
+    try {
+      const verified = await this.engine.getSession(accessToken.value, antiCsrf, { checkDatabase });
+      return new RequestSession(verified.session, response, this.operations);
+    } catch (error) {
+      this.clearOnAuthFailure(response, error);
+      throw error;
+    }
   }
 
   /**
@@ -344,14 +347,18 @@ export class SessionService {
     try {
       return await operation();
     } catch (error) {
-      if (
-        error instanceof SessionError &&
-        (error.type === SessionError.UNAUTHORISED ||
-          error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
-      ) {
-        this.transport.clear(response);
-      }
+      this.clearOnAuthFailure(response, error);
       throw error;
+    }
+  }
+
+  private clearOnAuthFailure(response: HttpResponseLike, error: unknown): void {
+    if (
+      error instanceof SessionError &&
+      (error.type === SessionError.UNAUTHORISED ||
+        error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
+    ) {
+      this.transport.clear(response);
     }
   }
 }

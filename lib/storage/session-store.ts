@@ -35,6 +35,9 @@ export interface SessionRecord {
   absoluteExpiresAt: number | null;
 }
 
+/** What a revocation check reads. */
+export type SessionState = Pick<SessionRecord, 'generation' | 'ancestors' | 'expiresAt'>;
+
 /** What a rotation writes. */
 export type SessionRotation = Pick<
   SessionRecord,
@@ -60,6 +63,8 @@ export interface SessionStore extends SigningKeyStore {
   insertSession(record: SessionRecord): Promise<void>;
   /** Reads a row outside any transaction snapshot, so it sees the latest committed rotation. */
   findSession(handle: string): Promise<SessionRecord | undefined>;
+  /** The refresh state of a session, for per-request revocation checks (a narrow read). */
+  findSessionState(handle: string): Promise<SessionState | undefined>;
   /**
    * Rotates only if the row still holds `expectedHash` and the database's clock is before
    * `deadline` (epoch ms); `false` when another request won or the deadline passed.

@@ -9,7 +9,13 @@ import {
 } from 'typeorm';
 import type { StoredSigningKey } from '../tokens/key-ring.js';
 import type { SessionEntities } from './session.entities.js';
-import type { SessionRecord, SessionRotation, SessionStore, SessionSummary } from './session-store.js';
+import type {
+  SessionRecord,
+  SessionRotation,
+  SessionState,
+  SessionStore,
+  SessionSummary,
+} from './session-store.js';
 
 const RETRYABLE_CODES = new Set([
   'ER_LOCK_DEADLOCK', // MySQL/MariaDB deadlock
@@ -114,6 +120,7 @@ function fromDatabase(kind: ColumnKind, value: unknown): unknown {
 interface SessionStatements {
   insert: string;
   find: string;
+  findState: string;
   rotate: string;
 }
 
@@ -152,6 +159,17 @@ export class TypeOrmSessionStore implements SessionStore {
     const record: Record<string, unknown> = {};
     for (const [property, kind] of SESSION_COLUMNS) record[property] = fromDatabase(kind, row[property]);
     return record as unknown as SessionRecord;
+  }
+
+  async findSessionState(handle: string): Promise<SessionState | undefined> {
+    const { records } = await this.run(this.statements().findState, [text(handle)]);
+    const row = records[0] as Record<string, unknown> | undefined;
+    if (row === undefined) return undefined;
+    return {
+      generation: Number(row.generation),
+      expiresAt: Number(row.expiresAt),
+      ancestors: JSON.parse(row.ancestors as string) as SessionState['ancestors'],
+    };
   }
 
   async rotateRefreshToken(
@@ -201,12 +219,17 @@ export class TypeOrmSessionStore implements SessionStore {
     const selected = SESSION_COLUMNS.map(([property]) => `${column(property)} AS ${driver.escape(property)}`);
     const find = `SELECT ${selected.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
     index = 0;
+    const state = (['generation', 'ancestors', 'expiresAt'] as const).map(
+      (property) => `${column(property)} AS ${driver.escape(property)}`,
+    );
+    const findState = `SELECT ${state.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
+    index = 0;
     const assignments = ROTATED_COLUMNS.map((property) => `${column(property)} = ${parameter()}`).join(', ');
     let rotate =
       `UPDATE ${table} SET ${assignments} ` +
       `WHERE ${column('handle')} = ${parameter()} AND ${column('refreshHash')} = ${parameter()}`;
     if (this.databaseNowMs) rotate += ` AND ${this.databaseNowMs} < ${parameter()}`;
-    this.statementCache = { insert, find, rotate };
+    this.statementCache = { insert, find, findState, rotate };
     return this.statementCache;
   }
 
