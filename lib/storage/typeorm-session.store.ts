@@ -40,7 +40,8 @@ function isRetryable(error: unknown): boolean {
   return typeof code === 'string' && RETRYABLE_CODES.has(code);
 }
 
-async function withRetry<T>(operation: () => Promise<T>): Promise<T> {
+/** Runs a statement again after a deadlock or lock-wait timeout, a bounded number of times. */
+export async function withRetry<T>(operation: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
