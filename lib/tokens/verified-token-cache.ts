@@ -27,8 +27,16 @@ export interface VerifiedToken {
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, VerifiedToken>();
+  /**
+   * Insertion order as a ring of keys: evicting through `entries.keys().next()` would walk the
+   * holes earlier deletions leave at the front of the map, on every insert of a full cache.
+   */
+  private readonly order: (string | undefined)[];
+  private next = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    this.order = new Array<string | undefined>(capacity);
+  }
 
   get(token: string, now: number): VerifiedToken | undefined {
     const entry = this.entries.get(token);
@@ -41,9 +49,10 @@ export class VerifiedTokenCache {
   }
 
   set(token: string, entry: VerifiedToken): void {
-    if (this.entries.size >= this.capacity) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
+    const evicted = this.order[this.next];
+    if (evicted !== undefined) this.entries.delete(evicted);
+    this.order[this.next] = token;
+    this.next = (this.next + 1) % this.capacity;
     this.entries.set(token, entry);
   }
 
