@@ -43,9 +43,6 @@ export interface SessionModuleExtras {
   refreshPath?: string;
 }
 
-/** Injection token of the build-time settings. */
-export const SESSION_MODULE_EXTRAS = Symbol('SESSION_MODULE_EXTRAS');
-
 export const {
   ConfigurableModuleClass,
   MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS,

@@ -110,8 +110,6 @@ export class KeyRing {
   /** Genuine but missing key ids, and when they may trigger a reload again. */
   private readonly missingKids = new Map<string, number>();
   private reloading: Promise<void> | undefined;
-  /** How many times the ring was read from storage (for monitoring and tests). */
-  reloadCount = 0;
 
   private constructor(
     private readonly algorithm: AccessTokenAlgorithm,
@@ -317,7 +315,6 @@ export class KeyRing {
     this.keys = keys;
     this.signer = pickSigner(keys.values(), this.algorithm, now);
     this.loadedAt = now;
-    this.reloadCount++;
   }
 
   private async openStoredKey(row: StoredSigningKey): Promise<RingKey | undefined> {
