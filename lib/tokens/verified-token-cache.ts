@@ -35,7 +35,7 @@ export class VerifiedTokenCache {
   private next = 0;
 
   constructor(private readonly capacity: number) {
-    this.order = new Array<string | undefined>(capacity);
+    this.order = Array.from({ length: capacity }, () => undefined);
   }
 
   get(token: string, now: number): VerifiedToken | undefined {
