@@ -150,6 +150,20 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
     }
   });
 
+  it("skips anti-csrf only where told: antiCsrf 'none' for the app, antiCsrfCheck: false for a route", async () => {
+    http = await createHttpApp({ adapter, database: db.options });
+    const { jar } = await signIn(http);
+    await http.request.post('/notes').set('Cookie', jar.header()).expect(401);
+    const open = await http.request.post('/no-csrf-check').set('Cookie', jar.header()).expect(200);
+    expect(open.body).toEqual({ userId: 'fixture-user' });
+    await http.close();
+    http = await createHttpApp({ adapter, database: db.options, options: { antiCsrf: 'none' } });
+    const signedIn = await signIn(http);
+    expect(signedIn.response.headers['anti-csrf']).toBeUndefined();
+    expect(signedIn.response.headers['access-control-expose-headers']).not.toContain('anti-csrf');
+    await http.request.post('/notes').set('Cookie', signedIn.jar.header()).expect(201);
+  });
+
   it('still answers the right status behind an app-wide catch-all exception filter', async () => {
     http = await createHttpApp({ adapter, database: db.options, catchAllFilter: true });
     const response = await http.request.get('/me').set('Cookie', 'sIdRefreshToken=x').expect(401);

@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
@@ -11,6 +11,22 @@ import {
   type SessionModuleOptions,
 } from '../../lib/index.js';
 import { FakeClock } from './fake-clock.js';
+
+/**
+ * The app's data source as tests configure it: the library's entities and migrations (so every
+ * test also runs the migrations), and a single quick connection retry.
+ */
+export function sessionDatabaseModule(database: DataSourceOptions, extra: Partial<DataSourceOptions> = {}) {
+  return TypeOrmModule.forRoot({
+    ...database,
+    entities: sessionEntities,
+    migrations: sessionMigrations,
+    migrationsRun: true,
+    retryAttempts: 1,
+    retryDelay: 200,
+    ...extra,
+  } as TypeOrmModuleOptions);
+}
 
 /** A secret for tests only. */
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -33,17 +49,7 @@ export async function createEngineApp(
   clock = new FakeClock(),
 ): Promise<EngineApp> {
   const moduleRef = await Test.createTestingModule({
-    imports: [
-      TypeOrmModule.forRoot({
-        ...database,
-        entities: sessionEntities,
-        migrations: sessionMigrations,
-        migrationsRun: true,
-        retryAttempts: 1,
-        retryDelay: 200,
-      }),
-      SessionModule.forRoot({ secret: TEST_SECRET, ...options }),
-    ],
+    imports: [sessionDatabaseModule(database), SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
   })
     .overrideProvider(SESSION_CLOCK)
     .useValue(clock)

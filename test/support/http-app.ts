@@ -12,20 +12,17 @@ import {
 import { APP_GUARD } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import supertest from 'supertest';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   SESSION_CLOCK,
   SessionGuard,
   SessionModule,
-  sessionEntities,
-  sessionMigrations,
   type SessionModuleExtras,
   type SessionModuleOptions,
 } from '../../lib/index.js';
 import { TestController } from '../fixtures/test.controller.js';
-import { TEST_SECRET } from './engine-app.js';
+import { TEST_SECRET, sessionDatabaseModule } from './engine-app.js';
 import { FakeClock } from './fake-clock.js';
 
 export type AdapterKind = 'express' | 'fastify';
@@ -104,14 +101,7 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
   const options: SessionModuleOptions = { secret: TEST_SECRET, ...config.options };
   const moduleRef = await Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot({
-        ...config.database,
-        entities: sessionEntities,
-        migrations: sessionMigrations,
-        migrationsRun: true,
-        retryAttempts: 1,
-        retryDelay: 200,
-      }),
+      sessionDatabaseModule(config.database),
       sessionModule(config.registration ?? 'forRoot', options, config.extras ?? {}),
     ],
     controllers: [TestController, ...(config.controllers ?? [])],

@@ -1,20 +1,17 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AddressInfo } from 'node:net';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   SessionEngine,
   SessionModule,
   createSessionEntities,
-  sessionEntities,
-  sessionMigrations,
   type SessionModuleOptions,
 } from '../../../lib/index.js';
 import { SESSION_STORE, type SessionStore } from '../../../lib/storage/session-store.js';
 import { TypeOrmSessionStore } from '../../../lib/storage/typeorm-session.store.js';
 import { TestController } from '../../fixtures/test.controller.js';
-import { TEST_SECRET } from '../../support/engine-app.js';
+import { TEST_SECRET, sessionDatabaseModule } from '../../support/engine-app.js';
 import { silentTypeOrmLogger } from './typeorm-logger.js';
 
 export interface ReliabilityAppOptions {
@@ -40,15 +37,7 @@ export interface ReliabilityApp {
 export async function createReliabilityApp(config: ReliabilityAppOptions): Promise<ReliabilityApp> {
   let builder = Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot({
-        ...config.database,
-        entities: sessionEntities,
-        migrations: sessionMigrations,
-        migrationsRun: true,
-        retryAttempts: 1,
-        retryDelay: 200,
-        logger: silentTypeOrmLogger,
-      }),
+      sessionDatabaseModule(config.database, { logger: silentTypeOrmLogger }),
       SessionModule.forRoot({ secret: TEST_SECRET, ...config.options }),
     ],
     controllers: [TestController],
