@@ -22,6 +22,17 @@ export interface SessionClientOptions {
   storageKey?: string;
   /** The `fetch` to wrap (defaults to the global one). */
   fetch?: typeof fetch;
+  /**
+   * Origins other than the page's own that serve the session API, e.g. `['https://api.example.com']`
+   * (scheme, host and port; compared exactly, as the URL API serialises them). Only requests to the
+   * page's origin and to these get credentials, the anti-csrf header and refreshes, and only their
+   * responses (after any redirect) may change the stored tokens; any other request goes to `fetch`
+   * untouched. Such an API needs CORS with credentials for the page's origin and a `cookie.domain`
+   * shared with the page, so the page can read `sIdRefreshToken`.
+   * @default []
+   * @throws Error at creation when an entry is not a bare `http(s)` origin.
+   */
+  apiOrigins?: readonly string[];
 }
 
 /** Why the client reports the user signed out. */
@@ -52,6 +63,7 @@ interface BrowserGlobals {
     removeItem(key: string): void;
   };
   navigator?: { locks?: { request<T>(name: string, callback: () => Promise<T>): Promise<T> } };
+  location?: { href: string; origin: string };
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -59,21 +71,78 @@ const REFRESH_LOCK = 'nestjs-token-session-refresh';
 const STORAGE_POLL_MS = 20;
 const STORAGE_WAIT_MS = 1000;
 
+/** Parses `url` (relative ones against `base`), or `undefined` when it is not a URL. */
+function parseUrl(url: string, base?: string): URL | undefined {
+  try {
+    return new URL(url, base);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The origin of an `apiOrigins` entry; anything but a bare http(s) origin is a mistake to report. */
+function apiOrigin(entry: unknown): string {
+  const url = typeof entry === 'string' ? parseUrl(entry) : undefined;
+  // `href` keeps a user, path, empty `?` or `#`: a bare origin serialises as `origin + '/'`. Chromium
+  // writes a wildcard host as `%2A`.
+  if (url && /^https?:$/.test(url.protocol) && url.href === `${url.origin}/` && !/[*%]/.test(url.host)) {
+    return url.origin;
+  }
+  throw new Error(
+    `createSessionClient: apiOrigins entries must be bare origins such as 'https://api.example.com' ` +
+      `(scheme, host and optional port; no path, query, user or wildcard), got ${JSON.stringify(entry)}.`,
+  );
+}
+
 /** Creates the session client of one page. */
 export function createSessionClient(options: SessionClientOptions = {}): SessionClient {
   const browser = globalThis as BrowserGlobals;
   const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const refreshPath = options.refreshPath ?? '/session/refresh';
+  const pageOrigin = browser.location?.origin;
+  if (options.apiOrigins !== undefined && !Array.isArray(options.apiOrigins)) {
+    throw new Error(
+      `createSessionClient: apiOrigins must be an array of origins such as ['https://api.example.com'], got ${JSON.stringify(options.apiOrigins)}.`,
+    );
+  }
+  const trustedOrigins = new Set((options.apiOrigins ?? []).map(apiOrigin));
+  if (pageOrigin !== undefined && pageOrigin !== 'null') trustedOrigins.add(pageOrigin);
+  // Without a page (not a browser) a relative path cannot be resolved, nor sent anywhere else.
+  const refreshOrigin = parseUrl(refreshPath, browser.location?.href)?.origin;
+  if (refreshOrigin !== undefined && !trustedOrigins.has(refreshOrigin)) {
+    throw new Error(
+      `createSessionClient: refreshPath ${JSON.stringify(refreshPath)} is on ${refreshOrigin}, which is ` +
+        `neither the page's origin nor in apiOrigins; add that origin to apiOrigins.`,
+    );
+  }
   const expiredStatus = options.sessionExpiredStatusCode ?? 401;
   const storageKey = options.storageKey ?? 'nestjs-token-session';
   let refreshing: Promise<boolean> | undefined;
   let signedOut = false;
 
+  /** Whether `url` (resolved against the page) goes to the page's origin or one of `apiOrigins`. */
+  function isSessionUrl(url: string): boolean {
+    const origin = parseUrl(url, browser.location?.href)?.origin;
+    return origin !== undefined && trustedOrigins.has(origin);
+  }
+
+  function readCookies(): string {
+    try {
+      return browser.document?.cookie ?? '';
+    } catch {
+      return ''; // a sandboxed document may refuse cookie access
+    }
+  }
+
   function idRefreshToken(): string | undefined {
-    const cookies = browser.document?.cookie ?? '';
-    for (const pair of cookies.split(';')) {
+    for (const pair of readCookies().split(';')) {
       const [name, ...rest] = pair.trim().split('=');
-      if (name === 'sIdRefreshToken') return decodeURIComponent(rest.join('='));
+      if (name !== 'sIdRefreshToken') continue;
+      try {
+        return decodeURIComponent(rest.join('='));
+      } catch {
+        return undefined; // a malformed cookie (`%E0%A4%A`) is no session, never a thrown URIError
+      }
     }
     return undefined;
   }
@@ -81,9 +150,22 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   function stored(): StoredToken | undefined {
     try {
       const raw = browser.localStorage?.getItem(storageKey);
-      return raw ? (JSON.parse(raw) as StoredToken) : undefined;
+      const token = raw ? (JSON.parse(raw) as Partial<StoredToken> | null) : undefined;
+      return typeof token?.idRefreshToken === 'string' && typeof token.antiCsrf === 'string'
+        ? { idRefreshToken: token.idRefreshToken, antiCsrf: token.antiCsrf }
+        : undefined;
     } catch {
       return undefined;
+    }
+  }
+
+  /** Writes (or, with `undefined`, removes) the shared token; a refused storage keeps none. */
+  function store(token: StoredToken | undefined): void {
+    try {
+      if (token) browser.localStorage?.setItem(storageKey, JSON.stringify(token));
+      else browser.localStorage?.removeItem(storageKey);
+    } catch {
+      // Storage disabled or full: the next non-GET request refreshes to learn the token again.
     }
   }
 
@@ -94,22 +176,29 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   }
 
   function reportSignedOut(reason: SignedOutReason): void {
-    browser.localStorage?.removeItem(storageKey);
+    store(undefined);
     if (signedOut) return;
     signedOut = true;
     options.onSignedOut?.(reason);
   }
 
+  /**
+   * Whether a response came from the session API: its final URL (after redirects) is ours. A
+   * response built without a URL (a custom `fetch`) counts as the request's.
+   */
+  function isSessionResponse(response: Response): boolean {
+    return response.url === '' || isSessionUrl(response.url);
+  }
+
   function record(response: Response): void {
     const idHeader = response.headers.get('id-refresh-token');
     if (idHeader === 'remove') {
-      browser.localStorage?.removeItem(storageKey);
+      store(undefined);
       return;
     }
     const antiCsrf = response.headers.get('anti-csrf');
     if (idHeader && antiCsrf) {
-      const idRefresh = idHeader.split(';')[0];
-      browser.localStorage?.setItem(storageKey, JSON.stringify({ idRefreshToken: idRefresh, antiCsrf }));
+      store({ idRefreshToken: idHeader.split(';')[0], antiCsrf });
       signedOut = false;
     }
   }
@@ -151,7 +240,13 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       }
       // Another tab refreshed while this one waited: its cookies are ours already.
       if (idBefore !== undefined && idNow !== idBefore) return true;
-      const response = await baseFetch(refreshPath, { method: 'POST', credentials: 'include' });
+      let response: Response;
+      try {
+        response = await baseFetch(refreshPath, { method: 'POST', credentials: 'include' });
+      } catch {
+        return false; // offline: nobody is signed out for it
+      }
+      if (!isSessionResponse(response)) return false;
       record(response);
       if (response.ok) return true;
       const type = await errorType(response);
@@ -164,6 +259,9 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   }
 
   async function sessionFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = typeof input === 'string' ? input : 'href' in input ? input.href : (input as Request).url;
+    // Credentials, the anti-csrf token and refreshes are for the session API only.
+    if (!isSessionUrl(url)) return baseFetch(input, init);
     for (let attempt = 0; ; attempt++) {
       const idBefore = idRefreshToken();
       const headers = new Headers(init.headers);
@@ -173,6 +271,8 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
         if (antiCsrf) headers.set('anti-csrf', antiCsrf);
       }
       const response = await baseFetch(input, { ...init, headers, credentials: 'include' });
+      // Redirected elsewhere: that server's headers and errors say nothing about our session.
+      if (!isSessionResponse(response)) return response;
       record(response);
       if (response.status !== expiredStatus && response.status !== 401) return response;
       const type = await errorType(response);
