@@ -1,7 +1,22 @@
 import { createSessionClient } from '/assets/session-client.js';
 
 const $ = (selector) => document.querySelector(selector);
-const session = createSessionClient({ onSignedOut: () => show('signed-out', 'You are signed out.') });
+
+/** What the page says when the session ends, by the error type the client reports. */
+const SIGNED_OUT_REASONS = {
+  UNAUTHORISED: 'Your session was ended (signed out elsewhere or revoked).',
+  UNAUTHORISED_AND_TOKEN_THEFT_DETECTED:
+    'Your session was ended because its sign-in was used from two places (possible theft). Please sign in again.',
+  NO_SESSION: 'Your session has ended (signed out in another tab, or expired).',
+};
+/** A revoked browser learns it at its next request; this check makes one while the page is open. */
+const CHECK_EVERY_MS = 30_000;
+const DRAFT_KEY = 'nts-sample-note-draft';
+
+const session = createSessionClient({
+  onSignedOut: (reason) => signedOut(SIGNED_OUT_REASONS[reason] ?? SIGNED_OUT_REASONS.NO_SESSION),
+});
+let shownUserId; // whose notes (and draft) the page shows
 
 function show(section, status) {
   $('#signed-in').hidden = section !== 'signed-in';
@@ -9,27 +24,100 @@ function show(section, status) {
   $('#status').textContent = status;
 }
 
-const time = (ms) => new Date(ms).toLocaleString();
+/** Shows the sign-in form, with the reason when the session was ended rather than left. */
+function signedOut(reason) {
+  show('signed-out', 'You are signed out.');
+  $('#signed-out-reason').textContent = reason ?? '';
+  $('#signed-out-reason').hidden = !reason;
+  $('#draft-kept').hidden = !noteInput().value.trim();
+}
+
+const noteInput = () => $('#note-form').elements.text;
+
+/** The note being typed survives a sign-out and a reload (per tab), for the user who typed it. */
+function saveDraft() {
+  try {
+    sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ userId: shownUserId, text: noteInput().value }));
+  } catch {
+    // storage disabled: the text stays in the field as long as the page is open
+  }
+}
+
+function restoreDraft(userId) {
+  let draft;
+  try {
+    draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) ?? 'null');
+  } catch {
+    draft = null;
+  }
+  noteInput().value = draft?.userId === userId && typeof draft.text === 'string' ? draft.text : '';
+}
+
+/** Epoch ms as a date and how long ago (or ahead) it is. */
+function time(ms) {
+  const seconds = Math.round((ms - Date.now()) / 1000);
+  const [value, unit] =
+    Math.abs(seconds) < 60
+      ? [seconds, 'second']
+      : Math.abs(seconds) < 3600
+        ? [Math.round(seconds / 60), 'minute']
+        : Math.abs(seconds) < 86_400
+          ? [Math.round(seconds / 3600), 'hour']
+          : [Math.round(seconds / 86_400), 'day'];
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(value, unit);
+  return `${new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })} (${relative})`;
+}
+
+/** A failed request: the error type and message the server sent. */
+class RequestFailed extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `the server answered ${status}`);
+    this.status = status;
+    this.type = body?.type;
+  }
+}
 
 async function json(path, init) {
   const response = await session.fetch(path, {
     ...init,
     headers: init?.body ? { 'content-type': 'application/json' } : undefined,
   });
-  if (!response.ok) throw Object.assign(new Error(`${response.status}`), { response });
+  if (!response.ok) throw new RequestFailed(response.status, await response.json().catch(() => null));
   return response.status === 204 ? null : response.json();
 }
 
+/**
+ * Reports a failed action where it happened. A session that ended was already reported by the
+ * client's `onSignedOut` (with the server's reason); a missing cookie means it ended too.
+ */
+function failed(error, what, place) {
+  if (!$('#signed-out').hidden) return;
+  if (!session.hasSession()) return signedOut(SIGNED_OUT_REASONS.NO_SESSION);
+  place.textContent = `Could not ${what}: ${error instanceof Error ? error.message : String(error)}.`;
+}
+
+/** An event listener that runs `run` and reports its failure, so no rejection goes uncaught. */
+function action(what, place, run) {
+  return (event) => {
+    event.preventDefault();
+    place.textContent = '';
+    run(event).catch((error) => failed(error, what, place));
+  };
+}
+
 async function render() {
-  if (!session.hasSession()) return show('signed-out', 'You are signed out.');
+  if (!session.hasSession()) return signedOut();
   try {
     const me = await json('/me');
+    if (me.userId !== shownUserId) {
+      shownUserId = me.userId;
+      restoreDraft(me.userId);
+    }
     $('#who').textContent = me.username;
     show('signed-in', `Signed in (user ${me.userId}).`);
     await Promise.all([renderNotes(), renderSessions()]);
   } catch (error) {
-    if (!session.hasSession()) show('signed-out', 'You are signed out.');
-    else $('#status').textContent = `Could not load: ${error.message}`;
+    failed(error, 'load your data', $('#status'));
   }
 }
 
@@ -40,31 +128,51 @@ async function renderNotes() {
   );
 }
 
+function cell(...children) {
+  const td = document.createElement('td');
+  td.append(...children);
+  return td;
+}
+
 async function renderSessions() {
   const sessions = await json('/sessions');
+  sessions.sort((a, b) => Number(b.current) - Number(a.current) || b.lastRefreshedAt - a.lastRefreshedAt);
   $('#sessions').replaceChildren(
     ...sessions.map((entry) => {
       const row = document.createElement('tr');
       row.className = entry.current ? 'current' : '';
       row.dataset.handle = entry.handle;
-      for (const text of [
-        `${entry.handle.slice(0, 8)}…${entry.current ? ' (this browser)' : ''}`,
-        time(entry.createdAt),
-        time(entry.lastRefreshedAt),
-        time(entry.expiresAt),
-      ]) {
-        row.append(Object.assign(document.createElement('td'), { textContent: text }));
-      }
-      const cell = document.createElement('td');
+      const name = entry.current
+        ? Object.assign(document.createElement('strong'), { textContent: 'This device' })
+        : 'Another device';
+      const id = Object.assign(document.createElement('small'), {
+        textContent: ` ${entry.handle.slice(0, 8)}`,
+      });
+      row.append(
+        cell(name, id),
+        cell(time(entry.createdAt)),
+        cell(time(entry.lastRefreshedAt)),
+        cell(time(entry.expiresAt)),
+      );
+      const actions = cell();
       if (!entry.current) {
-        const button = Object.assign(document.createElement('button'), { textContent: 'Revoke', className: 'revoke' });
-        button.addEventListener('click', async () => {
-          await json(`/sessions/${entry.handle}`, { method: 'DELETE' });
-          await renderSessions();
+        const button = Object.assign(document.createElement('button'), {
+          textContent: 'Revoke',
+          className: 'revoke',
         });
-        cell.append(button);
+        button.addEventListener(
+          'click',
+          action('revoke the session', $('#sessions-message'), async () => {
+            const question = `Sign out the session that signed in ${time(entry.createdAt)}? That browser or device is signed out at its next request.`;
+            if (!confirm(question)) return;
+            await json(`/sessions/${entry.handle}`, { method: 'DELETE' });
+            $('#sessions-message').textContent = 'Session revoked.';
+            await renderSessions();
+          }),
+        );
+        actions.append(button);
       }
-      row.append(cell);
+      row.append(actions);
       return row;
     }),
   );
@@ -73,36 +181,76 @@ async function renderSessions() {
 async function signIn(path) {
   const form = new FormData($('#login-form'));
   const body = JSON.stringify({ username: form.get('username'), password: form.get('password') });
-  const response = await session.fetch(path, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  const response = await session.fetch(path, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+  });
   if (response.ok) {
-    $('#login-error').textContent = '';
+    $('#signed-out-reason').hidden = true;
     return render();
   }
   const error = await response.json().catch(() => ({}));
   $('#login-error').textContent =
-    error.type === 'LOGIN_FAILED' ? 'Wrong username or password.' : error.message ?? `Failed (${response.status})`;
+    error.type === 'LOGIN_FAILED'
+      ? 'Wrong username or password.'
+      : (error.message ?? `Failed (${response.status})`);
 }
 
-$('#login-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  void signIn('/auth/login');
-});
-$('#signup-button').addEventListener('click', () => void signIn('/auth/signup'));
-$('#logout-button').addEventListener('click', async () => {
-  await session.fetch('/auth/logout', { method: 'POST' });
-  show('signed-out', 'You are signed out.');
-});
-$('#note-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const input = event.target.elements.text;
-  await json('/notes', { method: 'POST', body: JSON.stringify({ text: input.value }) });
-  input.value = '';
-  await renderNotes();
-});
-$('#revoke-others-button').addEventListener('click', async () => {
-  await json('/sessions/revoke-others', { method: 'POST' });
-  await renderSessions();
-});
+/** Whether the session still holds, asked of the server (one light request). */
+async function check() {
+  if ($('#signed-in').hidden) return;
+  if (!session.hasSession()) return signedOut(SIGNED_OUT_REASONS.NO_SESSION);
+  try {
+    const me = await json('/me');
+    $('#status').textContent = `Signed in (user ${me.userId}).`;
+  } catch (error) {
+    failed(error, 'check your session', $('#status'));
+  }
+}
+
+$('#login-form').addEventListener(
+  'submit',
+  action('sign in', $('#login-error'), () => signIn('/auth/login')),
+);
+$('#signup-button').addEventListener(
+  'click',
+  action('sign up', $('#login-error'), () => signIn('/auth/signup')),
+);
+$('#logout-button').addEventListener(
+  'click',
+  action('sign out', $('#status'), async () => {
+    await session.fetch('/auth/logout', { method: 'POST' });
+    if ($('#signed-out').hidden) signedOut();
+  }),
+);
+$('#note-form').addEventListener(
+  'submit',
+  action('add the note (it is kept here)', $('#note-error'), async () => {
+    await json('/notes', { method: 'POST', body: JSON.stringify({ text: noteInput().value }) });
+    noteInput().value = '';
+    saveDraft();
+    await renderNotes();
+  }),
+);
+noteInput().addEventListener('input', saveDraft);
+$('#revoke-others-button').addEventListener(
+  'click',
+  action('sign out the other sessions', $('#sessions-message'), async () => {
+    if (!confirm('Sign out all your other sessions? Only this browser stays signed in.')) return;
+    const { revoked } = await json('/sessions/revoke-others', { method: 'POST' });
+    $('#sessions-message').textContent = `Signed out ${revoked} other session${revoked === 1 ? '' : 's'}.`;
+    await renderSessions();
+  }),
+);
+
+setInterval(() => void check(), CHECK_EVERY_MS);
+document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && void check());
+// Another tab signed out or was signed out: the client dropped the shared anti-csrf token.
+addEventListener(
+  'storage',
+  (event) => event.key === 'nestjs-token-session' && !event.newValue && void check(),
+);
 
 // Expose the client for tests and for poking around in the console.
 window.sessionClient = session;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -57,6 +57,9 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
   let baseUrl: string;
   let dataDir: string;
   const refreshes: string[] = [];
+  const contexts: BrowserContext[] = [];
+  /** What a person would notice as broken: uncaught errors, console errors, missing files. */
+  const problems: string[] = [];
 
   beforeAll(async () => {
     execFileSync(process.execPath, [
@@ -88,10 +91,30 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
+  afterEach(async () => {
+    // Closed pages make no background checks that a later test would count.
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+    expect(problems.splice(0)).toEqual([]);
+  });
+
   async function device(): Promise<BrowserContext> {
     const context = await browser.newContext();
+    contexts.push(context);
     context.on('request', (request) => {
       if (request.url().endsWith('/session/refresh')) refreshes.push(request.url());
+    });
+    context.on('page', (page) => {
+      page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+      page.on('console', (message) => {
+        // Chromium logs every 401 response; a 401 is how the server asks for a refresh or says
+        // the session ended, which the page handles.
+        if (message.type() === 'error' && !message.text().includes('status of 401')) {
+          problems.push(`console: ${message.text()}`);
+        }
+      });
+      page.on('response', (response) => {
+        if (response.status() === 404) problems.push(`404: ${response.url()}`);
+      });
     });
     return context;
   }
@@ -175,6 +198,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await laptop.evaluate(() =>
       (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView(),
     );
+    laptop.once('dialog', (dialog) => void dialog.accept());
     await laptop.locator(`tr[data-handle="${phoneHandle}"] button.revoke`).click();
     await expect.poll(() => laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(0);
 
@@ -191,5 +215,100 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await expect.poll(() => page.locator('#status').textContent()).toBe('You are signed out.');
     const cookies = await page.context().cookies();
     expect(cookies.filter((cookie) => cookie.name.startsWith('s'))).toEqual([]);
+  });
+
+  const refreshView = () => (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView();
+  const handleOf = (page: Page) =>
+    page.evaluate(async () => {
+      const client = (globalThis as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient;
+      return ((await (await client.fetch('/me')).json()) as { sessionHandle: string }).sessionHandle;
+    });
+  const ENDED = 'Your session was ended (signed out elsewhere or revoked).';
+
+  it('tells a revoked device why it was signed out, and keeps the note it was typing', async () => {
+    const laptop = await (await device()).newPage();
+    const phone = await (await device()).newPage();
+    await signIn(laptop);
+    await signIn(phone);
+    await phone.fill('#note-form input[name=text]', 'half-written thought');
+    const phoneHandle = await handleOf(phone);
+    const laptopHandle = await handleOf(laptop);
+    await laptop.evaluate(refreshView);
+    await expect
+      .poll(() => laptop.locator(`tr[data-handle="${laptopHandle}"] td`).first().textContent())
+      .toMatch(/^This device/);
+    const phoneRow = laptop.locator(`tr[data-handle="${phoneHandle}"]`);
+    expect(await phoneRow.locator('td').first().textContent()).toMatch(/^Another device/);
+    for (const text of (await phoneRow.locator('td').allTextContents()).slice(1, 4))
+      expect(text).toMatch(/\(.+\)$/);
+    await laptop.screenshot({ path: '/tmp/sample-sessions.png', fullPage: true });
+
+    const asked: string[] = [];
+    laptop.once('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    });
+    await phoneRow.locator('button.revoke').click();
+    await expect.poll(() => laptop.locator('#sessions-message').textContent()).toBe('Session revoked.');
+    expect(asked).toEqual([expect.stringMatching(/^Sign out the session that signed in /)]);
+
+    await phone.click('#note-form button');
+    await expect.poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
+    expect(await phone.locator('#signed-out-reason').isVisible()).toBe(true);
+    expect(await phone.locator('#draft-kept').isVisible()).toBe(true);
+    expect(await phone.locator('#status').textContent()).toBe('You are signed out.');
+    await phone.screenshot({ path: '/tmp/sample-revoked.png', fullPage: true });
+
+    await signIn(phone); // a fresh load of the page: the draft comes back from this tab's storage
+    expect(await phone.inputValue('#note-form input[name=text]')).toBe('half-written thought');
+    expect(await phone.locator('#signed-out-reason').isVisible()).toBe(false);
+    await phone.click('#note-form button');
+    await expect.poll(() => phone.locator('#notes li').allTextContents()).toContain('half-written thought');
+    expect(await phone.inputValue('#note-form input[name=text]')).toBe('');
+  });
+
+  it('notices a revocation while the page is only left open', async () => {
+    const laptop = await (await device()).newPage();
+    const phoneContext = await device();
+    await phoneContext.clock.install();
+    const phone = await phoneContext.newPage();
+    await signIn(phone);
+    await signIn(laptop);
+    laptop.once('dialog', (dialog) => void dialog.accept());
+    await laptop.getByRole('button', { name: 'Sign out everywhere else' }).click();
+    await expect
+      .poll(() => laptop.locator('#sessions-message').textContent())
+      .toMatch(/^Signed out \d+ other sessions?\.$/);
+
+    await phone.clock.runFor(31_000);
+    await expect.poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
+    await expect.poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
+  });
+
+  it('signs the other tabs out with the one that signs out', async () => {
+    const context = await device();
+    const first = await context.newPage();
+    await signIn(first);
+    const second = await context.newPage();
+    await second.goto(baseUrl);
+    await expect.poll(() => second.locator('#who').textContent()).toBe('demo');
+    await first.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expect.poll(() => second.locator('#signed-out').isVisible()).toBe(true);
+    expect(await second.locator('#signed-out-reason').textContent()).toMatch(/^Your session has ended/);
+  });
+
+  it('asks before revoking, and keeps the sessions when the answer is no', async () => {
+    const laptop = await (await device()).newPage();
+    const phone = await (await device()).newPage();
+    await signIn(phone);
+    await signIn(laptop);
+    const phoneHandle = await handleOf(phone);
+    laptop.on('dialog', (dialog) => void dialog.dismiss());
+    await laptop.locator(`tr[data-handle="${phoneHandle}"] button.revoke`).click();
+    await laptop.getByRole('button', { name: 'Sign out everywhere else' }).click();
+    await phone.evaluate(refreshView);
+    await expect.poll(() => phone.locator('#status').textContent()).toMatch(/^Signed in/);
+    expect(await laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(1);
+    expect(await laptop.locator('#sessions-message').textContent()).toBe('');
   });
 });
