@@ -40,11 +40,17 @@ export type SignedOutReason = 'UNAUTHORISED' | 'UNAUTHORISED_AND_TOKEN_THEFT_DET
 
 /** A `fetch` that carries the session: credentials, anti-csrf header, transparent refresh. */
 export interface SessionClient {
-  /** Like `fetch`; on `TRY_REFRESH_TOKEN` it refreshes once (for all concurrent calls) and retries. */
+  /**
+   * Like `fetch`; on `TRY_REFRESH_TOKEN` it refreshes once (for all concurrent calls) and retries.
+   * Only for the page's origin and `apiOrigins`: other URLs go to `fetch` as they are.
+   */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Refreshes now; `false` when the session is gone (or the server could not answer). */
   refresh(): Promise<boolean>;
-  /** Whether the browser holds a session (the `sIdRefreshToken` cookie is readable by the page). */
+  /**
+   * Whether the browser holds a session (the `sIdRefreshToken` cookie is readable by the page); a
+   * malformed cookie is no session.
+   */
   hasSession(): boolean;
   /** The anti-csrf token of the current session, if known. */
   antiCsrfToken(): string | undefined;
@@ -258,10 +264,11 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     return refreshing;
   }
 
-  async function sessionFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+  async function sessionFetch(input: string | URL, requestInit?: RequestInit): Promise<Response> {
     const url = typeof input === 'string' ? input : 'href' in input ? input.href : (input as Request).url;
     // Credentials, the anti-csrf token and refreshes are for the session API only.
-    if (!isSessionUrl(url)) return baseFetch(input, init);
+    if (!isSessionUrl(url)) return baseFetch(input, requestInit);
+    const init = requestInit ?? {};
     for (let attempt = 0; ; attempt++) {
       const idBefore = idRefreshToken();
       const headers = new Headers(init.headers);

@@ -201,6 +201,7 @@ async function signIn(path) {
 async function check() {
   if ($('#signed-in').hidden) return;
   if (!session.hasSession()) return signedOut(SIGNED_OUT_REASONS.NO_SESSION);
+  if (document.visibilityState !== 'visible') return; // a hidden tab asks when it is shown again
   try {
     const me = await json('/me');
     $('#status').textContent = `Signed in (user ${me.userId}).`;
