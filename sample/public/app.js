@@ -9,7 +9,7 @@ const SIGNED_OUT_REASONS = {
     'Your session was ended because its sign-in was used from two places (possible theft). Please sign in again.',
   NO_SESSION: 'Your session has ended (signed out in another tab, or expired).',
 };
-/** A revoked browser learns it at its next request; this check makes one while the page is open. */
+/** A revoked browser learns it at its next request; this check makes one after a quiet spell. */
 const CHECK_EVERY_MS = 30_000;
 const DRAFT_KEY = 'nts-sample-note-draft';
 
@@ -78,6 +78,7 @@ class RequestFailed extends Error {
 }
 
 async function json(path, init) {
+  scheduleCheck(); // any request tells whether the session holds: check only after a quiet spell
   const response = await session.fetch(path, {
     ...init,
     headers: init?.body ? { 'content-type': 'application/json' } : undefined,
@@ -197,6 +198,12 @@ async function signIn(path) {
       : (error.message ?? `Failed (${response.status})`);
 }
 
+let checkTimer;
+function scheduleCheck() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(() => void check(), CHECK_EVERY_MS);
+}
+
 /** Whether the session still holds, asked of the server (one light request). */
 async function check() {
   if ($('#signed-in').hidden) return;
@@ -245,7 +252,6 @@ $('#revoke-others-button').addEventListener(
   }),
 );
 
-setInterval(() => void check(), CHECK_EVERY_MS);
 document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && void check());
 // Another tab signed out or was signed out: the client dropped the shared anti-csrf token.
 addEventListener(

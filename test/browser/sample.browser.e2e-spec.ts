@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
 const ACCESS_TOKEN_SECONDS = 3;
+/** Waits for what the page shows; generous, as the machine may be busy (no speed is asserted). */
+const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });
 
 if (!existsSync(CHROMIUM)) {
   if (process.env.CI) throw new Error(`CI requires Debian's chromium at ${CHROMIUM} (see .ci/run).`);
@@ -122,13 +124,13 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
   async function signIn(page: Page): Promise<void> {
     await page.goto(baseUrl);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#who').textContent()).toBe('demo');
+    await poll(() => page.locator('#who').textContent()).toBe('demo');
   }
 
   async function addNote(page: Page, text: string): Promise<void> {
     await page.fill('#note-form input[name=text]', text);
     await page.click('#note-form button');
-    await expect.poll(() => page.locator('#notes li').allTextContents()).toContain(text);
+    await poll(() => page.locator('#notes li').allTextContents()).toContain(text);
   }
 
   it('logs in, adds notes, and refreshes transparently after the access token expires', async () => {
@@ -143,7 +145,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await page.waitForTimeout((ACCESS_TOKEN_SECONDS + 1) * 1000);
     await addNote(page, 'after expiry');
     expect(refreshes.length).toBe(before + 1);
-    await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
+    await poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
   });
 
   it('keeps two tabs signed in when both hit an expired token at once, with one refresh', async () => {
@@ -152,7 +154,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await signIn(first);
     const second = await context.newPage();
     await second.goto(baseUrl);
-    await expect.poll(() => second.locator('#who').textContent()).toBe('demo');
+    await poll(() => second.locator('#who').textContent()).toBe('demo');
 
     const before = refreshes.length;
     await first.waitForTimeout((ACCESS_TOKEN_SECONDS + 1) * 1000);
@@ -182,7 +184,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
       await page.evaluate(() =>
         (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView(),
       );
-      await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
+      await poll(() => page.locator('#status').textContent()).toMatch(/^Signed in/);
     }
   });
 
@@ -200,19 +202,19 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     );
     laptop.once('dialog', (dialog) => void dialog.accept());
     await laptop.locator(`tr[data-handle="${phoneHandle}"] button.revoke`).click();
-    await expect.poll(() => laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(0);
+    await poll(() => laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(0);
 
     await phone.evaluate(() => (globalThis as unknown as { refreshView: () => Promise<void> }).refreshView());
-    await expect.poll(() => phone.locator('#status').textContent()).toBe('You are signed out.');
-    await expect.poll(() => phone.locator('#signed-out').isVisible()).toBe(true);
-    await expect.poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
+    await poll(() => phone.locator('#status').textContent()).toBe('You are signed out.');
+    await poll(() => phone.locator('#signed-out').isVisible()).toBe(true);
+    await poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
   });
 
   it('signs out from the page', async () => {
     const page = await (await device()).newPage();
     await signIn(page);
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
-    await expect.poll(() => page.locator('#status').textContent()).toBe('You are signed out.');
+    await poll(() => page.locator('#status').textContent()).toBe('You are signed out.');
     const cookies = await page.context().cookies();
     expect(cookies.filter((cookie) => cookie.name.startsWith('s'))).toEqual([]);
   });
@@ -249,11 +251,11 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
       void dialog.accept();
     });
     await phoneRow.locator('button.revoke').click();
-    await expect.poll(() => laptop.locator('#sessions-message').textContent()).toBe('Session revoked.');
+    await poll(() => laptop.locator('#sessions-message').textContent()).toBe('Session revoked.');
     expect(asked).toEqual([expect.stringMatching(/^Sign out the session that signed in /)]);
 
     await phone.click('#note-form button');
-    await expect.poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
+    await poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
     expect(await phone.locator('#signed-out-reason').isVisible()).toBe(true);
     expect(await phone.locator('#draft-kept').isVisible()).toBe(true);
     expect(await phone.locator('#status').textContent()).toBe('You are signed out.');
@@ -263,7 +265,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     expect(await phone.inputValue('#note-form input[name=text]')).toBe('half-written thought');
     expect(await phone.locator('#signed-out-reason').isVisible()).toBe(false);
     await phone.click('#note-form button');
-    await expect.poll(() => phone.locator('#notes li').allTextContents()).toContain('half-written thought');
+    await poll(() => phone.locator('#notes li').allTextContents()).toContain('half-written thought');
     expect(await phone.inputValue('#note-form input[name=text]')).toBe('');
   });
 
@@ -281,8 +283,8 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
       .toMatch(/^Signed out \d+ other sessions?\.$/);
 
     await phone.clock.runFor(31_000);
-    await expect.poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
-    await expect.poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
+    await poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
+    await poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
   });
 
   it('signs the other tabs out with the one that signs out', async () => {
@@ -291,9 +293,9 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await signIn(first);
     const second = await context.newPage();
     await second.goto(baseUrl);
-    await expect.poll(() => second.locator('#who').textContent()).toBe('demo');
+    await poll(() => second.locator('#who').textContent()).toBe('demo');
     await first.getByRole('button', { name: 'Sign out', exact: true }).click();
-    await expect.poll(() => second.locator('#signed-out').isVisible()).toBe(true);
+    await poll(() => second.locator('#signed-out').isVisible()).toBe(true);
     expect(await second.locator('#signed-out-reason').textContent()).toMatch(/^Your session has ended/);
   });
 
@@ -307,7 +309,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     await laptop.locator(`tr[data-handle="${phoneHandle}"] button.revoke`).click();
     await laptop.getByRole('button', { name: 'Sign out everywhere else' }).click();
     await phone.evaluate(refreshView);
-    await expect.poll(() => phone.locator('#status').textContent()).toMatch(/^Signed in/);
+    await poll(() => phone.locator('#status').textContent()).toMatch(/^Signed in/);
     expect(await laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(1);
     expect(await laptop.locator('#sessions-message').textContent()).toBe('');
   });
