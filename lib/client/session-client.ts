@@ -4,8 +4,10 @@
 /** Options of {@link createSessionClient}. */
 export interface SessionClientOptions {
   /**
-   * The refresh route, as the browser reaches it (global prefix included).
+   * The refresh route, as the browser reaches it (global prefix included); an absolute URL when the
+   * API is on another origin, which must then be in `apiOrigins`.
    * @default '/session/refresh'
+   * @throws Error at creation when it is on an origin that is neither the page's nor in `apiOrigins`.
    */
   refreshPath?: string;
   /**
