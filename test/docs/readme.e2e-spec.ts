@@ -1,0 +1,275 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  installedPackages,
+  outputMismatch,
+  readReadmeSnippets,
+  type CodeBlock,
+  type SnippetFile,
+} from '../support/readme-snippets.js';
+import {
+  PROJECT_ROOT,
+  freePort,
+  linkDependencies,
+  requiredPackages,
+  runCommand,
+  writeProjectFile,
+} from '../support/scratch-project.js';
+
+// The README is a test: its Quick start is built as a user's own project from the packed tarball
+// and run over HTTP with its own curl lines, and every other TypeScript block compiles under strict.
+
+const README = join(PROJECT_ROOT, 'README.md');
+const QUICK_START = 'Quick start';
+
+interface PackedFile {
+  path: string;
+}
+
+const readme = readReadmeSnippets(README);
+const quickStart = readme.blocks.filter((block) => block.section === QUICK_START);
+const where = (block: CodeBlock) => `README.md:${block.line}`;
+
+let work: string;
+let packedFiles: string[];
+let packStarted: number;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'nts-readme-'));
+  packStarted = Date.now();
+  // `npm pack` runs prepack (a clean build), as `npm publish` does.
+  const output = await runCommand('npm', ['pack', '--json', '--pack-destination', work], {
+    cwd: PROJECT_ROOT,
+    timeout: 240_000,
+  });
+  const [packed] = JSON.parse(output) as [{ filename: string; files: PackedFile[] }];
+  packedFiles = packed.files.map((file) => file.path);
+  mkdirSync(join(work, 'package'));
+  await runCommand('tar', ['-xzf', join(work, packed.filename), '-C', 'package', '--strip-components=1'], {
+    cwd: work,
+  });
+}, 240_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5 });
+});
+
+describe('the packed package', () => {
+  it('ships a fresh build of every entry point with its types, the licence and the changelog', () => {
+    for (const entry of ['dist/index', 'dist/client/session-client', 'dist/testing/index']) {
+      expect(packedFiles).toContain(`${entry}.js`);
+      expect(packedFiles).toContain(`${entry}.d.ts`);
+    }
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']),
+    );
+    // Built by prepack during this pack, not left over from an earlier build.
+    expect(statSync(join(PROJECT_ROOT, 'dist', 'index.js')).mtimeMs).toBeGreaterThanOrEqual(
+      packStarted - 1000,
+    );
+  });
+
+  it('ships no tests, fixtures, sample, benchmarks or sources', () => {
+    const stray = packedFiles.filter(
+      (path) =>
+        !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path) &&
+        !/^dist\/.+\.(js|d\.ts|js\.map)$/.test(path),
+    );
+    expect(stray).toEqual([]);
+    expect(packedFiles.filter((path) => /spec|fixture|sample|bench|\/test\//.test(path))).toEqual([]);
+  });
+
+  it('imports at run time only what its package.json declares', () => {
+    const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+    };
+    const declared = new Set([
+      ...Object.keys(manifest.dependencies),
+      ...Object.keys(manifest.peerDependencies),
+    ]);
+    const undeclared = new Set<string>();
+    for (const path of packedFiles.filter((file) => file.endsWith('.js'))) {
+      const code = readFileSync(join(work, 'package', path), 'utf8');
+      const specifiers = code.matchAll(/(?:\bfrom\s*|^import\s*|\bimport\(\s*)['"]([^'"\n]+)['"]/gm);
+      for (const [, specifier] of specifiers) {
+        if (/^(\.|\/|node:)/.test(specifier!)) continue;
+        const name = specifier!.startsWith('@')
+          ? specifier!.split('/', 2).join('/')
+          : specifier!.split('/')[0]!;
+        if (!declared.has(name)) undeclared.add(`${name} (${path})`);
+      }
+    }
+    expect([...undeclared]).toEqual([]);
+  });
+});
+
+describe('README', () => {
+  it('marks every TypeScript block as a file (first line `// path`) or `// fragment`', () => {
+    expect(readme.unmarked.map(where)).toEqual([]);
+  });
+
+  it('compiles every TypeScript file and variant under strict against the packed package', async () => {
+    // What the Quick start installs, and what the other snippets say they need.
+    const check = setUpProject(
+      'check',
+      installedPackages(
+        readme.blocks,
+        readme.files.map((file) => file.label),
+      ),
+    );
+    // Every file once (base/), and each variant in a copy of base/ with its file replaced.
+    const origin = new Map<string, SnippetFile>();
+    const base = join(check, 'base');
+    for (const file of readme.files.filter((snippet) => !snippet.variant)) {
+      writeProjectFile(join(base, file.path), file.block.code);
+      origin.set(join(base, file.path), file);
+    }
+    readme.files
+      .filter((snippet) => snippet.variant)
+      .forEach((file, index) => {
+        const copy = join(check, `variant-${index + 1}`);
+        cpSync(base, copy, { recursive: true });
+        writeProjectFile(join(copy, file.path), file.block.code);
+        origin.set(join(copy, file.path), file);
+      });
+    writeProjectFile(
+      join(check, 'tsconfig.check.json'),
+      JSON.stringify({
+        extends: './tsconfig.json',
+        compilerOptions: { strict: true, noEmit: true, rootDir: '.' },
+        include: ['base/**/*.ts', 'variant-*/**/*.ts'],
+      }),
+    );
+    const errors = await runCommand(
+      process.execPath,
+      [tsc(check), '-p', 'tsconfig.check.json', '--pretty', 'false'],
+      {
+        cwd: check,
+      },
+    ).then(
+      () => '',
+      (error: Error) => error.message,
+    );
+    // Point each error at the README line it comes from.
+    const located = errors.replace(
+      /^((?:base|variant-\d+)\/[^(\n]+)\((\d+),(\d+)\)/gm,
+      (match, file: string, line: string) => {
+        const snippet = origin.get(join(check, file));
+        return snippet
+          ? `README.md:${snippet.block.line + Number(line) - 1} (${snippet.path} ${snippet.label})`.trim()
+          : match;
+      },
+    );
+    expect(located).toBe('');
+  }, 180_000);
+
+  it('Quick start: builds as written, starts, and signs in, refreshes and signs out with its curl lines', async () => {
+    const app = setUpProject('app', installedPackages(quickStart));
+    const files = readme.files.filter((file) => file.block.section === QUICK_START && !file.variant);
+    expect(files.map((file) => file.path)).toContain('src/main.ts');
+    for (const file of files) writeProjectFile(join(app, file.path), file.block.code);
+
+    const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    await runCommand('npm', ['run', 'build', '--silent'], { cwd: app });
+    const [command, ...args] = manifest.scripts.start!.split(/\s+/);
+    expect(command).toBe('node');
+
+    const port = await freePort();
+    const server = spawn(process.execPath, args, {
+      cwd: app,
+      env: { ...process.env, SESSION_SECRET: randomBytes(48).toString('base64'), PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    server.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    server.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      await waitForPort(port, server, () => log);
+      const [flow, expected] = curlFlow();
+      const output = await runCommand(
+        'bash',
+        ['-euo', 'pipefail', '-c', flow.code.replaceAll('http://localhost:3000', `http://localhost:${port}`)],
+        { cwd: app, timeout: 30_000 },
+      );
+      expect(
+        outputMismatch(output, expected.code),
+        `${where(flow)} printed:\n${output}\nserver log:\n${log}`,
+      ).toBeUndefined();
+    } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      if (server.exitCode === null && server.kill()) await exited;
+    }
+  }, 180_000);
+});
+
+/**
+ * A scratch project: the Quick start's package.json and tsconfig.json, the packed package, and the
+ * packages named by `npm install` lines (with what they and the package need) from this checkout.
+ */
+function setUpProject(name: string, packages: string[]): string {
+  const directory = join(work, name);
+  cpSync(join(work, 'package'), join(directory, 'node_modules', 'nestjs-token-session'), { recursive: true });
+  linkDependencies(directory, [...packages, ...requiredPackages(join(work, 'package'))]);
+  writeQuickStartConfig(directory);
+  return directory;
+}
+
+/** Writes package.json and tsconfig.json from their `<!-- file: … -->` blocks. */
+function writeQuickStartConfig(app: string): void {
+  for (const name of ['package.json', 'tsconfig.json']) {
+    const block = quickStart.find((candidate) => candidate.markedPath === name);
+    expect(block, `Quick start shows ${name} after a <!-- file: ${name} --> line`).toBeDefined();
+    writeProjectFile(join(app, name), block!.code);
+  }
+  const tsconfig = JSON.parse(readFileSync(join(app, 'tsconfig.json'), 'utf8')) as {
+    compilerOptions: Record<string, unknown>;
+  };
+  expect(tsconfig.compilerOptions).toMatchObject({
+    strict: true,
+    module: 'nodenext',
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+  });
+  expect(JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
+}
+
+/** The Quick start's bash block of curl lines and the text block after it (what it prints). */
+function curlFlow(): [CodeBlock, CodeBlock] {
+  const index = quickStart.findIndex((block) => block.lang === 'bash' && /^curl /m.test(block.code));
+  const expected = quickStart.slice(index + 1).find((block) => block.lang === 'text');
+  expect(index, 'Quick start has a bash block of curl lines').toBeGreaterThanOrEqual(0);
+  expect(expected, 'a text block after the curl lines shows what they print').toBeDefined();
+  return [quickStart[index]!, expected!];
+}
+
+function tsc(app: string): string {
+  return join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+}
+
+/** Resolves once the app accepts connections; rejects with its output when it exits first. */
+async function waitForPort(port: number, server: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null)
+      throw new Error(`The Quick start app exited (${server.exitCode}):\n${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`The Quick start app did not listen on ${port} within 30 s:\n${log()}`);
+}
