@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from '
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   installedPackages,
@@ -12,6 +13,13 @@ import {
   type CodeBlock,
   type SnippetFile,
 } from '../support/readme-snippets.js';
+import {
+  MARIADB,
+  POSTGRES,
+  createTestDatabase,
+  reachableDatabases,
+  type DatabaseKind,
+} from '../support/databases.js';
 import {
   PROJECT_ROOT,
   freePort,
@@ -34,6 +42,10 @@ interface PackedFile {
 const readme = readReadmeSnippets(README);
 const quickStart = readme.blocks.filter((block) => block.section === QUICK_START);
 const where = (block: CodeBlock) => `README.md:${block.line}`;
+// The Quick start's database switch: each variant of src/database.ts runs against its server.
+const databaseVariants = readme.files.filter(
+  (file) => file.block.section === QUICK_START && file.variant && file.path === 'src/database.ts',
+);
 
 let work: string;
 let packedFiles: string[];
@@ -176,47 +188,109 @@ describe('README', () => {
   }, 180_000);
 
   it('Quick start: builds as written, starts, and signs in, refreshes and signs out with its curl lines', async () => {
+    await runQuickStart();
+  }, 180_000);
+
+  it.each(databaseVariants.map((variant) => [variant.label, variant] as const))(
+    'Quick start with src/database.ts %s: the same curl lines',
+    async (_label, variant) => {
+      const kind: DatabaseKind = /type: 'mysql'/.test(variant.block.code) ? 'mariadb' : 'postgres';
+      expect(variant.block.code).toMatch(kind === 'mariadb' ? /type: 'mysql'/ : /type: 'postgres'/);
+      if ((await reachableDatabases([kind])).length === 0) return;
+      const database = await createTestDatabase(kind);
+      const name = (database.options as { database: string }).database;
+      const url =
+        kind === 'mariadb'
+          ? `mysql://${MARIADB.user}@${MARIADB.host}:${MARIADB.port}/${name}`
+          : `postgres://${POSTGRES.user}@${POSTGRES.host}:${POSTGRES.port}/${name}`;
+      try {
+        await runQuickStart(variant, { DATABASE_URL: url });
+      } finally {
+        await database.drop();
+      }
+    },
+    180_000,
+  );
+});
+
+let quickStartBuild: Promise<string> | undefined;
+
+/** The Quick start built in a scratch project as a user would (once per run): its directory. */
+function buildQuickStart(): Promise<string> {
+  quickStartBuild ??= (async () => {
     const app = setUpProject('app', installedPackages(quickStart));
     const files = readme.files.filter((file) => file.block.section === QUICK_START && !file.variant);
     expect(files.map((file) => file.path)).toContain('src/main.ts');
     for (const file of files) writeProjectFile(join(app, file.path), file.block.code);
-
-    const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as {
-      scripts: Record<string, string>;
-    };
     await runCommand('npm', ['run', 'build', '--silent'], { cwd: app });
-    const [command, ...args] = manifest.scripts.start!.split(/\s+/);
-    expect(command).toBe('node');
+    return app;
+  })();
+  return quickStartBuild;
+}
 
-    const port = await freePort();
-    // --preserve-symlinks: the linked packages resolve their own imports from this project's
-    // node_modules, so a package the install line forgot is missing at run time too.
-    const server = spawn(process.execPath, ['--preserve-symlinks', ...args], {
-      cwd: app,
-      env: { ...process.env, SESSION_SECRET: randomBytes(48).toString('base64'), PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    server.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    server.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    try {
-      await waitForPort(port, server, () => log);
-      const [flow, expected] = curlFlow();
-      const output = await runCommand(
-        'bash',
-        ['-euo', 'pipefail', '-c', flow.code.replaceAll('http://localhost:3000', `http://localhost:${port}`)],
-        { cwd: app, timeout: 30_000 },
+/**
+ * Starts the built Quick start (with `variant` in place of its file: compiled alone, the type-check
+ * test has checked it in the app) and runs the Quick start's curl lines against it, comparing what
+ * they print.
+ */
+async function runQuickStart(variant?: SnippetFile, env: Record<string, string> = {}): Promise<void> {
+  const app = await buildQuickStart();
+  const original = readme.files.find((file) => file.path === variant?.path && !file.variant);
+  if (variant) {
+    linkDependencies(app, installedPackages([], [variant.label]));
+    writeProjectFile(
+      join(app, 'dist', variant.path.replace(/^src\//, '').replace(/\.ts$/, '.js')),
+      transpile(variant),
+    );
+  }
+  const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const [command, ...args] = manifest.scripts.start!.split(/\s+/);
+  expect(command).toBe('node');
+
+  const port = await freePort();
+  // --preserve-symlinks: the linked packages resolve their own imports from this project's
+  // node_modules, so a package the install line forgot is missing at run time too.
+  const server = spawn(process.execPath, ['--preserve-symlinks', ...args], {
+    cwd: app,
+    env: { ...process.env, ...env, SESSION_SECRET: randomBytes(48).toString('base64'), PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  server.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  server.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    await waitForPort(port, server, () => log);
+    const [flow, expected] = curlFlow();
+    const output = await runCommand(
+      'bash',
+      ['-euo', 'pipefail', '-c', flow.code.replaceAll('http://localhost:3000', `http://localhost:${port}`)],
+      { cwd: app, timeout: 30_000 },
+    );
+    expect(
+      outputMismatch(output, expected.code),
+      `${where(flow)} printed:\n${output}\nserver log:\n${log}`,
+    ).toBeUndefined();
+  } finally {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    if (server.exitCode === null && server.kill()) await exited;
+    if (original) {
+      writeProjectFile(
+        join(app, 'dist', original.path.replace(/^src\//, '').replace(/\.ts$/, '.js')),
+        transpile(original),
       );
-      expect(
-        outputMismatch(output, expected.code),
-        `${where(flow)} printed:\n${output}\nserver log:\n${log}`,
-      ).toBeUndefined();
-    } finally {
-      const exited = new Promise((resolve) => server.once('exit', resolve));
-      if (server.exitCode === null && server.kill()) await exited;
     }
-  }, 180_000);
-});
+  }
+}
+
+/** One file's JavaScript, as tsc would emit it for the Quick start's ESM project. */
+function transpile(file: SnippetFile): string {
+  return ts.transpileModule(file.block.code, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023 },
+    fileName: file.path,
+  }).outputText;
+}
 
 /**
  * A scratch project: the Quick start's package.json and tsconfig.json, the packed package, and the
