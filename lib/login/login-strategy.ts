@@ -35,8 +35,11 @@ export interface LoginStrategy<Credentials = unknown> {
  * ```ts
  * @LoginStrategy('local')
  * @Injectable()
- * export class LocalStrategy implements LoginStrategy<{ username: string; password: string }> {
- *   async validate({ username, password }) { return (await this.users.check(username, password))?.id ?? null; }
+ * export class LocalStrategy implements LoginStrategy<{ username?: unknown; password?: unknown }> {
+ *   constructor(private readonly users: UsersService) {}
+ *   async validate({ username, password }: { username?: unknown; password?: unknown }) {
+ *     return (await this.users.check(username, password))?.id ?? null;
+ *   }
  * }
  * ```
  */
