@@ -10,6 +10,7 @@ import {
   Req,
   Res,
   type Type,
+  type VERSION_NEUTRAL,
 } from '@nestjs/common';
 import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
 import { PublicAccess } from './session.decorators.js';
@@ -35,10 +36,13 @@ export class SessionRefreshController {
   }
 }
 
-/** The refresh controller mounted at `path`. */
-export function createRefreshController(path: string): Type<SessionRefreshController> {
+/** The refresh controller mounted at `path`, with its own version when one is given. */
+export function createRefreshController(
+  path: string,
+  version?: string | typeof VERSION_NEUTRAL,
+): Type<SessionRefreshController> {
   class MountedSessionRefreshController extends SessionRefreshController {}
-  Controller(path)(MountedSessionRefreshController);
+  Controller(version === undefined ? { path } : { path, version })(MountedSessionRefreshController);
   return MountedSessionRefreshController;
 }
 

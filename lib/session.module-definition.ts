@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder, type Provider, type Type } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type Provider, type Type, type VERSION_NEUTRAL } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
@@ -6,7 +6,12 @@ import type { DataSource } from 'typeorm';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
-import { SESSION_CLOCK, SESSION_ENTITIES, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
+import {
+  SESSION_CLOCK,
+  SESSION_ENTITIES,
+  SESSION_REFRESH_CONTROLLER,
+  SESSION_RESOLVED_OPTIONS,
+} from './session.constants.js';
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
 import { createRefreshController, SessionJwksController } from './session-refresh.controller.js';
 import { SessionGuard } from './session.guard.js';
@@ -41,6 +46,13 @@ export interface SessionModuleExtras {
    * @default '/session/refresh'
    */
   refreshPath?: string;
+  /**
+   * Version of the refresh route under `app.enableVersioning()`, e.g. `VERSION_NEUTRAL` to serve it
+   * without a `/v1` prefix. A single version is needed where the app's default version is an array
+   * (a cookie has one path).
+   * @default the app's default version, like any route
+   */
+  refreshVersion?: string | typeof VERSION_NEUTRAL;
 }
 
 export const {
@@ -52,10 +64,19 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createSessionOptions')
   .setExtras<SessionModuleExtras>(
-    { isGlobal: true, dataSource: undefined, tables: undefined, refreshRoute: true, refreshPath: undefined },
+    {
+      isGlobal: true,
+      dataSource: undefined,
+      tables: undefined,
+      refreshRoute: true,
+      refreshPath: undefined,
+      refreshVersion: undefined,
+    },
     (definition, extras) => {
       const entities = createSessionEntities(extras.tables);
       const refreshPath = extras.refreshPath ?? DEFAULT_SESSION_OPTIONS.refreshToken.path;
+      const refreshController =
+        extras.refreshRoute !== false ? createRefreshController(refreshPath, extras.refreshVersion) : null;
       const providers: Provider[] = [
         { provide: SESSION_ENTITIES, useValue: entities },
         {
@@ -64,6 +85,7 @@ export const {
           inject: [SESSION_MODULE_OPTIONS],
         },
         { provide: SESSION_CLOCK, useValue: systemClock },
+        { provide: SESSION_REFRESH_CONTROLLER, useValue: refreshController },
         {
           provide: SESSION_STORE,
           useFactory: (dataSource: DataSource, sessionEntities: SessionEntities) =>
@@ -77,7 +99,7 @@ export const {
         SessionGuard,
       ];
       const controllers: Type[] = [SessionJwksController];
-      if (extras.refreshRoute !== false) controllers.unshift(createRefreshController(refreshPath));
+      if (refreshController) controllers.unshift(refreshController);
       return {
         ...definition,
         global: extras.isGlobal,
