@@ -13,6 +13,7 @@ import {
   type VERSION_NEUTRAL,
 } from '@nestjs/common';
 import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
+import { BodylessRoute } from './http/bodyless-routes.js';
 import { PublicAccess } from './session.decorators.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionService } from './session.service.js';
@@ -26,6 +27,7 @@ export class SessionRefreshController {
   constructor(@Inject(SessionService) private readonly sessionService: SessionService) {}
 
   @PublicAccess()
+  @BodylessRoute()
   @Post()
   @HttpCode(HttpStatus.OK)
   async refresh(
@@ -52,6 +54,7 @@ export class SessionJwksController {
   constructor(@Inject(SessionEngine) private readonly engine: SessionEngine) {}
 
   @PublicAccess()
+  @BodylessRoute()
   @Get('jwks.json')
   @Header('Cache-Control', 'public, max-age=60')
   jwks(): { keys: Record<string, unknown>[] } {

@@ -1,12 +1,20 @@
-import { ConfigurableModuleBuilder, type Provider, type Type, type VERSION_NEUTRAL } from '@nestjs/common';
+import {
+  ConfigurableModuleBuilder,
+  RequestMethod,
+  type Provider,
+  type Type,
+  type VERSION_NEUTRAL,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import { SessionBodylessRoutes, type BodylessController } from './http/bodyless-routes.js';
 import type { DataSource } from 'typeorm';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import {
+  SESSION_BODYLESS_CONTROLLERS,
   SESSION_CLOCK,
   SESSION_ENTITIES,
   SESSION_REFRESH_CONTROLLER,
@@ -86,6 +94,14 @@ export const {
         },
         { provide: SESSION_CLOCK, useValue: systemClock },
         { provide: SESSION_REFRESH_CONTROLLER, useValue: refreshController },
+        {
+          provide: SESSION_BODYLESS_CONTROLLERS,
+          useValue: [
+            ...(refreshController ? [{ controller: refreshController, method: RequestMethod.POST }] : []),
+            { controller: SessionJwksController, method: RequestMethod.GET },
+          ] satisfies BodylessController[],
+        },
+        SessionBodylessRoutes,
         {
           provide: SESSION_STORE,
           useFactory: (dataSource: DataSource, sessionEntities: SessionEntities) =>

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { Inject, Injectable, RequestMethod, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { ApplicationConfig, ModulesContainer } from '@nestjs/core';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
@@ -26,7 +26,7 @@ import type { ResolvedSessionOptions } from './interfaces/session-options.interf
 import type { GetSessionOptions, SessionListEntry } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
-import { refreshCookiePath, servedRefreshPaths } from './http/refresh-route-path.js';
+import { refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
@@ -348,7 +348,12 @@ export class SessionService implements OnApplicationBootstrap {
   private resolveRefreshPath(): string {
     const { path, cookiePath } = this.options.refreshToken;
     if (this.refreshController) {
-      const served = servedRefreshPaths(this.refreshController, this.modules, this.applicationConfig);
+      const served = servedRoutePaths(
+        this.refreshController,
+        RequestMethod.POST,
+        this.modules,
+        this.applicationConfig,
+      );
       return refreshCookiePath(served, cookiePath);
     }
     if (cookiePath !== undefined) return cookiePath;

@@ -12,11 +12,12 @@ import { configError } from '../session.options.js';
 const DYNAMIC_SEGMENT = /[:*?{}()+\\]/;
 
 /**
- * Every path at which Nest serves `POST` of the refresh controller, computed the way
- * `RoutesResolver` and `RouterExplorer` compute them at `app.init()`.
+ * Every path at which Nest serves `method` of `controller`, computed the way `RoutesResolver` and
+ * `RouterExplorer` compute them at `app.init()`.
  */
-export function servedRefreshPaths(
+export function servedRoutePaths(
   controller: Type,
+  method: RequestMethod,
   modules: ModulesContainer,
   config: ApplicationConfig,
 ): string[] {
@@ -33,7 +34,7 @@ export function servedRefreshPaths(
   const factory = new RoutePathFactory(config);
   const routes = new PathsExplorer(new MetadataScanner())
     .scanForPaths(Object.create(controller.prototype), controller.prototype)
-    .filter((route) => route.requestMethod === RequestMethod.POST);
+    .filter((route) => route.requestMethod === method);
   const paths = [ctrlPaths].flat().flatMap((ctrlPath) =>
     routes.flatMap((route) =>
       route.path.flatMap((methodPath) =>
