@@ -105,6 +105,22 @@ describe.each(ADAPTERS)('refresh and JWKS ignore the request body on %s', (adapt
       .expect(200);
   });
 
+  it('ignores the body under a global prefix with a route parameter', async () => {
+    http = await createHttpApp({
+      adapter,
+      database: db.options,
+      options: { refreshToken: { cookiePath: '/' } },
+      configure: (app) => app.setGlobalPrefix(':tenant'),
+    });
+    const jar = await signIn(http, '/acme');
+    await http.request
+      .post('/acme/session/refresh')
+      .set('Cookie', jar.header())
+      .set('Content-Type', 'application/json')
+      .send('{"not json')
+      .expect(200);
+  });
+
   it("leaves the app's body parsing of its other routes as the adapter does it", async () => {
     http = await start();
     const parsed = await http.request.post('/echo').send({ a: 1 }).expect(200);

@@ -62,6 +62,15 @@ const ROUTINGS: RoutingCase[] = [
     cookiePath: '/api',
   },
   {
+    name: 'a global prefix excluding the refresh route, with URI versioning',
+    configure: (app) => {
+      app.setGlobalPrefix('api', EXCLUDE_REFRESH);
+      app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
+    },
+    login: '/api/v1/login',
+    refresh: '/v1/session/refresh',
+  },
+  {
     name: "URI versioning with defaultVersion '1'",
     configure: (app) => app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' }),
     login: '/v1/login',
