@@ -10,8 +10,10 @@ import {
   Req,
   Res,
   type Type,
+  type VERSION_NEUTRAL,
 } from '@nestjs/common';
 import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
+import { BodylessRoute } from './http/bodyless-routes.js';
 import { PublicAccess } from './session.decorators.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionService } from './session.service.js';
@@ -25,6 +27,7 @@ export class SessionRefreshController {
   constructor(@Inject(SessionService) private readonly sessionService: SessionService) {}
 
   @PublicAccess()
+  @BodylessRoute()
   @Post()
   @HttpCode(HttpStatus.OK)
   async refresh(
@@ -35,10 +38,13 @@ export class SessionRefreshController {
   }
 }
 
-/** The refresh controller mounted at `path`. */
-export function createRefreshController(path: string): Type<SessionRefreshController> {
+/** The refresh controller mounted at `path`, with its own version when one is given. */
+export function createRefreshController(
+  path: string,
+  version?: string | typeof VERSION_NEUTRAL,
+): Type<SessionRefreshController> {
   class MountedSessionRefreshController extends SessionRefreshController {}
-  Controller(path)(MountedSessionRefreshController);
+  Controller(version === undefined ? { path } : { path, version })(MountedSessionRefreshController);
   return MountedSessionRefreshController;
 }
 
@@ -48,6 +54,7 @@ export class SessionJwksController {
   constructor(@Inject(SessionEngine) private readonly engine: SessionEngine) {}
 
   @PublicAccess()
+  @BodylessRoute()
   @Get('jwks.json')
   @Header('Cache-Control', 'public, max-age=60')
   jwks(): { keys: Record<string, unknown>[] } {

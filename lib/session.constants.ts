@@ -2,6 +2,10 @@
 export const SESSION_CLOCK = Symbol('SESSION_CLOCK');
 /** Injection token of the resolved (defaults applied, validated) options. */
 export const SESSION_RESOLVED_OPTIONS = Symbol('SESSION_RESOLVED_OPTIONS');
+/** Injection token of the mounted refresh controller class (`null` when `refreshRoute` is false). */
+export const SESSION_REFRESH_CONTROLLER = Symbol('SESSION_REFRESH_CONTROLLER');
+/** Injection token of the library's routes that read no body (`BodylessController[]`). */
+export const SESSION_BODYLESS_CONTROLLERS = Symbol('SESSION_BODYLESS_CONTROLLERS');
 /** Injection token of the entity schemas the module was built with. */
 export const SESSION_ENTITIES = Symbol('SESSION_ENTITIES');
 

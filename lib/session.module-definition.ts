@@ -1,12 +1,25 @@
-import { ConfigurableModuleBuilder, type Provider, type Type } from '@nestjs/common';
+import {
+  ConfigurableModuleBuilder,
+  RequestMethod,
+  type Provider,
+  type Type,
+  type VERSION_NEUTRAL,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import { SessionBodylessRoutes, type BodylessController } from './http/bodyless-routes.js';
 import type { DataSource } from 'typeorm';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
-import { SESSION_CLOCK, SESSION_ENTITIES, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
+import {
+  SESSION_BODYLESS_CONTROLLERS,
+  SESSION_CLOCK,
+  SESSION_ENTITIES,
+  SESSION_REFRESH_CONTROLLER,
+  SESSION_RESOLVED_OPTIONS,
+} from './session.constants.js';
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
 import { createRefreshController, SessionJwksController } from './session-refresh.controller.js';
 import { SessionGuard } from './session.guard.js';
@@ -41,6 +54,13 @@ export interface SessionModuleExtras {
    * @default '/session/refresh'
    */
   refreshPath?: string;
+  /**
+   * Version of the refresh route under `app.enableVersioning()`, e.g. `VERSION_NEUTRAL` to serve it
+   * without a `/v1` prefix. A single version is needed where the app's default version is an array
+   * (a cookie has one path).
+   * @default the app's default version, like any route
+   */
+  refreshVersion?: string | typeof VERSION_NEUTRAL;
 }
 
 export const {
@@ -52,10 +72,19 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createSessionOptions')
   .setExtras<SessionModuleExtras>(
-    { isGlobal: true, dataSource: undefined, tables: undefined, refreshRoute: true, refreshPath: undefined },
+    {
+      isGlobal: true,
+      dataSource: undefined,
+      tables: undefined,
+      refreshRoute: true,
+      refreshPath: undefined,
+      refreshVersion: undefined,
+    },
     (definition, extras) => {
       const entities = createSessionEntities(extras.tables);
       const refreshPath = extras.refreshPath ?? DEFAULT_SESSION_OPTIONS.refreshToken.path;
+      const refreshController =
+        extras.refreshRoute !== false ? createRefreshController(refreshPath, extras.refreshVersion) : null;
       const providers: Provider[] = [
         { provide: SESSION_ENTITIES, useValue: entities },
         {
@@ -64,6 +93,15 @@ export const {
           inject: [SESSION_MODULE_OPTIONS],
         },
         { provide: SESSION_CLOCK, useValue: systemClock },
+        { provide: SESSION_REFRESH_CONTROLLER, useValue: refreshController },
+        {
+          provide: SESSION_BODYLESS_CONTROLLERS,
+          useValue: [
+            ...(refreshController ? [{ controller: refreshController, method: RequestMethod.POST }] : []),
+            { controller: SessionJwksController, method: RequestMethod.GET },
+          ] satisfies BodylessController[],
+        },
+        SessionBodylessRoutes,
         {
           provide: SESSION_STORE,
           useFactory: (dataSource: DataSource, sessionEntities: SessionEntities) =>
@@ -77,7 +115,7 @@ export const {
         SessionGuard,
       ];
       const controllers: Type[] = [SessionJwksController];
-      if (extras.refreshRoute !== false) controllers.unshift(createRefreshController(refreshPath));
+      if (refreshController) controllers.unshift(refreshController);
       return {
         ...definition,
         global: extras.isGlobal,

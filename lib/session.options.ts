@@ -27,7 +27,8 @@ const DEFAULT_DATABASE_TIMEOUT = 5;
 const MAX_GRACE_PERIOD = 60;
 const ALGORITHMS = ['HS256', 'ES256', 'EdDSA', 'RS256'];
 
-function configError(message: string): SessionError {
+/** A configuration mistake: fails start-up with `GENERAL_ERROR` and a message saying how to fix it. */
+export function configError(message: string): SessionError {
   return new SessionError(SessionError.GENERAL_ERROR, `nestjs-token-session: ${message}`);
 }
 
@@ -45,6 +46,16 @@ function requireOneOf(name: string, value: unknown, allowed: readonly unknown[])
     throw configError(
       `${name} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}.`,
     );
+  }
+}
+
+function isCookiePath(path: unknown): boolean {
+  if (typeof path !== 'string' || !path.startsWith('/')) return false;
+  try {
+    serialize('probe', '', { path });
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -114,6 +125,11 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
   if (typeof refreshToken.path !== 'string' || !refreshToken.path.startsWith('/')) {
     throw configError(
       `refreshToken.path must be an absolute path such as '/session/refresh', got ${JSON.stringify(refreshToken.path)}.`,
+    );
+  }
+  if (refreshToken.cookiePath !== undefined && !isCookiePath(refreshToken.cookiePath)) {
+    throw configError(
+      `refreshToken.cookiePath must be an absolute path such as '/session/refresh', got ${JSON.stringify(refreshToken.cookiePath)}.`,
     );
   }
   if (refreshToken.path !== routePath) {

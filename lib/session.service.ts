@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ApplicationConfig } from '@nestjs/core';
+import { Inject, Injectable, RequestMethod, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { ApplicationConfig, ModulesContainer } from '@nestjs/core';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
 import {
@@ -25,7 +25,8 @@ import {
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
 import type { GetSessionOptions, SessionListEntry } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
-import { SESSION_RESOLVED_OPTIONS } from './session.constants.js';
+import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
+import { refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
@@ -66,7 +67,7 @@ export type LoginOutcome =
  * `SessionEngine`. Works with the Express and Fastify adapters, no cookie middleware needed.
  */
 @Injectable()
-export class SessionService {
+export class SessionService implements OnApplicationBootstrap {
   private readonly transport: SessionTransport;
   private readonly operations: SessionOperations;
   private refreshCookiePath: string | undefined;
@@ -77,6 +78,8 @@ export class SessionService {
     private readonly applicationConfig: ApplicationConfig,
     private readonly strategies: LoginStrategyRegistry,
     private readonly events: SessionEvents,
+    private readonly modules: ModulesContainer,
+    @Inject(SESSION_REFRESH_CONTROLLER) private readonly refreshController: Type | null,
   ) {
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.operations = {
@@ -90,6 +93,15 @@ export class SessionService {
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
     };
+  }
+
+  /**
+   * Finds the `sRefreshToken` cookie path once routes are registered, so a routing set-up no cookie
+   * path fits fails `app.init()` instead of signing users out at their first refresh.
+   * @throws SessionError `GENERAL_ERROR` saying which option to set.
+   */
+  onApplicationBootstrap(): void {
+    this.refreshPath();
   }
 
   /**
@@ -328,12 +340,26 @@ export class SessionService {
   }
 
   private refreshPath(): string {
-    if (this.refreshCookiePath === undefined) {
-      // Read lazily: the app sets its global prefix after the module is built.
-      const prefix = this.applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
-      this.refreshCookiePath = `${prefix}${this.options.refreshToken.path}`;
-    }
+    // Resolved once, after the app has set its global prefix, versioning and RouterModule paths.
+    this.refreshCookiePath ??= this.resolveRefreshPath();
     return this.refreshCookiePath;
+  }
+
+  private resolveRefreshPath(): string {
+    const { path, cookiePath } = this.options.refreshToken;
+    if (this.refreshController) {
+      const served = servedRoutePaths(
+        this.refreshController,
+        RequestMethod.POST,
+        this.modules,
+        this.applicationConfig,
+      );
+      return refreshCookiePath(served, cookiePath);
+    }
+    if (cookiePath !== undefined) return cookiePath;
+    // The app serves refresh itself (`refreshRoute: false`): assume the global prefix applies.
+    const prefix = this.applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
+    return `${prefix}${path}`;
   }
 
   private tryRefresh(message: string): SessionError {

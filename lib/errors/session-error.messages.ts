@@ -10,3 +10,21 @@ export const SessionErrorMessages = {
   databaseUnavailable: 'The session store is unavailable or too slow; nothing was changed.',
   internal: 'The session library failed unexpectedly.',
 } as const;
+
+const EXCLUDE_REFRESH_EXAMPLE = "{ exclude: [{ path: 'session/refresh', method: RequestMethod.POST }] }";
+
+/** Start-up failures when the `sRefreshToken` cookie path cannot follow the refresh route. */
+export const RefreshRouteMessages = {
+  severalPaths: (paths: readonly string[]) =>
+    `the refresh route is served at ${paths.map((path) => `'${path}'`).join(', ')}, but a cookie has one path. ` +
+    "Give the refresh route one version with the `refreshVersion` option (e.g. VERSION_NEUTRAL from @nestjs/common, or '1'), " +
+    'or set refreshToken.cookiePath to a path that covers all of them.',
+  dynamicPath: (path: string) =>
+    `the refresh route is served at '${path}', whose route parameter no cookie path can express. ` +
+    `Exclude the refresh route from the global prefix (app.setGlobalPrefix(prefix, ${EXCLUDE_REFRESH_EXAMPLE})), ` +
+    'or set refreshToken.cookiePath to a fixed path that covers it (such as the part before the parameter).',
+  cookiePathMisses: (cookiePath: string, path: string) =>
+    `refreshToken.cookiePath '${cookiePath}' does not cover the refresh route served at '${path}': ` +
+    `the browser would never send the refresh cookie there. Set it to '${path}' or a parent of it, or remove it ` +
+    'to follow the route.',
+} as const;

@@ -60,10 +60,19 @@ export interface RefreshTokenOptions {
    */
   validity?: number;
   /**
-   * Path of the refresh route (and the Path of the `sRefreshToken` cookie).
+   * Path of the refresh route, before any global prefix, URI version and `RouterModule` path.
    * @default '/session/refresh'
    */
   path?: string;
+  /**
+   * The `Path` of the `sRefreshToken` cookie, used as given. Unset, it is the path at which Nest
+   * really serves the refresh route (global prefix and its `exclude`, URI version, `RouterModule`
+   * path), found at start-up. Set it only where that path is not one literal path (a version array,
+   * a route parameter in the global prefix): it must cover every path the route is served at, or
+   * start-up fails. With `refreshRoute: false`, set it to the path of your own refresh route.
+   * @default the served path of the refresh route
+   */
+  cookiePath?: string;
   /**
    * How long a just-rotated refresh token still answers with the live token, in seconds (1 to 60).
    * @default 10
@@ -146,8 +155,8 @@ export interface ResolvedSessionOptions {
     Pick<AccessTokenOptions, 'issuer' | 'audience'> & {
       signingKey: Required<Omit<SigningKeyOptions, 'keys'>> & Pick<SigningKeyOptions, 'keys'>;
     };
-  refreshToken: Required<Omit<RefreshTokenOptions, 'absoluteLifetime'>> &
-    Pick<RefreshTokenOptions, 'absoluteLifetime'>;
+  refreshToken: Required<Omit<RefreshTokenOptions, 'absoluteLifetime' | 'cookiePath'>> &
+    Pick<RefreshTokenOptions, 'absoluteLifetime' | 'cookiePath'>;
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & Pick<SessionCookieOptions, 'domain'>;
   antiCsrf: AntiCsrfMode;
   sessionExpiredStatusCode: number;

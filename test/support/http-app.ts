@@ -4,6 +4,7 @@ import {
   Injectable,
   Module,
   type ArgumentsHost,
+  type DynamicModule,
   type ExceptionFilter,
   type INestApplication,
   type Provider,
@@ -45,6 +46,10 @@ export interface HttpAppOptions {
   /** More controllers and providers for the fixture module. */
   controllers?: Type[];
   providers?: Provider[];
+  /** More modules for the fixture module (e.g. a `RouterModule`). */
+  imports?: (Type | DynamicModule)[];
+  /** Routing set-up before `app.init()` (versioning, prefix options). */
+  configure?: (app: INestApplication) => void;
 }
 
 export interface HttpApp {
@@ -103,6 +108,7 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
     imports: [
       sessionDatabaseModule(config.database),
       sessionModule(config.registration ?? 'forRoot', options, config.extras ?? {}),
+      ...(config.imports ?? []),
     ],
     controllers: [TestController, ...(config.controllers ?? [])],
     providers: [
@@ -119,7 +125,13 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
       : moduleRef.createNestApplication({ logger: false });
   if (config.globalPrefix) app.setGlobalPrefix(config.globalPrefix);
   if (config.catchAllFilter) app.useGlobalFilters(new CatchAllFilter());
-  await app.init();
+  config.configure?.(app);
+  try {
+    await app.init();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   if (config.adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
   return {
     app,
