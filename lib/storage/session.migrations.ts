@@ -1,4 +1,5 @@
 import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
 
@@ -54,10 +55,7 @@ async function lockMigrations(runner: QueryRunner): Promise<void> {
       [MIGRATION_LOCK_TIMEOUT_SECONDS],
     );
     if (Number(row?.acquired) !== 1) {
-      throw new Error(
-        `The session migrations waited ${MIGRATION_LOCK_TIMEOUT_SECONDS} s for another instance running ` +
-          'them and gave up: start this instance again once that one is up.',
-      );
+      throw new Error(SessionStorageMessages.migrationLockTimeout(MIGRATION_LOCK_TIMEOUT_SECONDS));
     }
   }
   lockHolders.add(runner);
