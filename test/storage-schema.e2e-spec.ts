@@ -3,6 +3,7 @@ import { TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@n
 import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { SqljsDriver } from 'typeorm/driver/sqljs/SqljsDriver.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SessionEngine,
@@ -72,11 +73,10 @@ function schemaOf(naming: Naming): string | undefined {
   return (naming.dataSource as { schema?: string }).schema;
 }
 
-/** Boots the session module the way an app does, on `typeorm` options, and signs in and refreshes. */
-async function bootAndRefresh(
+/** Boots the session module the way an app does, on `typeorm` options. */
+async function bootApp(
   typeorm: Partial<TypeOrmModuleOptions>,
   tables: SessionTableNames = {},
-  userId = 'ada',
 ): Promise<INestApplicationContext> {
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -84,7 +84,16 @@ async function bootAndRefresh(
       SessionModule.forRoot({ secret: TEST_SECRET, tables }),
     ],
   }).compile();
-  const app = await moduleRef.init();
+  return moduleRef.init();
+}
+
+/** Boots the app (see {@link bootApp}), then signs in and refreshes. */
+async function bootAndRefresh(
+  typeorm: Partial<TypeOrmModuleOptions>,
+  tables: SessionTableNames = {},
+  userId = 'ada',
+): Promise<INestApplicationContext> {
+  const app = await bootApp(typeorm, tables);
   try {
     const engine = app.get(SessionEngine);
     const created = await engine.createNewSession(userId, { role: 'reader' }, { note: 'hello' });
@@ -163,6 +172,58 @@ describe('the session migrations and entities describe one schema', () => {
       });
     });
   }
+});
+
+describe.each(databases)('upgrading a database built by the first session migration on %s', (kind) => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('keeps live sessions working across the new migrations', async () => {
+    const entities = Object.values(createSessionEntities());
+    const [first] = createSessionMigrations();
+    const before = await bootApp({ ...database.options, entities, migrations: [first], migrationsRun: true });
+    let created: Awaited<ReturnType<SessionEngine['createNewSession']>>;
+    let saved: { database?: Uint8Array } = {};
+    try {
+      created = await before.get(SessionEngine).createNewSession('dino🦕', { n: 1 }, { pet: '🦕' });
+      const dataSource = before.get<DataSource>(getDataSourceToken());
+      // sql.js lives in memory: carry the database file over to the next boot.
+      if (kind === 'sqlite') saved = { database: (dataSource.driver as SqljsDriver).export() };
+    } finally {
+      await before.close();
+    }
+    const after = await bootApp({
+      ...database.options,
+      ...saved,
+      entities,
+      migrations: createSessionMigrations(),
+      migrationsRun: true,
+    } as Partial<TypeOrmModuleOptions>);
+    try {
+      const engine = after.get(SessionEngine);
+      const refreshed = await engine.refreshSession(created.refreshToken.value);
+      expect(refreshed.session).toEqual({
+        handle: created.session.handle,
+        userId: 'dino🦕',
+        jwtPayload: { n: 1 },
+      });
+      expect(await engine.getSessionData(created.session.handle)).toEqual({ pet: '🦕' });
+      const dataSource = after.get<DataSource>(getDataSourceToken());
+      expect(await migrationRows(dataSource)).toEqual({
+        AlignSessionColumnTypes1764460800000: 1,
+        CreateSessionTables1763769600000: 1,
+      });
+    } finally {
+      await after.close();
+    }
+  });
 });
 
 /** Type, nullability, charset and collation of every column of the session tables. */
