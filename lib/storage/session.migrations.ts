@@ -8,7 +8,7 @@ type MigrationClass = new () => MigrationInterface;
 const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
 /** How long a MySQL/MariaDB boot waits for another instance's session migrations, in seconds. */
-export const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
+const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
@@ -101,7 +101,7 @@ async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boo
  * migrations (`migrations: [...createSessionMigrations()]`, `migrationsRun: true`). The tables get
  * the names the data source's entities read (`entityPrefix`, `schema`, naming strategy), and
  * instances booting at once run them one after the other (a database lock; none on SQLite).
- * @throws Error when a MySQL/MariaDB boot waits {@link MIGRATION_LOCK_TIMEOUT_SECONDS} for another.
+ * @throws Error when a MySQL/MariaDB boot waits more than 60 s for another instance's migrations.
  */
 export function createSessionMigrations(tables: SessionTableNames = {}): MigrationClass[] {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
@@ -223,7 +223,8 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     }
 
     async down(): Promise<void> {
-      // The previous types were an accident of the database's default charset: nothing to restore.
+      // The previous types were accidents (MySQL: the database's default charset; SQLite: the same
+      // affinity under another name), and TEXT holds every value: nothing to restore.
     }
   }
 
