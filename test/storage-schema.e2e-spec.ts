@@ -235,7 +235,7 @@ async function describeColumns(dataSource: DataSource): Promise<unknown[]> {
   );
 }
 
-describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3'] : [])(
+describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3', 'utf8mb4'] : [])(
   'MariaDB with a %s database',
   (charset) => {
     const boots = {
