@@ -2,7 +2,7 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import { DataSource, DefaultNamingStrategy, type DataSourceOptions } from 'typeorm';
 import type { SqljsDriver } from 'typeorm/driver/sqljs/SqljsDriver.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -34,6 +34,13 @@ interface Naming {
   sessionTable: string;
 }
 
+/** A naming strategy that renames every table, as some apps do to namespace theirs. */
+class NamespacingStrategy extends DefaultNamingStrategy {
+  override tableName(targetName: string, userSpecifiedName: string | undefined): string {
+    return `ns_${super.tableName(targetName, userSpecifiedName)}`;
+  }
+}
+
 const NAMINGS: Naming[] = [
   { label: 'default names', kinds: databases, dataSource: {}, tables: {}, sessionTable: 'session_info' },
   {
@@ -49,6 +56,13 @@ const NAMINGS: Naming[] = [
     dataSource: {},
     tables: { sessions: 'auth_sessions', signingKeys: 'auth_keys' },
     sessionTable: 'auth_sessions',
+  },
+  {
+    label: 'a naming strategy that renames tables',
+    kinds: databases,
+    dataSource: { namingStrategy: new NamespacingStrategy() },
+    tables: {},
+    sessionTable: 'ns_session_info',
   },
   {
     label: "schema 'sessions' with entityPrefix 'app_'",
