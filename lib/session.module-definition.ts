@@ -25,6 +25,7 @@ import { createRefreshController, SessionJwksController } from './session-refres
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { createSessionEntities, type SessionEntities } from './storage/session.entities.js';
+import { ensureByteExactText } from './storage/session.charset.js';
 import { SESSION_STORE } from './storage/session-store.js';
 import { TypeOrmSessionStore } from './storage/typeorm-session.store.js';
 import { systemClock } from './tokens/clock.js';
@@ -104,8 +105,10 @@ export const {
         SessionBodylessRoutes,
         {
           provide: SESSION_STORE,
-          useFactory: (dataSource: DataSource, sessionEntities: SessionEntities) =>
-            new TypeOrmSessionStore(dataSource, sessionEntities),
+          useFactory: async (dataSource: DataSource, sessionEntities: SessionEntities) => {
+            await ensureByteExactText(dataSource, sessionEntities);
+            return new TypeOrmSessionStore(dataSource, sessionEntities);
+          },
           inject: [getDataSourceToken(extras.dataSource), SESSION_ENTITIES],
         },
         SessionEvents,

@@ -28,3 +28,15 @@ export const RefreshRouteMessages = {
     `the browser would never send the refresh cookie there. Set it to '${path}' or a parent of it, or remove it ` +
     'to follow the route.',
 } as const;
+
+/** Start-up failures of the session tables: what is wrong and how to fix it. */
+export const SessionStorageMessages = {
+  migrationLockTimeout: (seconds: number) =>
+    `The session migrations waited ${seconds} s for another instance running them and gave up: ` +
+    'start this instance again once that one is up.',
+  notByteExact: (columns: string[]) =>
+    `The session columns ${columns.join(', ')} are not utf8mb4 with a binary collation: emoji ` +
+    'would fail and text would compare by its collation, not byte by byte. Create the session tables with the ' +
+    'session migrations (`migrations: [...sessionMigrations]`) or `synchronize: true`; tables made ' +
+    'any other way need utf8mb4 columns with a `_bin` collation (README, Storage).',
+} as const;

@@ -31,6 +31,11 @@ const millis = (name: string, nullable = false) =>
 
 const cache = new Map<string, SessionEntities>();
 
+/** The entity names (TypeORM targets) of one table naming; naming strategies receive them. */
+export function sessionEntityNames(names: Required<SessionTableNames>): Required<SessionTableNames> {
+  return { sessions: `NtsSession_${names.sessions}`, signingKeys: `NtsSigningKey_${names.signingKeys}` };
+}
+
 /**
  * The entity schemas for the given table names (the same instances for the same names, as
  * TypeORM needs). List them in your data source, or rely on `autoLoadEntities: true`.
@@ -40,9 +45,10 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
   const cacheKey = `${names.sessions}\u0000${names.signingKeys}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
+  const entityNames = sessionEntityNames(names);
   const entities: SessionEntities = {
     session: new EntitySchema<SessionRecord>({
-      name: `NtsSession_${names.sessions}`,
+      name: entityNames.sessions,
       tableName: names.sessions,
       columns: {
         handle: { type: 'varchar', length: 32, primary: true },
@@ -68,7 +74,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       ],
     }),
     signingKey: new EntitySchema<StoredSigningKey>({
-      name: `NtsSigningKey_${names.signingKeys}`,
+      name: entityNames.signingKeys,
       tableName: names.signingKeys,
       columns: {
         kid: { type: 'varchar', length: 128, primary: true },

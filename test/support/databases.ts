@@ -83,13 +83,19 @@ export function connectionOptions(kind: DatabaseKind, database: string, port?: n
   return { type: 'sqljs' } as DataSourceOptions;
 }
 
-/** Creates a uniquely named database on the server of `kind` (SQLite: a fresh in-memory one). */
-export async function createTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+/**
+ * Creates a uniquely named database on the server of `kind` (SQLite: a fresh in-memory one);
+ * `mariadbCharset` is the MariaDB database's default character set.
+ */
+export async function createTestDatabase(
+  kind: DatabaseKind,
+  mariadbCharset = 'latin1',
+): Promise<TestDatabase> {
   const name = `nts_${randomBytes(6).toString('hex')}`;
   if (kind === 'mariadb') {
     const admin = await mysql.createConnection(MARIADB);
     // latin1 on purpose: the migrations must keep non-Latin user ids intact on any default.
-    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET latin1`);
+    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET ${mariadbCharset}`);
     await admin.end();
     return {
       kind,
