@@ -10,6 +10,6 @@ export const SessionErrorMessages = {
   accessTokenWrongUser: 'The access token does not belong to the user of its session: sign in again.',
   databaseUnavailable: 'The session store is unavailable or too slow; nothing was changed.',
   databaseOutcomeUnknown:
-    'The session store is unavailable or too slow; the change may or may not have been applied.',
+    'The session store is unavailable or too slow; the outcome is unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
 } as const;
