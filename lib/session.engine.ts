@@ -254,7 +254,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
         continue; // Another request rotated first (or the deadline passed): re-read to tell which.
       }
       const ancestor = record.ancestors.find((candidate) => constantTimeEqual(candidate.hash, hash));
-      if (ancestor && ancestor.rotatedAt + this.gracePeriodMs > now) {
+      // Rotated away by the request we just lost to: a replay whatever the clocks of the two hosts.
+      if (ancestor && (refused || ancestor.rotatedAt + this.gracePeriodMs > now)) {
         const live = this.openLiveToken(record);
         if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
       }

@@ -201,3 +201,47 @@ describe.each(databases)('sessions on %s with the app clock off from the databas
     }
   });
 });
+
+// Two hosts share a database server (in-memory SQLite is one process's own).
+const servers = databases.filter((kind) => kind !== 'sqlite');
+
+describe.each(servers)('two app hosts on %s whose clocks differ by 30 s', (kind) => {
+  let database: TestDatabase;
+  let ahead: EngineApp;
+  let behind: EngineApp;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    ahead = await createEngineApp(database.options, OPTIONS, new FakeClock(wallClock() + 15_000));
+    behind = await createEngineApp(database.options, OPTIONS, new FakeClock(wallClock() - 15_000));
+  });
+  afterAll(async () => {
+    await ahead?.close();
+    await behind?.close();
+    await database?.drop();
+  });
+
+  it('answers the loser of a concurrent refresh as a replay, not as theft, whichever host won', async () => {
+    for (const [winner, loser] of [
+      [behind, ahead],
+      [ahead, behind],
+    ]) {
+      const created = await winner.engine.createNewSession('two-hosts');
+      const store = loser.app.get<SessionStore>(SESSION_STORE);
+      const rotate = store.rotateRefreshToken.bind(store);
+      let won: Awaited<ReturnType<EngineApp['engine']['refreshSession']>> | undefined;
+      // The other host rotates between the loser's read and its conditional UPDATE.
+      const race = vi.spyOn(store, 'rotateRefreshToken').mockImplementationOnce(async (...args) => {
+        won = await winner.engine.refreshSession(created.refreshToken.value);
+        return rotate(...args);
+      });
+      try {
+        const lost = await loser.engine.refreshSession(created.refreshToken.value);
+        expect(lost.newRefreshToken.value).toBe(won!.newRefreshToken.value);
+      } finally {
+        race.mockRestore();
+      }
+      await expect(winner.engine.refreshSession(won!.newRefreshToken.value)).resolves.toBeDefined();
+    }
+  });
+});
