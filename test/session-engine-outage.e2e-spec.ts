@@ -60,6 +60,15 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     await proxy?.stop();
     await database?.drop();
   });
+  let loggedErrors: MockInstance<Logger['error']>;
+  beforeEach(() => {
+    loggedErrors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    // Every failed database call is logged, and captured here instead of printed.
+    expect(loggedErrors).toHaveBeenCalled();
+    loggedErrors.mockRestore();
+  });
 
   it('answers GENERAL_ERROR (never UNAUTHORISED), keeps stateless checks working, and recovers', async () => {
     const created = await ctx.engine.createNewSession('outage-user', {}, { kept: true });
