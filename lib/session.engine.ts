@@ -58,6 +58,16 @@ const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 const MAX_ROTATION_ATTEMPTS = 4;
 
 /**
+ * What a storage call does, which decides what its failure may promise: a read and a write guarded
+ * by a deadline on the database's clock that timed out changed nothing; any other failed write may
+ * still commit.
+ */
+type StorageAccess = 'read' | 'guarded-write' | 'write';
+
+/** Our own `databaseTimeout` fired: the statement may still be queued or running. */
+class StorageTimeout extends Error {}
+
+/**
  * The framework-free session API: creates, verifies, refreshes and revokes sessions. Works on
  * token strings; `SessionService` wraps it for HTTP requests.
  */
@@ -66,6 +76,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('SessionEngine');
   private readonly keys: SubKeys;
   private readonly gracePeriodMs: number;
+  /** A guarded write must land this long before our timer fires, for its answer to reach us in time. */
+  private readonly replyMarginMs: number;
   private ring!: KeyRing;
   private readonly verifyOptions: AccessTokenVerifyOptions;
   private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
@@ -79,6 +91,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   ) {
     this.keys = deriveSubKeys(options.secret);
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
+    this.replyMarginMs = Math.min(250, (options.databaseTimeout * SECOND) / 4);
     const { issuer, audience, clockTolerance } = options.accessToken;
     this.verifyOptions = { issuer, audience, clockTolerance };
   }
@@ -166,7 +179,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     };
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issueTokens(record, refreshToken, now);
-    await this.storage(() => this.store.insertSession(record));
+    // The insert is bound to the database's clock like a rotation: a sign-in answered with an error
+    // never leaves a session (a "device") behind whose tokens nobody received.
+    const databaseNow = await this.storage(() => this.store.readDatabaseClock(), 'read');
+    const inserted = await this.storage(
+      (remaining) => this.store.insertSession(record, this.deadlineOn(databaseNow, remaining())),
+      databaseNow === undefined ? 'write' : 'guarded-write',
+    );
+    if (!inserted) throw this.lateWrite('Sign-in');
     this.events.publish('session.created', { sessionHandle: handle, userId });
     return {
       session: issued.session,
@@ -215,23 +235,31 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     if (!claims) throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     const token = refreshToken as string;
     const hash = hashRefreshToken(token);
+    let refused = false;
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const record = await this.storage(() => this.store.findSession(claims.handle));
+      const { record, databaseNow } = await this.storage(
+        () => this.store.findSessionWithClock(claims.handle),
+        'read',
+      );
       const now = this.clock.now();
       if (!record || record.expiresAt <= now) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
       if (constantTimeEqual(record.refreshHash, hash)) {
-        const rotated = await this.rotate(record, now);
+        // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
+        if (refused) throw this.lateWrite('Refresh');
+        const rotated = await this.rotate(record, now, databaseNow);
         if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
-        continue; // Another request rotated first: re-read and answer as a replay.
+        refused = true;
+        continue; // Another request rotated first (or the deadline passed): re-read to tell which.
       }
       const ancestor = record.ancestors.find((candidate) => constantTimeEqual(candidate.hash, hash));
-      if (ancestor && ancestor.rotatedAt + this.gracePeriodMs > now) {
+      // Rotated away by the request we just lost to: a replay whatever the clocks of the two hosts.
+      if (ancestor && (refused || ancestor.rotatedAt + this.gracePeriodMs > now)) {
         const live = this.openLiveToken(record);
         if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
       }
-      await this.storage(() => this.store.deleteSession(record.handle));
+      await this.storage(() => this.store.deleteSession(record.handle), 'write');
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
       this.events.publish('session.revoked', { reason: 'theft', ...theft, count: 1 });
@@ -239,6 +267,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
         theft,
       });
     }
+    this.logger.error(
+      `Refresh refused: ${MAX_ROTATION_ATTEMPTS} rotations in a row changed nothing (concurrent refreshes of one session).`,
+    );
     throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable);
   }
 
@@ -261,7 +292,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     assertSessionHandle(sessionHandle);
     const text = toJsonText('sessionData', newSessionData, MAX_SESSION_DATA_BYTES);
     const now = this.clock.now();
-    const updated = await this.storage(() => this.store.updateSessionData(sessionHandle, text, now));
+    const updated = await this.storage(() => this.store.updateSessionData(sessionHandle, text, now), 'write');
     if (!updated) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
   }
 
@@ -271,7 +302,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
     assertSessionHandle(sessionHandle);
-    const revoked = await this.storage(() => this.store.deleteSession(sessionHandle));
+    const revoked = await this.storage(() => this.store.deleteSession(sessionHandle), 'write');
     if (revoked) this.events.publish('session.revoked', { reason: 'revoke', sessionHandle, count: 1 });
     return revoked;
   }
@@ -284,8 +315,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
     assertSessionHandle(sessionHandle);
     assertUserId(userId);
-    const revoked = await this.storage(() =>
-      this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)),
+    const revoked = await this.storage(
+      () => this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)),
+      'write',
     );
     if (revoked)
       this.events.publish('session.revoked', { reason: 'revoke-for-user', sessionHandle, userId, count: 1 });
@@ -299,8 +331,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
     assertUserId(userId);
     assertSessionHandle(keptSessionHandle);
-    const count = await this.storage(() =>
-      this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle),
+    const count = await this.storage(
+      () => this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle),
+      'write',
     );
     if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
     return count;
@@ -312,7 +345,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeAllSessionsForUser(userId: UserId): Promise<number> {
     assertUserId(userId);
-    const count = await this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)));
+    const count = await this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)), 'write');
     if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-all', userId, count });
     return count;
   }
@@ -332,7 +365,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
     assertUserId(userId);
     const now = this.clock.now();
-    return this.storage(() => this.store.findSessionsOfUser(userKeyOf(userId), now));
+    return this.storage(() => this.store.findSessionsOfUser(userKeyOf(userId), now), 'read');
   }
 
   /**
@@ -358,11 +391,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Removes expired sessions (the cleanup timer calls it every `cleanupInterval`); returns how many.
-   * @throws SessionError `GENERAL_ERROR` when the database is unavailable.
+   * @throws SessionError `GENERAL_ERROR` when the database is unavailable (after a timeout the
+   * removal may still complete).
    */
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
-    return this.storage(() => this.store.deleteExpired(now));
+    return this.storage(() => this.store.deleteExpired(now), 'write');
   }
 
   /** A login's shorter access-token lifetime, checked against the configured maximum. */
@@ -413,13 +447,18 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   /** The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface. */
   private readonly resolveKey = (kid: string) =>
-    this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid));
+    this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid), 'read');
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
-    const record = await this.storage(() => this.store.findSessionState(claims.handle));
+    const record = await this.storage(() => this.store.findSessionState(claims.handle), 'read');
     const now = this.clock.now();
     if (!record || record.expiresAt <= now) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    }
+    // The token names its user; the row must be that user's, byte for byte (a token signed for
+    // another user with this session's id is not this session's).
+    if (!constantTimeEqual(record.userKey, userKeyOf(claims.userId))) {
+      throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
     const current = record.generation === claims.generation;
     const recent = record.ancestors.some(
@@ -431,16 +470,18 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   private async findLiveSession(sessionHandle: string): Promise<SessionRecord> {
     assertSessionHandle(sessionHandle);
-    const record = await this.storage(() => this.store.findSession(sessionHandle));
+    const record = await this.storage(() => this.store.findSession(sessionHandle), 'read');
     if (!record || record.expiresAt <= this.clock.now()) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     }
     return record;
   }
 
+  /** Rotates `record`, read when the database's clock showed `databaseNow`. */
   private async rotate(
     record: SessionRecord,
     now: number,
+    databaseNow: number | undefined,
   ): Promise<{ record: SessionRecord; token: string } | undefined> {
     const generation = record.generation + 1;
     const token = mintRefreshToken(this.keys.refreshTokenTag, record.handle, generation);
@@ -460,13 +501,39 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
         record.absoluteExpiresAt ?? Number.POSITIVE_INFINITY,
       ),
     };
-    // Wall time on purpose: the deadline races our own timer, not session time.
-    const timeout = this.options.databaseTimeout * SECOND;
-    const deadline = Date.now() + timeout - Math.min(250, timeout / 4);
-    const won = await this.storage(() =>
-      this.store.rotateRefreshToken(record.handle, record.refreshHash, rotation, deadline),
+    const won = await this.storage(
+      (remaining) =>
+        this.store.rotateRefreshToken(
+          record.handle,
+          record.refreshHash,
+          rotation,
+          this.deadlineOn(databaseNow, remaining()),
+        ),
+      databaseNow === undefined ? 'write' : 'guarded-write',
     );
     return won ? { record: { ...record, ...rotation }, token } : undefined;
+  }
+
+  /**
+   * The deadline of a guarded write on the database's clock: `databaseNow`, read before the write's
+   * storage call began, plus what is left of that call's `databaseTimeout`, less the reply margin.
+   * Only a duration measured here is added to a time read there, so no offset between the app's
+   * clock and the database's moves it; the database's clock at our timeout is at least this late,
+   * so a statement that starts late (queued in the pool, held by the network) cannot commit after
+   * the client was answered. `undefined` (no deadline) for a store without a clock of its own.
+   */
+  private deadlineOn(databaseNow: number | undefined, remainingMs: number): number | undefined {
+    return databaseNow === undefined ? undefined : databaseNow + remainingMs - this.replyMarginMs;
+  }
+
+  /** A guarded write that reached the database after its deadline and changed nothing. */
+  private lateWrite(what: 'Sign-in' | 'Refresh'): SessionError {
+    const cause = new Error(
+      `${what} refused: its write reached the database after its deadline on the database's clock ` +
+        `(databaseTimeout ${this.options.databaseTimeout} s less ${this.replyMarginMs} ms); the database or its connection pool is too slow`,
+    );
+    this.logger.error(`Session store failure: ${cause.message}`);
+    return new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable, { cause });
   }
 
   private openLiveToken(record: SessionRecord): string | undefined {
@@ -548,22 +615,37 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   /**
    * Runs a storage call within `databaseTimeout`; any failure of it is a `GENERAL_ERROR`, never an
    * auth failure. The deadline is ours because drivers do not bound every wait (a mysql2 connection
-   * whose query timed out keeps the next queries queued behind it).
+   * whose query timed out keeps the next queries queued behind it). `access` decides what the error
+   * may promise: a read or a timed-out guarded write changed nothing; any other failed write may
+   * still commit, and says so. `operation` gets the milliseconds left before the timeout (monotonic).
    */
-  private async storage<T>(operation: () => Promise<T>): Promise<T> {
+  private async storage<T>(
+    operation: (remaining: () => number) => Promise<T>,
+    access: StorageAccess = 'write',
+  ): Promise<T> {
+    const timeoutMs = this.options.databaseTimeout * SECOND;
+    const started = performance.now();
+    const remaining = () => timeoutMs - (performance.now() - started);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`no answer within databaseTimeout (${this.options.databaseTimeout} s)`)),
-        this.options.databaseTimeout * SECOND,
+        () =>
+          reject(new StorageTimeout(`no answer within databaseTimeout (${this.options.databaseTimeout} s)`)),
+        timeoutMs,
       );
     });
     try {
-      return await Promise.race([operation(), deadline]);
+      return await Promise.race([operation(remaining), deadline]);
     } catch (error) {
       if (error instanceof SessionError) throw error;
-      this.logger.error(`Session store failure: ${(error as Error)?.message ?? String(error)}`);
-      throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable, { cause: error });
+      const unchanged = access === 'read' || (access === 'guarded-write' && error instanceof StorageTimeout);
+      const outcome = unchanged ? 'nothing was changed' : 'outcome unknown';
+      this.logger.error(`Session store failure (${outcome}): ${(error as Error)?.message ?? String(error)}`);
+      throw new SessionError(
+        SessionError.GENERAL_ERROR,
+        unchanged ? Messages.databaseUnavailable : Messages.databaseOutcomeUnknown,
+        { cause: error },
+      );
     } finally {
       clearTimeout(timer);
     }

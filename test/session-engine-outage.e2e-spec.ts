@@ -1,5 +1,17 @@
+import { Logger } from '@nestjs/common';
 import { createHmac, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  vi,
+  type MockInstance,
+} from 'vitest';
+import { SessionErrorMessages as Messages } from '../lib/errors/session-error.messages.js';
 import { SessionError } from '../lib/index.js';
 import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
 import { deriveSubKeys } from '../lib/tokens/secrets.js';
@@ -11,6 +23,7 @@ import {
   reachableDatabases,
   type TestDatabase,
 } from './support/databases.js';
+import { rejectsWith } from './support/assertions.js';
 import { TEST_SECRET, createEngineApp, type EngineApp } from './support/engine-app.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
@@ -46,6 +59,15 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     await ctx?.close();
     await proxy?.stop();
     await database?.drop();
+  });
+  let loggedErrors: MockInstance<Logger['error']>;
+  beforeEach(() => {
+    loggedErrors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    // Every failed database call is logged, and captured here instead of printed.
+    expect(loggedErrors).toHaveBeenCalled();
+    loggedErrors.mockRestore();
   });
 
   it('answers GENERAL_ERROR (never UNAUTHORISED), keeps stateless checks working, and recovers', async () => {
@@ -103,5 +125,112 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe.each(databases)('what a call to %s that times out promises', (kind) => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let ctx: EngineApp;
+  let store: SessionStore;
+  let loggedErrors: MockInstance<Logger['error']>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    const server = kind === 'mariadb' ? MARIADB : POSTGRES;
+    proxy = await new TcpProxy(server.host, server.port).start();
+    const name = (database.options as { database: string }).database;
+    ctx = await createEngineApp(connectionOptions(kind, name, proxy.port), {
+      databaseTimeout: 0.5,
+      cleanupInterval: 0,
+    });
+    store = ctx.app.get<SessionStore>(SESSION_STORE);
+    // Statements held by the paused proxy are slow on purpose.
+    vi.spyOn(ctx.dataSource.logger, 'logQuerySlow').mockImplementation(() => undefined);
+  });
+  afterAll(async () => {
+    proxy?.restore();
+    await ctx?.close();
+    await proxy?.stop();
+    await database?.drop();
+  });
+  beforeEach(() => {
+    loggedErrors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    proxy.restore();
+    loggedErrors.mockRestore();
+  });
+
+  it('never lets a sign-in whose insert is held in the network past databaseTimeout leave a session behind', async () => {
+    const rowsBefore = await ctx.countSessions();
+    const insert = store.insertSession.bind(store);
+    let late: Promise<unknown> | undefined;
+    vi.spyOn(store, 'insertSession').mockImplementationOnce((...args) => {
+      // The network stalls just as the INSERT leaves the app; it reaches the database after the answer.
+      proxy.pause();
+      late = insert(...args);
+      return late as Promise<boolean>;
+    });
+    const error = await rejectsWith(ctx.engine.createNewSession('held-sign-in'), 'GENERAL_ERROR');
+    expect(error.message).toBe(Messages.databaseUnavailable);
+    proxy.restore();
+    await late;
+    expect(await ctx.engine.listSessionsForUser('held-sign-in')).toEqual([]);
+    expect(await ctx.engine.getAllSessionHandlesForUser('held-sign-in')).toEqual([]);
+    expect(await ctx.countSessions()).toBe(rowsBefore);
+    expect(loggedErrors).toHaveBeenCalledTimes(1);
+    expect(loggedErrors.mock.calls[0][0]).toMatch(
+      /\(nothing was changed\): no answer within databaseTimeout/,
+    );
+  });
+
+  it('says a timed-out read or guarded write changed nothing, and a timed-out unguarded write may still apply', async () => {
+    const kept = await ctx.engine.createNewSession('message-user', {}, { version: 1 });
+    const doomed = await ctx.engine.createNewSession('message-user-2');
+    const { engine } = ctx;
+    const unchanged = Messages.databaseUnavailable;
+    const unknown = Messages.databaseOutcomeUnknown;
+    const calls: [string, () => Promise<unknown>, string][] = [
+      ['getSessionData', () => engine.getSessionData(kept.session.handle), unchanged],
+      [
+        'getSession with checkDatabase',
+        () => engine.getSession(kept.accessToken.value, null, { checkDatabase: true }),
+        unchanged,
+      ],
+      ['listSessionsForUser', () => engine.listSessionsForUser('message-user'), unchanged],
+      ['refreshSession', () => engine.refreshSession(kept.refreshToken.value), unchanged],
+      ['createNewSession', () => engine.createNewSession('message-user-3'), unchanged],
+      ['updateSessionData', () => engine.updateSessionData(kept.session.handle, { version: 2 }), unknown],
+      [
+        'revokeSessionUsingSessionHandle',
+        () => engine.revokeSessionUsingSessionHandle(doomed.session.handle),
+        unknown,
+      ],
+      ['revokeAllSessionsForUser', () => engine.revokeAllSessionsForUser('nobody-at-all'), unknown],
+      ['removeExpiredSessions', () => engine.removeExpiredSessions(), unknown],
+    ];
+    proxy.pause();
+    for (const [label, call, message] of calls) {
+      const error = await rejectsWith(call(), 'GENERAL_ERROR');
+      expect(error.message, label).toBe(message);
+    }
+    expect(loggedErrors.mock.calls.map(([line]) => String(line).match(/\((.+?)\)/)?.[1])).toEqual(
+      calls.map(([, , message]) => (message === unchanged ? 'nothing was changed' : 'outcome unknown')),
+    );
+    proxy.restore();
+    // The held writes do arrive and apply: "may still apply" was the honest answer.
+    await vi.waitFor(
+      async () => expect(await engine.getSessionData(kept.session.handle)).toEqual({ version: 2 }),
+      {
+        timeout: 10_000,
+      },
+    );
+    await vi.waitFor(
+      async () => expect(await engine.getAllSessionHandlesForUser('message-user-2')).toEqual([]),
+      {
+        timeout: 10_000,
+      },
+    );
   });
 });

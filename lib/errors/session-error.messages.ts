@@ -7,7 +7,10 @@ export const SessionErrorMessages = {
   refreshTokenInvalid: 'The refresh token is missing or invalid: sign in again.',
   sessionMissing: 'The session does not exist or has expired: sign in again.',
   tokenTheft: 'A refresh token was used twice: the session has been revoked. Sign in again.',
+  accessTokenWrongUser: 'The access token does not belong to the user of its session: sign in again.',
   databaseUnavailable: 'The session store is unavailable or too slow; nothing was changed.',
+  databaseOutcomeUnknown:
+    'The session store is unavailable or too slow; the outcome is unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
 } as const;
 

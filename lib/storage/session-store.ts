@@ -36,7 +36,7 @@ export interface SessionRecord {
 }
 
 /** What a revocation check reads. */
-export type SessionState = Pick<SessionRecord, 'generation' | 'ancestors' | 'expiresAt'>;
+export type SessionState = Pick<SessionRecord, 'userKey' | 'generation' | 'ancestors' | 'expiresAt'>;
 
 /** What a rotation writes. */
 export type SessionRotation = Pick<
@@ -58,22 +58,44 @@ export interface SessionSummary {
   expiresAt: number;
 }
 
-/** The storage port of the engine; `TypeOrmSessionStore` implements it. */
+/**
+ * A row read together with the database's clock at the read (epoch ms), the anchor of a following
+ * write's deadline. `databaseNow` is `undefined` for an in-process database, which cannot answer late.
+ */
+export interface SessionRead {
+  record: SessionRecord | undefined;
+  databaseNow: number | undefined;
+}
+
+/**
+ * The storage port of the engine; `TypeOrmSessionStore` implements it. Every time in a record is on
+ * the app's clock and is compared only with the app's clock; the database's own clock serves only
+ * as the deadline of a write (a `deadline` argument), so an offset between the two never decides.
+ */
 export interface SessionStore extends SigningKeyStore {
-  insertSession(record: SessionRecord): Promise<void>;
+  /** The database's clock now (epoch ms); `undefined` for an in-process database. */
+  readDatabaseClock(): Promise<number | undefined>;
+  /**
+   * Inserts a new session only if the database's clock is before `deadline` (epoch ms on that
+   * clock; `undefined`: no deadline); `false` when the deadline passed and nothing was inserted.
+   */
+  insertSession(record: SessionRecord, deadline?: number): Promise<boolean>;
   /** Reads a row outside any transaction snapshot, so it sees the latest committed rotation. */
   findSession(handle: string): Promise<SessionRecord | undefined>;
+  /** {@link findSession} with the database's clock read by the same statement. */
+  findSessionWithClock(handle: string): Promise<SessionRead>;
   /** The refresh state of a session, for per-request revocation checks (a narrow read). */
   findSessionState(handle: string): Promise<SessionState | undefined>;
   /**
    * Rotates only if the row still holds `expectedHash` and the database's clock is before
-   * `deadline` (epoch ms); `false` when another request won or the deadline passed.
+   * `deadline` (epoch ms on the database's clock; `undefined`: no deadline); `false` when another
+   * request won or the deadline passed.
    */
   rotateRefreshToken(
     handle: string,
     expectedHash: string,
     rotation: SessionRotation,
-    deadline: number,
+    deadline: number | undefined,
   ): Promise<boolean>;
   /** Updates the data of a live session; `false` when there is none. */
   updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean>;

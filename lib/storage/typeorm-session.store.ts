@@ -10,6 +10,7 @@ import {
 import type { StoredSigningKey } from '../tokens/key-ring.js';
 import type { SessionEntities } from './session.entities.js';
 import type {
+  SessionRead,
   SessionRecord,
   SessionRotation,
   SessionState,
@@ -117,12 +118,39 @@ function fromDatabase(kind: ColumnKind, value: unknown): unknown {
   }
 }
 
+/** A row of the `find` statements as a record. */
+function toRecord(row: unknown): SessionRecord | undefined {
+  if (row === undefined) return undefined;
+  const record: Record<string, unknown> = {};
+  for (const [property, kind] of SESSION_COLUMNS) {
+    record[property] = fromDatabase(kind, (row as Record<string, unknown>)[property]);
+  }
+  return record as unknown as SessionRecord;
+}
+
+/** PostgreSQL types of the column kinds, for parameters that reach a column through a SELECT. */
+const POSTGRES_TYPES: Record<ColumnKind, string> = {
+  text: 'text',
+  'nullable-text': 'text',
+  json: 'text',
+  int: 'integer',
+  'nullable-int': 'integer',
+  millis: 'bigint',
+  'nullable-millis': 'bigint',
+};
+
 /** The statements of the request path, written once per data source. */
 interface SessionStatements {
   insert: string;
+  /** The insert that applies only before a deadline on the database's clock (none without a clock). */
+  insertBefore: string | undefined;
   find: string;
+  findWithClock: string;
   findState: string;
   rotate: string;
+  /** The rotation that applies only before a deadline on the database's clock (none without a clock). */
+  rotateBefore: string | undefined;
+  clock: string | undefined;
 }
 
 /**
@@ -148,18 +176,40 @@ export class TypeOrmSessionStore implements SessionStore {
     this.databaseNowMs = DATABASE_NOW_MS[dataSource.options.type];
   }
 
-  async insertSession(record: SessionRecord): Promise<void> {
+  async readDatabaseClock(): Promise<number | undefined> {
+    const sql = this.statements().clock;
+    if (sql === undefined) return undefined;
+    const { records } = await this.run(sql, []);
+    return Number((records[0] as Record<string, unknown>).databaseNow);
+  }
+
+  async insertSession(record: SessionRecord, deadline?: number): Promise<boolean> {
     const values = SESSION_COLUMNS.map(([property, kind]) => toDatabase(kind, record[property]));
-    await this.run(this.statements().insert, values);
+    const { insert, insertBefore } = this.statements();
+    if (deadline === undefined || insertBefore === undefined) {
+      await this.run(insert, values);
+      return true;
+    }
+    // Like a rotation: a statement that reaches the database after the caller gave up inserts nothing,
+    // so no session exists whose tokens were never delivered.
+    values.push(millis(deadline));
+    const result = await withRetry(() => this.run(insertBefore, values));
+    return result.affected === 1;
   }
 
   async findSession(handle: string): Promise<SessionRecord | undefined> {
     const { records } = await this.run(this.statements().find, [text(handle)]);
-    const row = records[0] as Record<string, unknown> | undefined;
-    if (row === undefined) return undefined;
-    const record: Record<string, unknown> = {};
-    for (const [property, kind] of SESSION_COLUMNS) record[property] = fromDatabase(kind, row[property]);
-    return record as unknown as SessionRecord;
+    return toRecord(records[0]);
+  }
+
+  async findSessionWithClock(handle: string): Promise<SessionRead> {
+    const { records } = await this.run(this.statements().findWithClock, [text(handle)]);
+    const clock = (records[0] as Record<string, unknown> | undefined)?.databaseNow;
+    // The clock rides on the row; with no row there is nothing to rotate and no deadline to set.
+    return {
+      record: toRecord(records[0]),
+      databaseNow: clock === undefined || clock === null ? undefined : Number(clock),
+    };
   }
 
   async findSessionState(handle: string): Promise<SessionState | undefined> {
@@ -167,6 +217,7 @@ export class TypeOrmSessionStore implements SessionStore {
     const row = records[0] as Record<string, unknown> | undefined;
     if (row === undefined) return undefined;
     return {
+      userKey: String(row.userKey),
       generation: Number(row.generation),
       expiresAt: Number(row.expiresAt),
       ancestors: JSON.parse(row.ancestors as string) as SessionState['ancestors'],
@@ -177,7 +228,7 @@ export class TypeOrmSessionStore implements SessionStore {
     handle: string,
     expectedHash: string,
     rotation: SessionRotation,
-    deadline: number,
+    deadline: number | undefined,
   ): Promise<boolean> {
     // One conditional UPDATE decides the race: no lock is held across round trips. It applies only
     // before `deadline` on the database's clock, so a statement that arrives after the caller gave up
@@ -186,8 +237,13 @@ export class TypeOrmSessionStore implements SessionStore {
       toDatabase(property === 'ancestors' ? 'json' : 'text', rotation[property]),
     );
     values.push(text(handle), text(expectedHash));
-    if (this.databaseNowMs) values.push(millis(deadline));
-    const result = await withRetry(() => this.run(this.statements().rotate, values));
+    const { rotate, rotateBefore } = this.statements();
+    let sql = rotate;
+    if (deadline !== undefined && rotateBefore !== undefined) {
+      values.push(millis(deadline));
+      sql = rotateBefore;
+    }
+    const result = await withRetry(() => this.run(sql, values));
     return result.affected === 1;
   }
 
@@ -211,26 +267,55 @@ export class TypeOrmSessionStore implements SessionStore {
       .join('.');
     const column = (property: string) =>
       driver.escape(metadata.findColumnWithPropertyName(property)!.databaseName);
+    const clockNow = this.databaseNowMs;
+    const postgres = this.dataSource.options.type === 'postgres';
     let index = 0;
     const parameter = () => driver.createParameter(`p${index}`, index++);
     const insertColumns = SESSION_COLUMNS.map(([property]) => column(property)).join(', ');
     const insertValues = SESSION_COLUMNS.map(() => parameter()).join(', ');
     const insert = `INSERT INTO ${table} (${insertColumns}) VALUES (${insertValues})`;
+    let insertBefore: string | undefined;
+    if (clockNow) {
+      index = 0;
+      // PostgreSQL types a parameter in a SELECT list as text unless told the column's type.
+      const selectedValues = SESSION_COLUMNS.map(([, kind]) =>
+        postgres ? `CAST(${parameter()} AS ${POSTGRES_TYPES[kind]})` : parameter(),
+      ).join(', ');
+      const from = postgres ? '' : ' FROM DUAL';
+      insertBefore =
+        `INSERT INTO ${table} (${insertColumns}) SELECT ${selectedValues}${from} ` +
+        `WHERE ${clockNow} < ${parameter()}`;
+    }
     index = 0;
     const selected = SESSION_COLUMNS.map(([property]) => `${column(property)} AS ${driver.escape(property)}`);
     const find = `SELECT ${selected.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
+    const clockColumn = clockNow ? `, ${clockNow} AS ${driver.escape('databaseNow')}` : '';
     index = 0;
-    const state = (['generation', 'ancestors', 'expiresAt'] as const).map(
+    const findWithClock =
+      `SELECT ${selected.join(', ')}${clockColumn} FROM ${table} ` +
+      `WHERE ${column('handle')} = ${parameter()}`;
+    index = 0;
+    const state = (['userKey', 'generation', 'ancestors', 'expiresAt'] as const).map(
       (property) => `${column(property)} AS ${driver.escape(property)}`,
     );
     const findState = `SELECT ${state.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
     index = 0;
     const assignments = ROTATED_COLUMNS.map((property) => `${column(property)} = ${parameter()}`).join(', ');
-    let rotate =
+    const rotate =
       `UPDATE ${table} SET ${assignments} ` +
       `WHERE ${column('handle')} = ${parameter()} AND ${column('refreshHash')} = ${parameter()}`;
-    if (this.databaseNowMs) rotate += ` AND ${this.databaseNowMs} < ${parameter()}`;
-    this.statementCache = { insert, find, findState, rotate };
+    const rotateBefore = clockNow ? `${rotate} AND ${clockNow} < ${parameter()}` : undefined;
+    const clock = clockNow ? `SELECT ${clockNow} AS ${driver.escape('databaseNow')}` : undefined;
+    this.statementCache = {
+      insert,
+      insertBefore,
+      find,
+      findWithClock,
+      findState,
+      rotate,
+      rotateBefore,
+      clock,
+    };
     return this.statementCache;
   }
 

@@ -158,7 +158,7 @@ describe('SessionEngine under arbitrary input (SQLite, static key)', () => {
   });
 
   it('answers UNAUTHORISED to any string or edited token as a refresh token, without reading storage', async () => {
-    const findSession = vi.spyOn(store, 'findSession');
+    const findSession = vi.spyOn(store, 'findSessionWithClock');
     const token = genuine.refreshToken.value;
     try {
       await fc.assert(
