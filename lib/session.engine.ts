@@ -13,6 +13,7 @@ import type {
   VerifiedSession,
 } from './interfaces/session.interface.js';
 import {
+  accessTokenTooLarge,
   assertSessionHandle,
   assertUserId,
   toJsonText,
@@ -25,10 +26,12 @@ import {
   MAX_SESSION_DATA_BYTES,
   SESSION_CLOCK,
   SESSION_RESOLVED_OPTIONS,
+  maxAccessTokenLength,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
+  accessTokenLength,
   signAccessToken,
   verifyAccessToken,
   type AccessTokenClaims,
@@ -80,7 +83,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     this.keys = deriveSubKeys(options.secret);
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
     const { issuer, audience, clockTolerance } = options.accessToken;
-    this.verifyOptions = { issuer, audience, clockTolerance };
+    this.verifyOptions = {
+      issuer,
+      audience,
+      clockTolerance,
+      maxLength: maxAccessTokenLength(options.cookie),
+    };
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -164,6 +172,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
       absoluteExpiresAt,
     };
+    // Every generation this session may reach must give a token that is accepted and fits a cookie.
+    await this.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issueTokens(record, refreshToken, now);
     await this.storage(() => this.store.insertSession(record));
@@ -221,6 +231,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       if (!record || record.expiresAt <= now) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
+      // Before any write: a rotation must not commit a token that could not be delivered.
+      await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
       if (constantTimeEqual(record.refreshHash, hash)) {
         const rotated = await this.rotate(record, now);
         if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
@@ -336,9 +348,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Publishes a new signing key and retires the current one. The new key signs after one ring
-   * reload interval (every instance has seen it by then); `immediately` after a key leak.
-   * Returns the new key's id.
+   * Publishes a new signing key and retires the current one. Returns the new key's id.
+   * - Normal: the new key signs after one ring reload interval (every instance has seen it by
+   *   then); the old keys keep verifying until their last tokens expire, so nobody must refresh.
+   * - `immediately: true`, the answer to a leaked key: the new key signs at once and every other
+   *   key stops verifying and leaves the JWKS, at once on this instance (its verified-token cache
+   *   included) and on every other instance at its next ring reload, at most
+   *   `DEFAULT_RING_RELOAD_INTERVAL_MS` (60 s) later. Holders of tokens signed by a retired key get
+   *   `TRY_REFRESH_TOKEN` and refresh (refresh tokens do not depend on signing keys).
    * @throws SessionError `GENERAL_ERROR` with static keys or an unavailable database.
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
@@ -353,6 +370,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */
   getJwks(): { keys: Record<string, unknown>[] } {
+    // Follows a retirement made elsewhere from the next call on; checks need no database.
+    void this.ring.reloadIfStale()?.catch(() => undefined);
     return this.ring.jwks() as { keys: Record<string, unknown>[] };
   }
 
@@ -382,7 +401,10 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   /** This instance's earlier verification of the token, while it holds. */
   private previouslyVerified(accessToken: string | undefined): VerifiedToken | undefined {
     if (accessToken === undefined) return undefined;
-    const cached = this.verified.get(accessToken, this.clock.now());
+    const now = this.clock.now();
+    // A ring due for a reload is reloaded first (resolveKey), so a key retired elsewhere stops here.
+    if (this.ring.isStale(now)) return undefined;
+    const cached = this.verified.get(accessToken, now);
     // The entry holds only while its key is still the ring's (a reload may retire it).
     return cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key ? cached : undefined;
   }
@@ -411,9 +433,20 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  /** The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface. */
-  private readonly resolveKey = (kid: string) =>
-    this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid));
+  /**
+   * The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface.
+   * A ring older than its reload interval is reloaded first; if that fails, the cached ring serves.
+   */
+  private readonly resolveKey = (kid: string) => {
+    const reload = this.ring.reloadIfStale();
+    if (reload === undefined) return this.lookupKey(kid);
+    const lookup = () => this.lookupKey(kid);
+    return this.storage(() => reload).then(lookup, lookup);
+  };
+
+  private lookupKey(kid: string) {
+    return this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid));
+  }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
     const record = await this.storage(() => this.store.findSessionState(claims.handle));
@@ -481,6 +514,46 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       : undefined;
   }
 
+  /**
+   * Refuses a session whose access token at `generation` would be longer than the limit both the
+   * verifier and a browser cookie accept (`maxAccessTokenLength`). The size is exact (computed as
+   * signed, see `accessTokenLength`); a new session is checked at the largest generation it can
+   * reach, so none of its refreshes can outgrow it. Only sessions stored by older versions, or
+   * under other cookie options or keys, can fail at refresh: they must sign in again.
+   */
+  private async assertAccessTokenFits(
+    record: SessionRecord,
+    generation: number,
+    now: number,
+    on: 'create' | 'refresh',
+  ): Promise<void> {
+    const signer = await this.storage(() => this.ring.signingKey());
+    const { issuer, audience, validity } = this.options.accessToken;
+    const limit = this.verifyOptions.maxLength;
+    const claims = {
+      userId: userIdOf(record),
+      handle: record.handle,
+      generation,
+      jwtPayload: JSON.parse(record.jwtPayload) as unknown,
+    };
+    const lengthWith = (jwtPayload: unknown) =>
+      accessTokenLength(signer, { ...claims, jwtPayload }, now, now + validity * SECOND, {
+        issuer,
+        audience,
+      });
+    const length = lengthWith(claims.jwtPayload);
+    if (length <= limit) return;
+    throw accessTokenTooLarge({
+      on,
+      length,
+      limit,
+      algorithm: signer.algorithm,
+      culprit: lengthWith({}) > limit ? 'userId' : 'jwtPayload',
+      userId: claims.userId,
+      jwtPayloadBytes: Buffer.byteLength(record.jwtPayload),
+    });
+  }
+
   private async issueTokens(record: SessionRecord, refreshToken: string, now: number) {
     const session: SessionInfo = {
       handle: record.handle,
@@ -506,6 +579,10 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       ),
       expires: Math.floor(accessExpires / SECOND) * SECOND,
     };
+    // assertAccessTokenFits ran before any write; this only guards that its size stays exact.
+    if (accessToken.value.length > this.verifyOptions.maxLength) {
+      throw new SessionError(SessionError.GENERAL_ERROR, Messages.internal);
+    }
     return {
       session,
       accessToken,
