@@ -231,9 +231,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       if (!record || record.expiresAt <= now) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
-      // Before any write: a rotation must not commit a token that could not be delivered.
-      await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
       if (constantTimeEqual(record.refreshHash, hash)) {
+        // Before the write: a rotation must not commit a token that could not be delivered.
+        await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
         const rotated = await this.rotate(record, now);
         if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
         continue; // Another request rotated first: re-read and answer as a replay.

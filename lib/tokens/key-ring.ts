@@ -41,7 +41,11 @@ export interface KeyRingTimings {
   unknownKidCooldown: number;
 }
 
-/** Default reload cadence: every instance sees a new key well before it signs. */
+/**
+ * Default reload cadence: every instance sees a new key well before it signs, and a key retired by
+ * `rotateSigningKeys({ immediately: true })` on another instance stops verifying here at the first
+ * verification after this long (which reloads the ring before it checks the token).
+ */
 export const DEFAULT_RING_RELOAD_INTERVAL_MS = 60_000;
 export const DEFAULT_UNKNOWN_KID_COOLDOWN_MS = 10_000;
 
