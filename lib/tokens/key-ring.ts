@@ -299,7 +299,8 @@ export class KeyRing {
     const now = this.clock.now();
     if (immediately) {
       const kid = await this.insertKey(now, now + this.timings.updateInterval);
-      const retired = [...this.keys.values()];
+      // A reload may have run meanwhile: never retire the new key.
+      const retired = [...this.keys.values()].filter((key) => key.kid !== kid);
       // Stop trusting them here first, should the writes below fail half-way.
       for (const key of retired) {
         key.signUntil = Math.min(key.signUntil, now);
