@@ -137,7 +137,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Starts a session for a user.
-   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
+   * @throws SessionError `GENERAL_ERROR` for a bad argument (also a `userId` and `jwtPayload` whose
+   * access token would not fit a 4096-byte cookie: the message names the argument and the limit;
+   * nothing is written) or an unavailable database.
    */
   async createNewSession(
     userId: UserId,
@@ -217,7 +219,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   /**
    * Rotates a refresh token: the current one gets a successor; one rotated away less than a grace
    * period ago gets the live token; any older one is theft and revokes the session.
-   * @throws SessionError `UNAUTHORISED` for an invalid token or a gone session;
+   * @throws SessionError `UNAUTHORISED` for an invalid token, a gone session, or one stored by an
+   * older version whose access token no longer fits a cookie (not rotated: sign in again);
    * `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` on reuse; `GENERAL_ERROR` when the database is unavailable.
    */
   async refreshSession(refreshToken: string | undefined): Promise<RefreshedSession> {
