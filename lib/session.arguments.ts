@@ -72,3 +72,40 @@ export function toJsonText(name: string, value: unknown, maxBytes: number): stri
   if (bytes > maxBytes) throw argumentError(`${name} is ${bytes} bytes as JSON; the limit is ${maxBytes}.`);
   return text;
 }
+
+/** What {@link accessTokenTooLarge} reports. */
+export interface AccessTokenSize {
+  /** `create`: an argument of createNewSession; `refresh`: a session stored earlier. */
+  on: 'create' | 'refresh';
+  /** The token's length and the limit, in characters. */
+  length: number;
+  limit: number;
+  algorithm: string;
+  /** The argument to shorten: `userId` when even an empty payload would not fit. */
+  culprit: 'jwtPayload' | 'userId';
+  userId: UserId;
+  jwtPayloadBytes: number;
+}
+
+/**
+ * The error for a session whose access token would exceed the limit: `GENERAL_ERROR` naming the
+ * argument to shorten on create; `UNAUTHORISED` (sign in again) on refresh, whose stored payload
+ * cannot change.
+ */
+export function accessTokenTooLarge(size: AccessTokenSize): SessionError {
+  const { length, limit, algorithm, culprit } = size;
+  const userIdBytes = Buffer.byteLength(JSON.stringify(String(size.userId))) - 2;
+  const made =
+    `jwtPayload (${size.jwtPayloadBytes} bytes as JSON) and userId (${userIdBytes} bytes in the token) ` +
+    `make a ${algorithm} access token of ${length} characters; the limit is ${limit} ` +
+    '(a 4096-byte Set-Cookie under these cookie options, at any refresh generation)';
+  if (size.on === 'refresh') {
+    return new SessionError(
+      SessionError.UNAUTHORISED,
+      `This session cannot be refreshed: its ${made}. Sign in again.`,
+    );
+  }
+  // Base64url carries 3 bytes in 4 characters.
+  const excess = Math.ceil(((length - limit) * 3) / 4);
+  return argumentError(`${made}: shorten ${culprit} by at least ${excess} bytes.`);
+}

@@ -13,6 +13,7 @@ import type {
   VerifiedSession,
 } from './interfaces/session.interface.js';
 import {
+  accessTokenTooLarge,
   assertSessionHandle,
   assertUserId,
   toJsonText,
@@ -25,10 +26,12 @@ import {
   MAX_SESSION_DATA_BYTES,
   SESSION_CLOCK,
   SESSION_RESOLVED_OPTIONS,
+  maxAccessTokenLength,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
+  accessTokenLength,
   signAccessToken,
   verifyAccessToken,
   type AccessTokenClaims,
@@ -93,7 +96,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
     this.replyMarginMs = Math.min(250, (options.databaseTimeout * SECOND) / 4);
     const { issuer, audience, clockTolerance } = options.accessToken;
-    this.verifyOptions = { issuer, audience, clockTolerance };
+    this.verifyOptions = {
+      issuer,
+      audience,
+      clockTolerance,
+      maxLength: maxAccessTokenLength(options.cookie),
+    };
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -142,7 +150,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Starts a session for a user.
-   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
+   * @throws SessionError `GENERAL_ERROR` for a bad argument (also a `userId` and `jwtPayload` whose
+   * access token would not fit a 4096-byte cookie: the message names the argument and the limit;
+   * nothing is written) or an unavailable database.
    */
   async createNewSession(
     userId: UserId,
@@ -177,6 +187,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
       absoluteExpiresAt,
     };
+    // Every generation this session may reach must give a token that is accepted and fits a cookie.
+    await this.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issueTokens(record, refreshToken, now);
     // The insert is bound to the database's clock like a rotation: a sign-in answered with an error
@@ -227,7 +239,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   /**
    * Rotates a refresh token: the current one gets a successor; one rotated away less than a grace
    * period ago gets the live token; any older one is theft and revokes the session.
-   * @throws SessionError `UNAUTHORISED` for an invalid token or a gone session;
+   * @throws SessionError `UNAUTHORISED` for an invalid token, a gone session, or one stored by an
+   * older version whose access token no longer fits a cookie (not rotated: sign in again);
    * `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` on reuse; `GENERAL_ERROR` when the database is unavailable.
    */
   async refreshSession(refreshToken: string | undefined): Promise<RefreshedSession> {
@@ -248,6 +261,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       if (constantTimeEqual(record.refreshHash, hash)) {
         // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
         if (refused) throw this.lateWrite('Refresh');
+        // Before the write: a rotation must not commit a token that could not be delivered.
+        await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
         const rotated = await this.rotate(record, now, databaseNow);
         if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
         refused = true;
@@ -369,9 +384,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Publishes a new signing key and retires the current one. The new key signs after one ring
-   * reload interval (every instance has seen it by then); `immediately` after a key leak.
-   * Returns the new key's id.
+   * Publishes a new signing key and retires the current one. Returns the new key's id.
+   * - Normal: the new key signs after one ring reload interval (every instance has seen it by
+   *   then); the old keys keep verifying until their last tokens expire, so nobody must refresh.
+   * - `immediately: true`, the answer to a leaked key: the new key signs at once and every other
+   *   key stops verifying and leaves the JWKS, at once on this instance (its verified-token cache
+   *   included) and on every other instance at its next ring reload, at most
+   *   `DEFAULT_RING_RELOAD_INTERVAL_MS` (60 s) later. Holders of tokens signed by a retired key get
+   *   `TRY_REFRESH_TOKEN` and refresh (refresh tokens do not depend on signing keys).
    * @throws SessionError `GENERAL_ERROR` with static keys or an unavailable database.
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
@@ -386,6 +406,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */
   getJwks(): { keys: Record<string, unknown>[] } {
+    // Follows a retirement made elsewhere from the next call on; checks need no database.
+    void this.ring.reloadIfStale()?.catch(() => undefined);
     return this.ring.jwks() as { keys: Record<string, unknown>[] };
   }
 
@@ -416,7 +438,10 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   /** This instance's earlier verification of the token, while it holds. */
   private previouslyVerified(accessToken: string | undefined): VerifiedToken | undefined {
     if (accessToken === undefined) return undefined;
-    const cached = this.verified.get(accessToken, this.clock.now());
+    const now = this.clock.now();
+    // A ring due for a reload is reloaded first (resolveKey), so a key retired elsewhere stops here.
+    if (this.ring.isStale(now)) return undefined;
+    const cached = this.verified.get(accessToken, now);
     // The entry holds only while its key is still the ring's (a reload may retire it).
     return cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key ? cached : undefined;
   }
@@ -445,9 +470,20 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  /** The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface. */
-  private readonly resolveKey = (kid: string) =>
-    this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid), 'read');
+  /**
+   * The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface.
+   * A ring older than its reload interval is reloaded first; if that fails, the cached ring serves.
+   */
+  private readonly resolveKey = (kid: string) => {
+    const reload = this.ring.reloadIfStale();
+    if (reload === undefined) return this.lookupKey(kid);
+    const lookup = () => this.lookupKey(kid);
+    return this.storage(() => reload, 'read').then(lookup, lookup);
+  };
+
+  private lookupKey(kid: string) {
+    return this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid), 'read');
+  }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
     const record = await this.storage(() => this.store.findSessionState(claims.handle), 'read');
@@ -548,6 +584,46 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       : undefined;
   }
 
+  /**
+   * Refuses a session whose access token at `generation` would be longer than the limit both the
+   * verifier and a browser cookie accept (`maxAccessTokenLength`). The size is exact (computed as
+   * signed, see `accessTokenLength`); a new session is checked at the largest generation it can
+   * reach, so none of its refreshes can outgrow it. Only sessions stored by older versions, or
+   * under other cookie options or keys, can fail at refresh: they must sign in again.
+   */
+  private async assertAccessTokenFits(
+    record: SessionRecord,
+    generation: number,
+    now: number,
+    on: 'create' | 'refresh',
+  ): Promise<void> {
+    const signer = await this.storage(() => this.ring.signingKey());
+    const { issuer, audience, validity } = this.options.accessToken;
+    const limit = this.verifyOptions.maxLength;
+    const claims = {
+      userId: userIdOf(record),
+      handle: record.handle,
+      generation,
+      jwtPayload: JSON.parse(record.jwtPayload) as unknown,
+    };
+    const lengthWith = (jwtPayload: unknown) =>
+      accessTokenLength(signer, { ...claims, jwtPayload }, now, now + validity * SECOND, {
+        issuer,
+        audience,
+      });
+    const length = lengthWith(claims.jwtPayload);
+    if (length <= limit) return;
+    throw accessTokenTooLarge({
+      on,
+      length,
+      limit,
+      algorithm: signer.algorithm,
+      culprit: lengthWith({}) > limit ? 'userId' : 'jwtPayload',
+      userId: claims.userId,
+      jwtPayloadBytes: Buffer.byteLength(record.jwtPayload),
+    });
+  }
+
   private async issueTokens(record: SessionRecord, refreshToken: string, now: number) {
     const session: SessionInfo = {
       handle: record.handle,
@@ -573,6 +649,10 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       ),
       expires: Math.floor(accessExpires / SECOND) * SECOND,
     };
+    // assertAccessTokenFits ran before any write; this only guards that its size stays exact.
+    if (accessToken.value.length > this.verifyOptions.maxLength) {
+      throw new SessionError(SessionError.GENERAL_ERROR, Messages.internal);
+    }
     return {
       session,
       accessToken,

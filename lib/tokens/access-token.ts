@@ -1,4 +1,4 @@
-import { SignJWT, decodeProtectedHeader, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
+import { CompactSign, decodeProtectedHeader, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
 import { SESSION_HANDLE_PATTERN } from './refresh-token.js';
 
 /** What a verified access token says. */
@@ -21,6 +21,8 @@ export interface AccessTokenKey {
   verifyKey: CryptoKey | KeyObject | Uint8Array;
   /** Until when the key verifies, epoch ms. */
   verifyUntil: number;
+  /** Length of its signatures in a compact JWS (base64url characters): fixed per key. */
+  signatureLength: number;
 }
 
 /** Verification settings resolved once from the options. */
@@ -28,12 +30,15 @@ export interface AccessTokenVerifyOptions {
   issuer?: string;
   audience?: string;
   clockTolerance: number;
+  /**
+   * Longest token accepted, in characters: the same limit the issuer keeps
+   * (`maxAccessTokenLength` of the cookie options), checked before any parsing.
+   */
+  maxLength: number;
 }
 
 /** RFC 9068's media type for JWT access tokens; a token of any other `typ` is refused. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
-/** Access tokens travel in a cookie, which browsers cap at about 4 KB. */
-export const MAX_ACCESS_TOKEN_LENGTH = 4096;
 const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]+$/;
 const MAX_KID_LENGTH = 128;
 
@@ -46,6 +51,56 @@ interface Claims {
   pld?: unknown;
 }
 
+/** Header and claims of an access token as JSON text, exactly as they are signed. */
+function encodeAccessToken(
+  signer: Pick<AccessTokenKey, 'kid' | 'algorithm'>,
+  claims: Omit<AccessTokenClaims, 'expiresAt'>,
+  issuedAt: number,
+  expiresAt: number,
+  options: Pick<AccessTokenVerifyOptions, 'issuer' | 'audience'>,
+): { header: { alg: string; kid: string; typ: string }; payload: string } {
+  const body: Claims & Record<string, unknown> = {
+    sub: String(claims.userId),
+    sid: claims.handle,
+    gen: claims.generation,
+    pld: claims.jwtPayload,
+  };
+  if (typeof claims.userId === 'number') body.uty = 'n';
+  body.iat = Math.floor(issuedAt / 1000);
+  body.exp = Math.floor(expiresAt / 1000);
+  if (options.issuer !== undefined) body.iss = options.issuer;
+  if (options.audience !== undefined) body.aud = options.audience;
+  return {
+    header: { alg: signer.algorithm, kid: signer.kid, typ: ACCESS_TOKEN_TYPE },
+    payload: JSON.stringify(body),
+  };
+}
+
+/** Characters of unpadded base64url for `bytes` bytes. */
+function base64UrlLength(bytes: number): number {
+  return Math.ceil((bytes * 4) / 3);
+}
+
+/**
+ * Length in characters of the token {@link signAccessToken} makes from the same arguments,
+ * computed without signing (a compact JWS: header, claims and signature, base64url, dot-joined).
+ */
+export function accessTokenLength(
+  signer: Pick<AccessTokenKey, 'kid' | 'algorithm' | 'signatureLength'>,
+  claims: Omit<AccessTokenClaims, 'expiresAt'>,
+  issuedAt: number,
+  expiresAt: number,
+  options: Pick<AccessTokenVerifyOptions, 'issuer' | 'audience'>,
+): number {
+  const { header, payload } = encodeAccessToken(signer, claims, issuedAt, expiresAt, options);
+  return (
+    base64UrlLength(Buffer.byteLength(JSON.stringify(header))) +
+    base64UrlLength(Buffer.byteLength(payload)) +
+    signer.signatureLength +
+    2
+  );
+}
+
 /** Signs an access token for one refresh generation of a session. */
 export async function signAccessToken(
   signer: AccessTokenKey,
@@ -54,20 +109,8 @@ export async function signAccessToken(
   expiresAt: number,
   options: Pick<AccessTokenVerifyOptions, 'issuer' | 'audience'>,
 ): Promise<string> {
-  const body: Claims = {
-    sub: String(claims.userId),
-    sid: claims.handle,
-    gen: claims.generation,
-    pld: claims.jwtPayload,
-  };
-  if (typeof claims.userId === 'number') body.uty = 'n';
-  const jwt = new SignJWT(body as unknown as Record<string, unknown>)
-    .setProtectedHeader({ alg: signer.algorithm, kid: signer.kid, typ: ACCESS_TOKEN_TYPE })
-    .setIssuedAt(Math.floor(issuedAt / 1000))
-    .setExpirationTime(Math.floor(expiresAt / 1000));
-  if (options.issuer !== undefined) jwt.setIssuer(options.issuer);
-  if (options.audience !== undefined) jwt.setAudience(options.audience);
-  return jwt.sign(signer.key);
+  const { header, payload } = encodeAccessToken(signer, claims, issuedAt, expiresAt, options);
+  return new CompactSign(Buffer.from(payload)).setProtectedHeader(header).sign(signer.key);
 }
 
 /** Finds the key a token's `kid` names (reloading the ring if it must); `undefined` when none. */
@@ -82,8 +125,8 @@ export interface VerifiedAccessToken {
 }
 
 /** Length and character set of a compact JWS, checked before any parsing. */
-function hasAccessTokenShape(token: unknown): token is string {
-  return typeof token === 'string' && token.length <= MAX_ACCESS_TOKEN_LENGTH && JWT_SHAPE.test(token);
+function hasAccessTokenShape(token: unknown, maxLength: number): token is string {
+  return typeof token === 'string' && token.length <= maxLength && JWT_SHAPE.test(token);
 }
 
 /**
@@ -97,7 +140,7 @@ export async function verifyAccessToken(
   now: number,
   options: AccessTokenVerifyOptions,
 ): Promise<VerifiedAccessToken | undefined> {
-  if (!hasAccessTokenShape(token)) return undefined;
+  if (!hasAccessTokenShape(token, options.maxLength)) return undefined;
   let kid: unknown;
   try {
     ({ kid } = decodeProtectedHeader(token));

@@ -41,7 +41,11 @@ export interface KeyRingTimings {
   unknownKidCooldown: number;
 }
 
-/** Default reload cadence: every instance sees a new key well before it signs. */
+/**
+ * Default reload cadence: every instance sees a new key well before it signs, and a key retired by
+ * `rotateSigningKeys({ immediately: true })` on another instance stops verifying here at the first
+ * verification after this long (which reloads the ring before it checks the token).
+ */
 export const DEFAULT_RING_RELOAD_INTERVAL_MS = 60_000;
 export const DEFAULT_UNKNOWN_KID_COOLDOWN_MS = 10_000;
 
@@ -79,11 +83,21 @@ function publicJwkOf(jwk: JWK, kid: string, algorithm: string): JWK | undefined 
 
 type KeyMaterial = CryptoKey | KeyObject | Uint8Array;
 
+/**
+ * Base64url characters of the key's signatures: HMAC-SHA-256 32 bytes, P-256 and Ed25519 64,
+ * RSA the modulus length (RFC 7518 §3.2-3.4, RFC 8037 §3.1).
+ */
+function signatureLengthOf(jwk: JWK): number {
+  const bytes =
+    jwk.kty === 'RSA' ? Buffer.from(String(jwk.n), 'base64url').length : jwk.kty === 'oct' ? 32 : 64;
+  return Math.ceil((bytes * 4) / 3);
+}
+
 /** Imports a private (or shared) JWK as a signing key and its verifying counterpart. */
 async function importKeyPair(
   jwk: JWK,
   algorithm: string,
-): Promise<{ key: KeyMaterial; verifyKey: KeyMaterial }> {
+): Promise<{ key: KeyMaterial; verifyKey: KeyMaterial; signatureLength: number }> {
   if (jwk.kty === 'oct') {
     // importJWK hands back raw bytes for HMAC, which jose would import again on every call.
     if (algorithm !== 'HS256' || typeof jwk.k !== 'string') throw new TypeError('not an HS256 key');
@@ -92,11 +106,15 @@ async function importKeyPair(
       'sign',
       'verify',
     ]);
-    return { key, verifyKey: key };
+    return { key, verifyKey: key, signatureLength: signatureLengthOf(jwk) };
   }
   const key = await importJWK({ ...jwk, alg: algorithm }, algorithm);
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicPart } = jwk;
-  return { key, verifyKey: await importJWK({ ...publicPart, alg: algorithm }, algorithm) };
+  return {
+    key,
+    verifyKey: await importJWK({ ...publicPart, alg: algorithm }, algorithm),
+    signatureLength: signatureLengthOf(jwk),
+  };
 }
 
 /**
@@ -107,6 +125,8 @@ export class KeyRing {
   private keys = new Map<string, RingKey>();
   private signer: RingKey | undefined;
   private loadedAt = Number.NEGATIVE_INFINITY;
+  /** When a verification next reloads the ring first (a failed reload waits one cooldown). */
+  private nextReloadAt = Number.NEGATIVE_INFINITY;
   /** Genuine but missing key ids, and when they may trigger a reload again. */
   private readonly missingKids = new Map<string, number>();
   private reloading: Promise<void> | undefined;
@@ -188,7 +208,7 @@ export class KeyRing {
         `${where} has alg "${algorithm}" but accessToken.algorithm is "${this.algorithm}"; make them agree.`,
       );
     }
-    let pair: { key: KeyMaterial; verifyKey: KeyMaterial };
+    let pair: Awaited<ReturnType<typeof importKeyPair>>;
     try {
       pair = await importKeyPair(jwk, algorithm);
     } catch (error) {
@@ -235,7 +255,6 @@ export class KeyRing {
    */
   async verificationKey(kid: string): Promise<AccessTokenKey | undefined> {
     const now = this.clock.now();
-    this.reloadIfStale(now);
     const known = this.keys.get(kid);
     if (known) return known.verifyUntil > now ? known : undefined;
     if (!this.store || !this.isRingKeyId(kid)) return undefined;
@@ -267,7 +286,10 @@ export class KeyRing {
 
   /**
    * Publishes a new key and retires the current one. The new key signs after one reload interval,
-   * when every instance has seen it; `immediately` (after a key leak) makes it sign at once.
+   * when every instance has seen it, and the old one verifies until its last token has expired.
+   * `immediately` is the answer to a leaked key: the new key signs at once and every other key of
+   * the ring stops verifying at once here (the verified-token cache with it, as its entries die
+   * with their key) and on other instances at their next reload (within one reload interval).
    */
   async rotate({ immediately = false } = {}): Promise<string> {
     if (!this.store) {
@@ -275,7 +297,30 @@ export class KeyRing {
     }
     await this.reload();
     const now = this.clock.now();
-    const usableFrom = immediately ? now : now + this.timings.reloadInterval;
+    if (immediately) {
+      const kid = await this.insertKey(now, now + this.timings.updateInterval);
+      // A reload may have run meanwhile: never retire the new key.
+      const retired = [...this.keys.values()].filter((key) => key.kid !== kid);
+      // Stop trusting them here first, should the writes below fail half-way.
+      for (const key of retired) {
+        key.signUntil = Math.min(key.signUntil, now);
+        key.verifyUntil = now;
+        this.keys.delete(key.kid);
+      }
+      this.signer = undefined;
+      if (retired.length > 0) {
+        await this.store.retireSigningKeys(
+          retired.map((key) => key.kid),
+          now,
+          now,
+        );
+      }
+      // A read that began before the retirement committed would bring the keys back.
+      await this.reloading?.catch(() => undefined);
+      await this.reload();
+      return kid;
+    }
+    const usableFrom = now + this.timings.reloadInterval;
     const kid = await this.insertKey(usableFrom, usableFrom + this.timings.updateInterval);
     const current = [...this.keys.values()].filter((key) => key.signUntil > usableFrom).map((key) => key.kid);
     if (current.length > 0) {
@@ -293,11 +338,22 @@ export class KeyRing {
     return this.reloading;
   }
 
-  private reloadIfStale(now: number): void {
-    if (this.store && now - this.loadedAt >= this.timings.reloadInterval && !this.reloading) {
-      // Serve from the cache while the ring reloads in the background; a failure keeps the cache.
-      void this.reload().catch(() => undefined);
-    }
+  /** Whether the cached ring is due for a reload before it verifies again (a dynamic ring only). */
+  isStale(now: number = this.clock.now()): boolean {
+    return this.store !== undefined && now >= this.nextReloadAt;
+  }
+
+  /**
+   * Reloads a ring that is due ({@link isStale}), so a key retired elsewhere stops verifying here
+   * within one reload interval; `undefined` when it is not due. A failed reload keeps the cached
+   * ring and is retried after the unknown-kid cooldown, so an outage delays one request per
+   * cooldown, not every request.
+   */
+  reloadIfStale(): Promise<void> | undefined {
+    const now = this.clock.now();
+    if (!this.isStale(now)) return undefined;
+    this.nextReloadAt = now + this.timings.unknownKidCooldown;
+    return this.reload();
   }
 
   private async readRing(): Promise<void> {
@@ -315,6 +371,7 @@ export class KeyRing {
     this.keys = keys;
     this.signer = pickSigner(keys.values(), this.algorithm, now);
     this.loadedAt = now;
+    this.nextReloadAt = now + this.timings.reloadInterval;
   }
 
   private async openStoredKey(row: StoredSigningKey): Promise<RingKey | undefined> {

@@ -3,9 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SessionError } from '../../lib/errors/session.error.js';
 import { readCredentials, readSessionCookies, type CookieValue } from '../../lib/http/session-transport.js';
-import { MAX_USER_ID_LENGTH } from '../../lib/session.constants.js';
+import { MAX_USER_ID_LENGTH, maxAccessTokenLength } from '../../lib/session.constants.js';
+import { DEFAULT_SESSION_OPTIONS } from '../../lib/session.options.js';
 import { assertSessionHandle, assertUserId, toJsonText } from '../../lib/session.arguments.js';
-import { MAX_ACCESS_TOKEN_LENGTH, verifyAccessToken } from '../../lib/tokens/access-token.js';
+import { verifyAccessToken } from '../../lib/tokens/access-token.js';
 import { mintRefreshToken, parseRefreshToken } from '../../lib/tokens/refresh-token.js';
 import { b64 } from './support/jws.js';
 
@@ -220,7 +221,7 @@ describe('refresh-token parsing (parseRefreshToken)', () => {
 });
 
 describe('access-token verification (verifyAccessToken)', () => {
-  const options = { clockTolerance: 5 };
+  const options = { clockTolerance: 5, maxLength: maxAccessTokenLength(DEFAULT_SESSION_OPTIONS.cookie) };
 
   it('answers nothing for any value, never throwing and never looking a key up for a non-token', async () => {
     await fc.assert(
@@ -257,7 +258,7 @@ describe('access-token verification (verifyAccessToken)', () => {
           const result = await verifyAccessToken(token, (id) => void lookups.push(id), Date.now(), options);
           expect(result).toBeUndefined();
           const expected =
-            token.length <= MAX_ACCESS_TOKEN_LENGTH &&
+            token.length <= options.maxLength &&
             typeof fields.kid === 'string' &&
             fields.kid.length > 0 &&
             fields.kid.length <= 128
