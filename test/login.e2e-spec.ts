@@ -227,6 +227,9 @@ describe.each(database ? ADAPTERS : [])(
       } finally {
         emitter.off('session.created', faulty);
       }
+      expect(http.logs.take('ERROR')).toEqual([
+        "ERROR [SessionEvents] A 'session.created' listener threw: listener bug",
+      ]);
     });
 
     it('gives e2e tests a ready session through createTestSession', async () => {
