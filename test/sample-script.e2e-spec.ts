@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,13 +18,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The status of GET `url`, or `undefined` when nothing answers. */
-async function answer(url: string): Promise<number | undefined> {
-  try {
-    return (await fetch(url, { signal: AbortSignal.timeout(2000) })).status;
-  } catch {
-    return undefined;
-  }
+/**
+ * The status of a request on a connection of its own, or `undefined` when nothing answers. No
+ * keep-alive: a pooled connection would keep a closing server answering.
+ */
+async function answer(url: string, body?: unknown): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const request = httpRequest(url, {
+      method: body === undefined ? 'GET' : 'POST',
+      agent: false,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      timeout: 2000,
+    });
+    request.on('response', (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(undefined));
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
 /** Polls `check` every 200 ms until it holds or `limitMs` passes; answers whether it held. */
@@ -92,12 +106,11 @@ describe('npm run sample', () => {
     // The script compiles first: wait for the server, bounded.
     const up = await eventually(async () => (await answer(`${base}/`)) !== undefined, 150_000);
     expect(up, `the sample never answered on ${base}:\n${output}`).toBe(true);
-    const signedUp = await fetch(`${base}/auth/signup`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'saved-before-stop', password: 'long-enough' }),
+    const signedUp = await answer(`${base}/auth/signup`, {
+      username: 'saved-before-stop',
+      password: 'long-enough',
     });
-    expect(signedUp.status, output).toBe(201);
+    expect(signedUp, output).toBe(201);
     const tree = processTree(npm.pid!);
     expect(tree.length).toBeGreaterThan(1);
 
