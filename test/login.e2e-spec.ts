@@ -239,5 +239,33 @@ describe.each(database ? ADAPTERS : [])(
       await http.request.post('/notes').set(credentials.headers).expect(201);
       await http.request.get('/me').set('Authorization', `Bearer ${credentials.accessToken}`).expect(200);
     });
+
+    it("takes '15m', '1h' and '7d' when accessToken.validity allows them", async () => {
+      const long = await createHttpApp({
+        adapter,
+        database: db.options,
+        options: { accessToken: { validity: 7 * 86_400 } },
+        controllers: [LoginController],
+        providers: [PasswordStrategy],
+      });
+      try {
+        for (const [expiresIn, seconds] of [
+          ['15m', 900],
+          ['1h', 3600],
+          ['7d', 604_800],
+          [120, 120],
+        ] as const) {
+          const response = await long.request
+            .post('/auth/login')
+            .send({ strategy: 'password', credentials: { username: 'ada', password: 'right' }, expiresIn })
+            .expect(200);
+          const token = cookieNamed(response, 'sAccessToken')!.value;
+          const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+          expect(exp - Math.floor(long.clock.now() / 1000)).toBe(seconds);
+        }
+      } finally {
+        await long.close();
+      }
+    });
   },
 );
