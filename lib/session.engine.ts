@@ -85,6 +85,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly verifyOptions: AccessTokenVerifyOptions;
   private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   private cleanupTimer: NodeJS.Timeout | undefined;
+  private cleanupRun: Promise<unknown> | undefined;
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -136,16 +137,19 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
     if (cleanupInterval > 0) {
-      this.cleanupTimer = setInterval(
-        () => void this.removeExpiredSessions().catch(() => undefined),
-        cleanupInterval * SECOND,
-      );
+      this.cleanupTimer = setInterval(() => {
+        this.cleanupRun ??= this.removeExpiredSessions()
+          .catch(() => undefined)
+          .finally(() => (this.cleanupRun = undefined));
+      }, cleanupInterval * SECOND);
       this.cleanupTimer.unref();
     }
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     clearInterval(this.cleanupTimer);
+    // A cleanup in flight ends before the data source closes (at shutdown), not fails against it.
+    await this.cleanupRun;
   }
 
   /**

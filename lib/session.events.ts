@@ -2,13 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { UserId } from './session.arguments.js';
 
-/** A login through a strategy, successful or not. */
+/** A login through a strategy that completed or failed (a pending first step fires none, as in Kuzzle). */
 export interface LoginAttemptEvent {
   success: boolean;
   strategy: string;
   /** Set when the strategy accepted the credentials. */
   userId?: UserId;
-  /** Why it failed: `'invalid-credentials'`, `'unknown-strategy'`, `'pending'` or an error message. */
+  /** Why it failed: `'invalid-credentials'`, `'unknown-strategy'` or the strategy's error message. */
   error?: string;
 }
 

@@ -32,6 +32,7 @@ import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
 import type { LoginIdentity, LoginStrategyResult } from './login/login-strategy.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import ms from 'ms';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -52,10 +53,11 @@ export interface VerifyRequestOptions extends GetSessionOptions {
 /** Options of `SessionService.login`. */
 export interface LoginOptions {
   /**
-   * A shorter access-token lifetime for this session, in seconds (at most `accessToken.validity`);
-   * refreshes keep it.
+   * A shorter access-token lifetime for this session (at most `accessToken.validity`); refreshes
+   * keep it. A number is seconds; a string is a duration with a unit, as `@nestjs/jwt` and the
+   * Kuzzle SDK take it (`'90s'`, `'15m'`, `'1h'`, `'7d'`, parsed by the `ms` package).
    */
-  expiresIn?: number;
+  expiresIn?: number | string;
 }
 
 /** What `SessionService.login` answers. */
@@ -158,7 +160,7 @@ export class SessionService implements OnApplicationBootstrap {
       throw new LoginError(LoginError.LOGIN_FAILED, 'The credentials are not valid.');
     }
     if (typeof result === 'object' && 'pending' in result && result.pending === true) {
-      this.events.publish('login.attempt', { ...attempt, success: false, error: 'pending' });
+      // No event: as in Kuzzle, the attempt is reported when the login completes or fails.
       return { status: 'pending', challenge: result.challenge };
     }
     const identity = typeof result === 'object' ? (result as LoginIdentity) : { userId: result };
@@ -314,16 +316,24 @@ export class SessionService implements OnApplicationBootstrap {
     return this.engine.listSessionsForUser(userId);
   }
 
+  /** `expiresIn` in whole seconds; strings as `@nestjs/jwt` reads them, except a bare number. */
   private expiresInOf(expiresIn: unknown): number | undefined {
     if (expiresIn === undefined) return undefined;
     const max = this.options.accessToken.validity;
-    if (typeof expiresIn !== 'number' || !Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > max) {
+    let seconds: unknown = expiresIn;
+    // `ms` reads a string without a unit as milliseconds ('120' is 120 ms): refused as ambiguous.
+    if (typeof expiresIn === 'string' && /[a-z]$/i.test(expiresIn)) {
+      const milliseconds = ms(expiresIn as ms.StringValue) as number | undefined;
+      seconds = milliseconds === undefined ? undefined : milliseconds / 1000;
+    }
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > max) {
+      const shown = typeof expiresIn === 'string' ? `'${expiresIn.slice(0, 40)}'` : String(expiresIn);
       throw new LoginError(
         LoginError.INVALID_LOGIN_OPTIONS,
-        `expiresIn must be a whole number of seconds from 1 to ${max}.`,
+        `expiresIn ${shown} is invalid: give a whole number of seconds from 1 to ${max}, or a duration with a unit within it, such as '15m' or '1h'.`,
       );
     }
-    return expiresIn;
+    return seconds;
   }
 
   /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */

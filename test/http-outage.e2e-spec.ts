@@ -51,6 +51,10 @@ describe.each(database ? ADAPTERS : [])('database outage on %s (MariaDB behind a
         const login = await http.request.post('/login').send({ userId: 'during-outage' }).expect(500);
         expect(setCookies(login)).toEqual([]);
         expect(Date.now() - started).toBeLessThan(15_000);
+        // One line per failed request, with the cause, for the operator; none reached the console.
+        const logged = http.logs.take('ERROR');
+        expect(logged).toHaveLength(3);
+        for (const line of logged) expect(line).toMatch(/^ERROR \[SessionEngine\] Session store failure: \w/);
         // Stateless checks need no database.
         await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201);
       } finally {

@@ -269,6 +269,25 @@ describe.each(databases)('signing keys and revocation on %s', (kind) => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(cleanup.mock.calls.length).toBe(calls);
     });
+
+    it('lets a cleanup in flight finish before the database closes, logging no store failure', async () => {
+      const ctx = await boot({ cleanupInterval: 0.2 });
+      const store = ctx.app.get<SessionStore>(SESSION_STORE);
+      const deleteExpired = store.deleteExpired.bind(store);
+      let started!: () => void;
+      const inFlight = new Promise<void>((resolve) => (started = resolve));
+      vi.spyOn(store, 'deleteExpired').mockImplementation(async (...args) => {
+        started();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return deleteExpired(...args);
+      });
+      const cleanup = vi.spyOn(ctx.engine, 'removeExpiredSessions');
+      await inFlight;
+      await ctx.close();
+      apps.splice(apps.indexOf(ctx), 1);
+      await Promise.allSettled(cleanup.mock.results.map((result) => result.value));
+      expect(ctx.logs.take('ERROR')).toEqual([]);
+    });
   });
 });
 

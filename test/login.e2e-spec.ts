@@ -113,8 +113,22 @@ describe.each(database ? ADAPTERS : [])(
       expect(await rows()).toBe(before);
     });
 
+    it('fires no login.attempt for a pending first step, only when the login fails or completes', async () => {
+      const twoStep = () => (events['login.attempt'] ?? []).filter((event) => event.strategy === 'two-step');
+      const before = twoStep().length;
+      await http.request
+        .post('/auth/login')
+        .send({ strategy: 'two-step', credentials: { email: 'ada@example.test' } })
+        .expect(200);
+      expect(twoStep()).toHaveLength(before);
+      await http.request.post('/auth/login').send({ strategy: 'two-step', credentials: {} }).expect(401);
+      expect(twoStep().slice(before)).toEqual([
+        { strategy: 'two-step', success: false, error: 'invalid-credentials' },
+      ]);
+    });
+
     it('shortens the access-token lifetime with expiresIn, and refreshes keep it', async () => {
-      const login = (expiresIn?: number) =>
+      const login = (expiresIn?: number | string) =>
         http.request
           .post('/auth/login')
           .send({ strategy: 'password', credentials: { username: 'ada', password: 'right' }, expiresIn });
@@ -134,6 +148,47 @@ describe.each(database ? ADAPTERS : [])(
       for (const invalid of [0, 601, 1.5]) {
         expect((await login(invalid).expect(400)).body.type).toBe('INVALID_LOGIN_OPTIONS');
       }
+    });
+
+    it('takes expiresIn as a duration string like @nestjs/jwt: 10m, 90s, 0.5m', async () => {
+      const expOf = (token: string) =>
+        JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp;
+      for (const [expiresIn, seconds] of [
+        ['10m', 600],
+        ['90s', 90],
+        ['0.5m', 30],
+        ['1 minute', 60],
+      ] as const) {
+        const response = await http.request
+          .post('/auth/login')
+          .send({ strategy: 'password', credentials: { username: 'ada', password: 'right' }, expiresIn })
+          .expect(200);
+        const token = cookieNamed(response, 'sAccessToken')!.value;
+        expect(expOf(token) - Math.floor(http.clock.now() / 1000)).toBe(seconds);
+      }
+    });
+
+    it('refuses a malformed or out-of-range expiresIn string with 400 naming expiresIn, before validating', async () => {
+      const attempts = () => events['login.attempt']?.length ?? 0;
+      const before = await rows();
+      const beforeAttempts = attempts();
+      // 600 s is the app's accessToken.validity; '120' has no unit (ms would read milliseconds).
+      for (const invalid of ['15 parsecs', '', '-5m', '0s', '1500ms', '120', '15m', '1h', '7d', '10m ']) {
+        const response = await http.request
+          .post('/auth/login')
+          .send({
+            strategy: 'password',
+            credentials: { username: 'ada', password: 'right' },
+            expiresIn: invalid,
+          })
+          .expect(400);
+        expect(response.body.type).toBe('INVALID_LOGIN_OPTIONS');
+        expect(response.body.message).toContain(`expiresIn '${invalid}' is invalid`);
+        expect(response.body.message).toContain('600');
+        expect(setCookies(response)).toEqual([]);
+      }
+      expect(await rows()).toBe(before);
+      expect(attempts()).toBe(beforeAttempts);
     });
 
     it('emits refreshed, revoked and theft events', async () => {
@@ -172,6 +227,9 @@ describe.each(database ? ADAPTERS : [])(
       } finally {
         emitter.off('session.created', faulty);
       }
+      expect(http.logs.take('ERROR')).toEqual([
+        "ERROR [SessionEvents] A 'session.created' listener threw: listener bug",
+      ]);
     });
 
     it('gives e2e tests a ready session through createTestSession', async () => {
@@ -180,6 +238,34 @@ describe.each(database ? ADAPTERS : [])(
       expect(me.body).toMatchObject({ userId: 'tester', payload: { role: 'qa' } });
       await http.request.post('/notes').set(credentials.headers).expect(201);
       await http.request.get('/me').set('Authorization', `Bearer ${credentials.accessToken}`).expect(200);
+    });
+
+    it("takes '15m', '1h' and '7d' when accessToken.validity allows them", async () => {
+      const long = await createHttpApp({
+        adapter,
+        database: db.options,
+        options: { accessToken: { validity: 7 * 86_400 } },
+        controllers: [LoginController],
+        providers: [PasswordStrategy],
+      });
+      try {
+        for (const [expiresIn, seconds] of [
+          ['15m', 900],
+          ['1h', 3600],
+          ['7d', 604_800],
+          [120, 120],
+        ] as const) {
+          const response = await long.request
+            .post('/auth/login')
+            .send({ strategy: 'password', credentials: { username: 'ada', password: 'right' }, expiresIn })
+            .expect(200);
+          const token = cookieNamed(response, 'sAccessToken')!.value;
+          const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+          expect(exp - Math.floor(long.clock.now() / 1000)).toBe(seconds);
+        }
+      } finally {
+        await long.close();
+      }
     });
   },
 );

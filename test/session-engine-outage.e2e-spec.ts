@@ -89,6 +89,10 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     const [, payload, signature] = created.accessToken.value.split('.');
     const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid })).toString('base64url');
     await generalError(ctx.engine.getSession(`${header}.${payload}.${signature}`, null));
+    // Each failed call is logged once, with the driver's reason, for the operator.
+    const logged = ctx.logs.take('ERROR');
+    expect(logged).toHaveLength(7);
+    for (const line of logged) expect(line).toMatch(/^ERROR \[SessionEngine\] Session store failure: \w/);
     // Access-token checks need no database.
     await expect(
       ctx.engine.getSession(created.accessToken.value, created.antiCsrfToken!),
@@ -116,6 +120,9 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
         return lateResult;
       });
       await generalError(slow.engine.refreshSession(created.refreshToken.value));
+      expect(slow.logs.take('ERROR')).toEqual([
+        'ERROR [SessionEngine] Session store failure: no answer within databaseTimeout (0.5 s)',
+      ]);
       expect(await lateResult).toBe(false);
       // Long after the grace period the client's token is still the current one: no theft.
       slow.clock.advance(60);

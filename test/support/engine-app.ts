@@ -10,11 +10,14 @@ import {
   sessionMigrations,
   type SessionModuleOptions,
 } from '../../lib/index.js';
+import { silentTypeOrmLogger } from '../reliability/support/typeorm-logger.js';
 import { FakeClock } from './fake-clock.js';
+import { captureLogs, type CapturedLogs } from './logs.js';
 
 /**
  * The app's data source as tests configure it: the library's entities and migrations (so every
- * test also runs the migrations), and a single quick connection retry.
+ * test also runs the migrations), a single quick connection retry, and no console output (fault
+ * tests make queries slow, and TypeORM prints every slow query).
  */
 export function sessionDatabaseModule(database: DataSourceOptions, extra: Partial<DataSourceOptions> = {}) {
   return TypeOrmModule.forRoot({
@@ -24,6 +27,7 @@ export function sessionDatabaseModule(database: DataSourceOptions, extra: Partia
     migrationsRun: true,
     retryAttempts: 1,
     retryDelay: 200,
+    logger: silentTypeOrmLogger,
     ...extra,
   } as TypeOrmModuleOptions);
 }
@@ -37,6 +41,8 @@ export interface EngineApp {
   engine: SessionEngine;
   dataSource: DataSource;
   clock: FakeClock;
+  /** What the app logged (the library logs store failures), instead of printing it. */
+  logs: CapturedLogs;
   /** Rows in the session table. */
   countSessions(): Promise<number>;
   close(): Promise<void>;
@@ -48,11 +54,13 @@ export async function createEngineApp(
   options: Partial<SessionModuleOptions> = {},
   clock = new FakeClock(),
 ): Promise<EngineApp> {
+  const logs = captureLogs();
   const moduleRef = await Test.createTestingModule({
     imports: [sessionDatabaseModule(database), SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
   })
     .overrideProvider(SESSION_CLOCK)
     .useValue(clock)
+    .setLogger(logs)
     .compile();
   const app = await moduleRef.init();
   const dataSource = app.get(DataSource);
@@ -61,6 +69,7 @@ export async function createEngineApp(
     engine: app.get(SessionEngine),
     dataSource,
     clock,
+    logs,
     countSessions: async () => {
       const [row] = await dataSource.query('SELECT COUNT(*) AS n FROM session_info');
       return Number(row.n);

@@ -25,6 +25,7 @@ import {
 import { TestController } from '../fixtures/test.controller.js';
 import { TEST_SECRET, sessionDatabaseModule } from './engine-app.js';
 import { FakeClock } from './fake-clock.js';
+import { captureLogs, type CapturedLogs } from './logs.js';
 
 export type AdapterKind = 'express' | 'fastify';
 export const ADAPTERS: AdapterKind[] = ['express', 'fastify'];
@@ -57,6 +58,8 @@ export interface HttpApp {
   request: ReturnType<typeof supertest>;
   clock: FakeClock;
   dataSource: DataSource;
+  /** What the app logged (e.g. a store failure, a throwing listener), instead of printing it. */
+  logs: CapturedLogs;
   close(): Promise<void>;
 }
 
@@ -104,6 +107,7 @@ function sessionModule(
 export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
   const clock = config.clock ?? new FakeClock();
   const options: SessionModuleOptions = { secret: TEST_SECRET, ...config.options };
+  const logs = captureLogs();
   const moduleRef = await Test.createTestingModule({
     imports: [
       sessionDatabaseModule(config.database),
@@ -118,11 +122,12 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
   })
     .overrideProvider(SESSION_CLOCK)
     .useValue(clock)
+    .setLogger(logs)
     .compile();
   const app =
     config.adapter === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
-      : moduleRef.createNestApplication({ logger: false });
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: logs })
+      : moduleRef.createNestApplication({ logger: logs });
   if (config.globalPrefix) app.setGlobalPrefix(config.globalPrefix);
   if (config.catchAllFilter) app.useGlobalFilters(new CatchAllFilter());
   config.configure?.(app);
@@ -138,6 +143,7 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
     request: supertest(app.getHttpServer()),
     clock,
     dataSource: app.get(DataSource),
+    logs,
     close: () => app.close(),
   };
 }
