@@ -49,6 +49,7 @@ import {
   newSessionHandle,
   parseRefreshToken,
 } from './tokens/refresh-token.js';
+import { couldBeOwnToken, type OwnTokenChecks, type OwnTokenKind } from './tokens/own-token.js';
 import { constantTimeEqual, deriveSubKeys, open, seal, type SubKeys } from './tokens/secrets.js';
 
 const SECOND = 1000;
@@ -68,6 +69,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly gracePeriodMs: number;
   private ring!: KeyRing;
   private readonly verifyOptions: AccessTokenVerifyOptions;
+  private readonly ownTokenChecks: OwnTokenChecks;
   private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   private cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -81,6 +83,11 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
     const { issuer, audience, clockTolerance } = options.accessToken;
     this.verifyOptions = { issuer, audience, clockTolerance };
+    this.ownTokenChecks = {
+      algorithm: options.accessToken.algorithm,
+      couldBeOwnKeyId: (kid) => this.ring.couldHaveMadeKeyId(kid),
+      refreshTokenTag: this.keys.refreshTokenTag,
+    };
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -202,6 +209,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       await this.assertLiveGeneration(claims);
     }
     return verified.result;
+  }
+
+  /**
+   * Whether a value could be one of this deployment's tokens of `kind` (shape, `typ`, algorithm and a
+   * `kid` the ring could have made; a refresh token's tag), without storage. See {@link couldBeOwnToken}.
+   */
+  couldBeOwnToken(value: unknown, kind: OwnTokenKind): boolean {
+    return couldBeOwnToken(value, kind, this.ownTokenChecks);
   }
 
   /**

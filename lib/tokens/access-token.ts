@@ -82,7 +82,7 @@ export interface VerifiedAccessToken {
 }
 
 /** Length and character set of a compact JWS, checked before any parsing. */
-function hasAccessTokenShape(token: unknown): token is string {
+export function hasAccessTokenShape(token: unknown): token is string {
   return typeof token === 'string' && token.length <= MAX_ACCESS_TOKEN_LENGTH && JWT_SHAPE.test(token);
 }
 
