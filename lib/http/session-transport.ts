@@ -237,9 +237,9 @@ export class SessionTransport {
   /**
    * Sets the three cookies (or, with `headerTransport`, the `access-token`/`refresh-token` headers)
    * and the wire headers. Which transport is the caller's decision: new tokens travel the way the
-   * presented credential travelled. Session cookies the request carried under another domain (a
-   * changed `cookie.domain`, or planted by a sibling subdomain) are deleted, since the browser would
-   * keep sending them next to the new ones.
+   * presented credential travelled. Copies under another domain (a changed `cookie.domain`, or
+   * planted by a sibling subdomain) of the session cookies the request carried, and of the refresh
+   * cookie, are deleted, since the browser would keep sending them next to the new ones.
    */
   deliver(response: HttpResponseLike, tokens: DeliveredTokens, headerTransport: boolean): void {
     setHeader(response, 'Cache-Control', 'no-store');
@@ -254,7 +254,10 @@ export class SessionTransport {
     }
     const request = requestOf(response);
     const expires = new Date(tokens.refreshToken.expires);
-    const stale = this.clearingCookies(this.carriedNames(request), this.otherDomains(request));
+    // The refresh cookie reaches only the refresh path, so a login cannot see a planted copy: always
+    // clear its other-domain variants too.
+    const carried = this.carriedNames(request).add(this.names.refreshToken);
+    const stale = this.clearingCookies(carried, this.otherDomains(request));
     const { names } = this;
     this.replaceCookies(response, [
       ...stale,
