@@ -183,8 +183,8 @@ export class SessionService {
 
   /**
    * Verifies the request's session (Bearer header first, then cookies; see {@link verifyRequest}).
-   * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (cookies cleared),
-   * `GENERAL_ERROR`.
+   * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
+   * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
    */
   async getSession(
     request: HttpRequestLike,
@@ -228,7 +228,7 @@ export class SessionService {
       return undefined;
     }
     if (idRefreshToken.value === undefined) {
-      this.transport.clear(response);
+      this.transport.clear(response, request);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     }
     if (accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
@@ -237,7 +237,7 @@ export class SessionService {
       const verified = await this.engine.getSession(accessToken.value, antiCsrf, { checkDatabase });
       return this.requestSession(verified.session, request, response, 'cookie');
     } catch (error) {
-      this.clearOnAuthFailure(response, error);
+      this.clearOnAuthFailure(response, error, request);
       throw error;
     }
   }
@@ -256,17 +256,19 @@ export class SessionService {
     const credentials = this.transport.readCredentials(request);
     if (this.usesBearer(credentials, 'refresh')) {
       const refreshed = await this.engine.refreshSession(credentials.bearer);
-      this.transport.deliver(response, deliveredTokens(refreshed), true);
+      this.transport.deliver(response, deliveredTokens(refreshed), true, request);
       return this.requestSession(refreshed.session, request, response, 'header');
     }
     if (credentials.refreshToken.conflicting) {
-      this.transport.clear(response);
+      this.transport.clear(response, request);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     }
-    const refreshed = await this.clearOnAuthError(response, () =>
-      this.engine.refreshSession(credentials.refreshToken.value),
+    const refreshed = await this.clearOnAuthError(
+      response,
+      () => this.engine.refreshSession(credentials.refreshToken.value),
+      request,
     );
-    this.transport.deliver(response, deliveredTokens(refreshed), false);
+    this.transport.deliver(response, deliveredTokens(refreshed), false, request);
     return this.requestSession(refreshed.session, request, response, 'cookie');
   }
 
@@ -369,7 +371,7 @@ export class SessionService {
   ): Session {
     const request = requestOf(response);
     const viaHeader = wantsHeaderTransport(request) && this.authenticatedBy.get(request) !== 'cookie';
-    this.transport.deliver(response, created, viaHeader);
+    this.transport.deliver(response, created, viaHeader, request);
     return this.requestSession(created.session, request, response, viaHeader ? 'header' : 'cookie');
   }
 
@@ -400,22 +402,26 @@ export class SessionService {
   }
 
   /** Clears the cookies before an `UNAUTHORISED` or theft error leaves the request. */
-  private async clearOnAuthError<T>(response: HttpResponseLike, operation: () => Promise<T>): Promise<T> {
+  private async clearOnAuthError<T>(
+    response: HttpResponseLike,
+    operation: () => Promise<T>,
+    request?: HttpRequestLike,
+  ): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      this.clearOnAuthFailure(response, error);
+      this.clearOnAuthFailure(response, error, request);
       throw error;
     }
   }
 
-  private clearOnAuthFailure(response: HttpResponseLike, error: unknown): void {
+  private clearOnAuthFailure(response: HttpResponseLike, error: unknown, request?: HttpRequestLike): void {
     if (
       error instanceof SessionError &&
       (error.type === SessionError.UNAUTHORISED ||
         error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
     ) {
-      this.transport.clear(response);
+      this.transport.clear(response, request);
     }
   }
 }

@@ -241,7 +241,12 @@ export class SessionTransport {
    * planted by a sibling subdomain) of the session cookies the request carried, and of the refresh
    * cookie, are deleted, since the browser would keep sending them next to the new ones.
    */
-  deliver(response: HttpResponseLike, tokens: DeliveredTokens, headerTransport: boolean): void {
+  deliver(
+    response: HttpResponseLike,
+    tokens: DeliveredTokens,
+    headerTransport: boolean,
+    request: HttpRequestLike = requestOf(response),
+  ): void {
     setHeader(response, 'Cache-Control', 'no-store');
     if (headerTransport) {
       setHeader(response, ACCESS_TOKEN_HEADER, tokens.accessToken.value);
@@ -252,7 +257,6 @@ export class SessionTransport {
       ]);
       return;
     }
-    const request = requestOf(response);
     const expires = new Date(tokens.refreshToken.expires);
     // The refresh cookie reaches only the refresh path, so a login cannot see a planted copy: always
     // clear its other-domain variants too.
@@ -290,8 +294,7 @@ export class SessionTransport {
    * when something was cleared.
    * @returns whether any cookie was cleared.
    */
-  clear(response: HttpResponseLike): boolean {
-    const request = requestOf(response);
+  clear(response: HttpResponseLike, request: HttpRequestLike = requestOf(response)): boolean {
     const names = new Set([...this.carriedNames(request), ...this.namesSetOn(response)]);
     if (names.size === 0) return false;
     this.replaceCookies(
