@@ -260,13 +260,14 @@ export class SessionService {
       return this.requestSession(refreshed.session, request, response, 'header');
     }
     if (credentials.refreshToken.conflicting) {
-      this.transport.clear(response, request);
+      this.transport.clear(response, request, false);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     }
     const refreshed = await this.clearOnAuthError(
       response,
       () => this.engine.refreshSession(credentials.refreshToken.value),
       request,
+      false,
     );
     this.transport.deliver(response, deliveredTokens(refreshed), false, request);
     return this.requestSession(refreshed.session, request, response, 'cookie');
@@ -406,22 +407,28 @@ export class SessionService {
     response: HttpResponseLike,
     operation: () => Promise<T>,
     request?: HttpRequestLike,
+    offRefreshPath = true,
   ): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      this.clearOnAuthFailure(response, error, request);
+      this.clearOnAuthFailure(response, error, request, offRefreshPath);
       throw error;
     }
   }
 
-  private clearOnAuthFailure(response: HttpResponseLike, error: unknown, request?: HttpRequestLike): void {
+  private clearOnAuthFailure(
+    response: HttpResponseLike,
+    error: unknown,
+    request?: HttpRequestLike,
+    offRefreshPath = true,
+  ): void {
     if (
       error instanceof SessionError &&
       (error.type === SessionError.UNAUTHORISED ||
         error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
     ) {
-      this.transport.clear(response, request);
+      this.transport.clear(response, request, offRefreshPath);
     }
   }
 }

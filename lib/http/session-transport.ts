@@ -289,14 +289,20 @@ export class SessionTransport {
   /**
    * Clears the session cookies the request carried or this response set, and nothing else: a
    * response to a request without session cookies (a cross-site form post, say) must not sign the
-   * browser out. Each is cleared with the attributes that set it, under the configured domain and
-   * the other domains a copy may live on (host-only, parent domains). Adds `id-refresh-token: remove`
-   * when something was cleared.
+   * browser out. Off the refresh route (`offRefreshPath`), a request carrying a session cookie also
+   * stands for the refresh cookie, which the browser sends to the refresh path only. Each is cleared
+   * with the attributes that set it, under the configured domain and the other domains a copy may
+   * live on (host-only, parent domains). Adds `id-refresh-token: remove` when something was cleared.
    * @returns whether any cookie was cleared.
    */
-  clear(response: HttpResponseLike, request: HttpRequestLike = requestOf(response)): boolean {
+  clear(
+    response: HttpResponseLike,
+    request: HttpRequestLike = requestOf(response),
+    offRefreshPath = true,
+  ): boolean {
     const names = new Set([...this.carriedNames(request), ...this.namesSetOn(response)]);
     if (names.size === 0) return false;
+    if (offRefreshPath) names.add(this.names.refreshToken);
     this.replaceCookies(
       response,
       this.clearingCookies(names, [this.options.cookie.domain, ...this.otherDomains(request)]),
