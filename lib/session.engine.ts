@@ -52,6 +52,7 @@ import {
   newSessionHandle,
   parseRefreshToken,
 } from './tokens/refresh-token.js';
+import { couldBeOwnToken, type OwnTokenChecks, type OwnTokenKind } from './tokens/own-token.js';
 import { constantTimeEqual, deriveSubKeys, open, seal, type SubKeys } from './tokens/secrets.js';
 
 const SECOND = 1000;
@@ -83,6 +84,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly replyMarginMs: number;
   private ring!: KeyRing;
   private readonly verifyOptions: AccessTokenVerifyOptions;
+  private readonly ownTokenChecks: OwnTokenChecks;
   private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
@@ -97,11 +99,13 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
     this.replyMarginMs = Math.min(250, (options.databaseTimeout * SECOND) / 4);
     const { issuer, audience, clockTolerance } = options.accessToken;
-    this.verifyOptions = {
-      issuer,
-      audience,
-      clockTolerance,
-      maxLength: maxAccessTokenLength(options.cookie),
+    const maxLength = maxAccessTokenLength(options.cookie);
+    this.verifyOptions = { issuer, audience, clockTolerance, maxLength };
+    this.ownTokenChecks = {
+      algorithm: options.accessToken.algorithm,
+      maxLength,
+      couldBeOwnKeyId: (kid) => this.ring.couldHaveMadeKeyId(kid),
+      refreshTokenTag: this.keys.refreshTokenTag,
     };
   }
 
@@ -238,6 +242,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       await this.assertLiveGeneration(claims);
     }
     return verified.result;
+  }
+
+  /**
+   * Whether a value could be one of this deployment's tokens of `kind` (shape, `typ`, algorithm and a
+   * `kid` the ring could have made; a refresh token's tag), without storage. See {@link couldBeOwnToken}.
+   */
+  couldBeOwnToken(value: unknown, kind: OwnTokenKind): boolean {
+    return couldBeOwnToken(value, kind, this.ownTokenChecks);
   }
 
   /**

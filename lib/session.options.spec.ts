@@ -23,7 +23,7 @@ describe('resolveSessionOptions', () => {
     expect(resolved.accessToken.validity).toBe(900);
     expect(resolved.refreshToken.validity).toBe(8_640_000);
     expect(resolved.refreshToken.gracePeriod).toBe(10);
-    expect(resolved.cookie).toEqual({ secure: true, sameSite: 'lax' });
+    expect(resolved.cookie).toEqual({ secure: true, sameSite: 'lax', namePrefix: '' });
     expect(resolved.antiCsrf).toBe('token');
   });
 
@@ -35,7 +35,7 @@ describe('resolveSessionOptions', () => {
     });
     expect(resolved.accessToken).toMatchObject({ validity: 60, algorithm: 'HS256', clockTolerance: 5 });
     expect(resolved.accessToken.signingKey).toEqual({ dynamic: true, updateInterval: 3600 });
-    expect(resolved.cookie).toEqual({ domain: 'example.com', secure: true, sameSite: 'lax' });
+    expect(resolved.cookie).toEqual({ domain: 'example.com', secure: true, sameSite: 'lax', namePrefix: '' });
   });
 
   it('refuses a missing or short secret and says how to make one', () => {
@@ -48,6 +48,12 @@ describe('resolveSessionOptions', () => {
     expect(resolveSessionOptions({ secret, refreshToken: { gracePeriod: 4 } }).databaseTimeout).toBe(2);
     expect(resolveSessionOptions({ secret, refreshToken: { gracePeriod: 60 } }).databaseTimeout).toBe(5);
     expect(resolveSessionOptions({ secret, databaseTimeout: 3 }).databaseTimeout).toBe(3);
+  });
+
+  it("accepts cookie.namePrefix '__Host-' with the default secure and no domain", () => {
+    expect(resolveSessionOptions({ secret, cookie: { namePrefix: '__Host-' } }).cookie.namePrefix).toBe(
+      '__Host-',
+    );
   });
 
   it.each([
@@ -64,6 +70,12 @@ describe('resolveSessionOptions', () => {
     [{ cookie: { sameSite: 'none' as const, secure: false } }, /needs cookie.secure/],
     [{ cookie: { sameSite: 'none' as const }, antiCsrf: 'none' as const }, /set antiCsrf/],
     [{ antiCsrf: 'off' as never }, /antiCsrf must be one of/],
+    [{ cookie: { namePrefix: '__Secure-' as never } }, /cookie.namePrefix must be one of "", "__Host-"/],
+    [
+      { cookie: { namePrefix: '__Host-' as const, domain: 'example.com' } },
+      /'__Host-' cannot be combined with cookie.domain \("example.com"\).*Remove cookie.domain/,
+    ],
+    [{ cookie: { namePrefix: '__Host-' as const, secure: false } }, /'__Host-' needs cookie.secure: true/],
     [{ sessionExpiredStatusCode: 200 }, /sessionExpiredStatusCode/],
     [{ cleanupInterval: -5 }, /cleanupInterval/],
     [{ databaseTimeout: 6 }, /databaseTimeout \(6 s\) must be at most half of refreshToken.gracePeriod/],

@@ -16,7 +16,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
     path: '/session/refresh',
     gracePeriod: 10,
   },
-  cookie: { secure: true, sameSite: 'lax' },
+  cookie: { secure: true, sameSite: 'lax', namePrefix: '' },
   antiCsrf: 'token',
   sessionExpiredStatusCode: 401,
   cleanupInterval: 3600,
@@ -164,6 +164,20 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
     }
   }
   requireOneOf('cookie.secure', cookie.secure, [true, false]);
+  requireOneOf('cookie.namePrefix', cookie.namePrefix, ['', '__Host-']);
+  if (cookie.namePrefix === '__Host-' && cookie.domain !== undefined) {
+    throw configError(
+      `cookie.namePrefix '__Host-' cannot be combined with cookie.domain (${JSON.stringify(cookie.domain)}): ` +
+        'browsers refuse __Host- cookies that carry a Domain. Remove cookie.domain (cookies stay on this host), ' +
+        'or drop namePrefix to share cookies across subdomains.',
+    );
+  }
+  if (cookie.namePrefix === '__Host-' && !cookie.secure) {
+    throw configError(
+      "cookie.namePrefix '__Host-' needs cookie.secure: true: browsers refuse __Host- cookies without Secure " +
+        '(Chromium accepts Secure cookies from http://localhost, so local development still works).',
+    );
+  }
   requireOneOf('antiCsrf', options.antiCsrf, ['token', 'custom-header', 'none']);
   if (cookie.sameSite === 'none' && !cookie.secure) {
     throw configError(

@@ -4,7 +4,6 @@ import { SessionErrorMessages as Messages } from './errors/session-error.message
 import { SessionError } from './errors/session.error.js';
 import {
   appendToListHeader,
-  requestHeader,
   requestOf,
   setHeader,
   type HttpRequestLike,
@@ -12,18 +11,21 @@ import {
 } from './http/http-adapter.js';
 import { RequestSession, type Session, type SessionOperations } from './http/session.js';
 import {
-  ACCESS_TOKEN_COOKIE,
   ANTI_CSRF_HEADER,
-  ID_REFRESH_TOKEN_COOKIE,
-  readBearer,
-  readCookie,
+  carriesSessionCookie,
   SESSION_CORS_ALLOWED_HEADERS,
   SessionTransport,
-  readCredentials,
   wantsHeaderTransport,
+  type DeliveredTokens,
+  type RequestCredentials,
 } from './http/session-transport.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
-import type { GetSessionOptions, SessionListEntry } from './interfaces/session.interface.js';
+import type {
+  GetSessionOptions,
+  RefreshedSession,
+  SessionInfo,
+  SessionListEntry,
+} from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
@@ -35,6 +37,9 @@ import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import ms from 'ms';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** How the credential that authenticated a request travelled. */
+type CredentialTransport = 'cookie' | 'header';
 
 /** Per-request verification settings (from `@VerifySession()` or the `getSession` arguments). */
 export interface VerifyRequestOptions extends GetSessionOptions {
@@ -71,7 +76,12 @@ export type LoginOutcome =
 @Injectable()
 export class SessionService implements OnApplicationBootstrap {
   private readonly transport: SessionTransport;
+  /** Operations of a cookie-authenticated session: an auth failure or sign-out clears its cookies. */
   private readonly operations: SessionOperations;
+  /** Operations of a header-authenticated session: a header credential never clears cookies. */
+  private readonly headerOperations: SessionOperations;
+  /** The transport of the credential each request was authenticated with. */
+  private readonly authenticatedBy = new WeakMap<HttpRequestLike, CredentialTransport>();
   private refreshCookiePath: string | undefined;
 
   constructor(
@@ -95,6 +105,13 @@ export class SessionService implements OnApplicationBootstrap {
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
     };
+    this.headerOperations = {
+      getSessionData: (handle) => this.engine.getSessionData(handle),
+      updateSessionData: (handle, data) => this.engine.updateSessionData(handle, data),
+      revokeSession: async (handle) => {
+        await this.engine.revokeSessionUsingSessionHandle(handle);
+      },
+    };
   }
 
   /**
@@ -107,8 +124,10 @@ export class SessionService implements OnApplicationBootstrap {
   }
 
   /**
-   * Starts a session and sets its cookies (or, when the request asked for header transport, the
-   * `access-token`/`refresh-token` headers) on the response, replacing any session cookies on it.
+   * Starts a session and sets its cookies on the response, replacing any session cookies the request
+   * carried or the response set. Tokens go into `access-token`/`refresh-token` headers instead when
+   * the request asked with `session-transport: header` and was not authenticated by a session cookie
+   * (a cookie session never turns into readable tokens).
    * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
    */
   async createNewSession(
@@ -118,8 +137,7 @@ export class SessionService implements OnApplicationBootstrap {
     sessionData?: unknown,
   ): Promise<Session> {
     const created = await this.engine.createNewSession(userId, jwtPayload, sessionData);
-    this.transport.deliver(response, created, requestOf(response));
-    return new RequestSession(created.session, response, this.operations);
+    return this.deliverNewSession(response, created);
   }
 
   /**
@@ -172,15 +190,15 @@ export class SessionService implements OnApplicationBootstrap {
         accessTokenValidity,
       },
     );
-    this.transport.deliver(response, created, requestOf(response));
+    const session = this.deliverNewSession(response, created);
     this.events.publish('login.attempt', { ...attempt, success: true, userId: identity.userId });
-    return { status: 'signed-in', session: new RequestSession(created.session, response, this.operations) };
+    return { status: 'signed-in', session };
   }
 
   /**
-   * Verifies the request's session (Bearer header first, then cookies).
-   * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (cookies cleared),
-   * `GENERAL_ERROR`.
+   * Verifies the request's session (Bearer header first, then cookies; see {@link verifyRequest}).
+   * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
+   * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
    */
   async getSession(
     request: HttpRequestLike,
@@ -197,7 +215,11 @@ export class SessionService implements OnApplicationBootstrap {
 
   /**
    * Verifies a request as `SessionGuard` does; `undefined` only when the session is optional and
-   * the request carries none.
+   * the request carries none. `Authorization: Bearer` wins over cookies, except that a Bearer value
+   * which cannot be our access token (another issuer's JWT, `undefined`, empty...) is ignored when the
+   * request carries session cookies. A failing Bearer token never clears cookies.
+   * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
+   * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
    */
   async verifyRequest(
     request: HttpRequestLike,
@@ -205,15 +227,13 @@ export class SessionService implements OnApplicationBootstrap {
     options: VerifyRequestOptions = {},
   ): Promise<Session | undefined> {
     const checkDatabase = options.checkDatabase;
-    const bearer = readBearer(request);
-    if (bearer !== undefined) {
+    const credentials = this.transport.readCredentials(request);
+    if (this.usesBearer(credentials, 'access')) {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
-      const verified = await this.engine.getSession(bearer, null, { checkDatabase });
-      return new RequestSession(verified.session, response, this.operations);
+      const verified = await this.engine.getSession(credentials.bearer, null, { checkDatabase });
+      return this.requestSession(verified.session, request, response, 'header');
     }
-    const cookieHeader = requestHeader(request, 'cookie');
-    const accessToken = readCookie(cookieHeader, ACCESS_TOKEN_COOKIE);
-    const idRefreshToken = readCookie(cookieHeader, ID_REFRESH_TOKEN_COOKIE);
+    const { accessToken, idRefreshToken } = credentials;
     if (
       accessToken.value === undefined &&
       idRefreshToken.value === undefined &&
@@ -222,50 +242,55 @@ export class SessionService implements OnApplicationBootstrap {
       return undefined;
     }
     if (idRefreshToken.value === undefined) {
-      this.transport.clear(response);
+      this.transport.clear(response, request);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     }
     if (accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
     const antiCsrf = this.antiCsrfToken(request, options.antiCsrfCheck ?? true);
     try {
       const verified = await this.engine.getSession(accessToken.value, antiCsrf, { checkDatabase });
-      return new RequestSession(verified.session, response, this.operations);
+      return this.requestSession(verified.session, request, response, 'cookie');
     } catch (error) {
-      this.clearOnAuthFailure(response, error);
+      this.clearOnAuthFailure(response, error, request);
       throw error;
     }
   }
 
   /**
-   * Rotates the request's refresh token (cookie, or `Authorization: Bearer <refresh token>`) and
-   * writes the new tokens. Needs no anti-csrf token.
-   * @throws SessionError `UNAUTHORISED` or `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` (cookies cleared),
+   * Rotates the request's refresh token and writes the new tokens the way the old one came: sent in
+   * `Authorization: Bearer <refresh token>`, they answer in `access-token`/`refresh-token` headers;
+   * sent in the `sRefreshToken` cookie, in cookies only, whatever `session-transport` asks (page
+   * script must never read an HttpOnly token). A Bearer value that cannot be our refresh token is
+   * ignored when the request carries session cookies. Needs no anti-csrf token.
+   * @throws SessionError `UNAUTHORISED` or `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` (the session
+   * cookies the request carried cleared, for a cookie refresh; nothing cleared for a Bearer one),
    * `GENERAL_ERROR` (nothing set).
    */
   async refreshSession(request: HttpRequestLike, response: HttpResponseLike): Promise<Session> {
-    const credentials = readCredentials(request);
-    const viaHeader = credentials.bearer !== undefined;
-    const refreshToken = viaHeader ? credentials.bearer : credentials.refreshToken.value;
-    if (!viaHeader && credentials.refreshToken.conflicting) {
-      this.transport.clear(response);
+    const credentials = this.transport.readCredentials(request);
+    if (this.usesBearer(credentials, 'refresh')) {
+      const refreshed = await this.engine.refreshSession(credentials.bearer);
+      this.transport.deliver(response, deliveredTokens(refreshed), true, request);
+      return this.requestSession(refreshed.session, request, response, 'header');
+    }
+    if (credentials.refreshToken.conflicting) {
+      this.transport.clear(response, request, false);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     }
-    const refreshed = await this.clearOnAuthError(response, () => this.engine.refreshSession(refreshToken));
-    this.transport.deliver(
+    const refreshed = await this.clearOnAuthError(
       response,
-      {
-        accessToken: refreshed.newAccessToken,
-        refreshToken: refreshed.newRefreshToken,
-        idRefreshToken: refreshed.newIdRefreshToken,
-        antiCsrfToken: refreshed.newAntiCsrfToken,
-      },
+      () => this.engine.refreshSession(credentials.refreshToken.value),
       request,
-      viaHeader || wantsHeaderTransport(request),
+      false,
     );
-    return new RequestSession(refreshed.session, response, this.operations);
+    this.transport.deliver(response, deliveredTokens(refreshed), false, request);
+    return this.requestSession(refreshed.session, request, response, 'cookie');
   }
 
-  /** Clears the session cookies of a response (e.g. after revoking a session elsewhere). */
+  /**
+   * Clears the session cookies the response's request carried (or the response set), e.g. after
+   * revoking a session elsewhere; a request without session cookies gets no `Set-Cookie`.
+   */
   clearSessionCookies(response: HttpResponseLike): void {
     this.transport.clear(response);
   }
@@ -349,6 +374,41 @@ export class SessionService implements OnApplicationBootstrap {
     return value;
   }
 
+  /**
+   * Whether the request authenticates with its Bearer value: it has one, and either carries no
+   * session cookie or the value could be our token of `kind` (one rule for the guard and refresh).
+   */
+  private usesBearer(
+    credentials: RequestCredentials,
+    kind: 'access' | 'refresh',
+  ): credentials is RequestCredentials & { bearer: string } {
+    const { bearer } = credentials;
+    if (bearer === undefined) return false;
+    return !carriesSessionCookie(credentials) || this.engine.couldBeOwnToken(bearer, kind);
+  }
+
+  /** Delivers a created session: headers only for a login that asked and holds no cookie session. */
+  private deliverNewSession(
+    response: HttpResponseLike,
+    created: DeliveredTokens & { session: SessionInfo },
+  ): Session {
+    const request = requestOf(response);
+    const viaHeader = wantsHeaderTransport(request) && this.authenticatedBy.get(request) !== 'cookie';
+    this.transport.deliver(response, created, viaHeader, request);
+    return this.requestSession(created.session, request, response, viaHeader ? 'header' : 'cookie');
+  }
+
+  private requestSession(
+    info: SessionInfo,
+    request: HttpRequestLike,
+    response: HttpResponseLike,
+    transport: CredentialTransport,
+  ): Session {
+    this.authenticatedBy.set(request, transport);
+    const operations = transport === 'cookie' ? this.operations : this.headerOperations;
+    return new RequestSession(info, response, operations);
+  }
+
   private refreshPath(): string {
     // Resolved once, after the app has set its global prefix, versioning and RouterModule paths.
     this.refreshCookiePath ??= this.resolveRefreshPath();
@@ -379,22 +439,41 @@ export class SessionService implements OnApplicationBootstrap {
   }
 
   /** Clears the cookies before an `UNAUTHORISED` or theft error leaves the request. */
-  private async clearOnAuthError<T>(response: HttpResponseLike, operation: () => Promise<T>): Promise<T> {
+  private async clearOnAuthError<T>(
+    response: HttpResponseLike,
+    operation: () => Promise<T>,
+    request?: HttpRequestLike,
+    offRefreshPath = true,
+  ): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      this.clearOnAuthFailure(response, error);
+      this.clearOnAuthFailure(response, error, request, offRefreshPath);
       throw error;
     }
   }
 
-  private clearOnAuthFailure(response: HttpResponseLike, error: unknown): void {
+  private clearOnAuthFailure(
+    response: HttpResponseLike,
+    error: unknown,
+    request?: HttpRequestLike,
+    offRefreshPath = true,
+  ): void {
     if (
       error instanceof SessionError &&
       (error.type === SessionError.UNAUTHORISED ||
         error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
     ) {
-      this.transport.clear(response);
+      this.transport.clear(response, request, offRefreshPath);
     }
   }
+}
+
+function deliveredTokens(refreshed: RefreshedSession): DeliveredTokens {
+  return {
+    accessToken: refreshed.newAccessToken,
+    refreshToken: refreshed.newRefreshToken,
+    idRefreshToken: refreshed.newIdRefreshToken,
+    antiCsrfToken: refreshed.newAntiCsrfToken,
+  };
 }

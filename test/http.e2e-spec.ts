@@ -8,9 +8,10 @@ import { handlerRuns } from './fixtures/test.controller.js';
 const [database] = await reachableDatabases(['mariadb']);
 const SESSION_COOKIES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'];
 
-function expectCleared(response: Response, path = '/session/refresh'): void {
+/** The named session cookies (those the request carried; by default all three) are cleared, no other. */
+function expectCleared(response: Response, names = SESSION_COOKIES, path = '/session/refresh'): void {
   const cleared = setCookies(response);
-  expect(cleared.map((cookie) => cookie.name).sort()).toEqual([...SESSION_COOKIES].sort());
+  expect(cleared.map((cookie) => cookie.name).sort()).toEqual([...names].sort());
   for (const cookie of cleared) {
     expect(cookie.value).toBe('');
     expect(cookie.expires?.getTime()).toBe(0);
@@ -114,14 +115,14 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       expect(setCookies(response)).toEqual([]);
     });
 
-    it('answers UNAUTHORISED and clears all cookies when sIdRefreshToken is missing', async () => {
+    it('answers UNAUTHORISED and clears the cookies it carried when sIdRefreshToken is missing', async () => {
       const { jar } = await login();
       const response = await http.request
         .get('/me')
         .set('Cookie', jar.without('sIdRefreshToken').header())
         .expect(401);
       expect(response.body.type).toBe('UNAUTHORISED');
-      expectCleared(response);
+      expectCleared(response, ['sAccessToken', 'sRefreshToken']);
     });
 
     it('refuses a POST without or with a wrong anti-csrf header, never running the handler', async () => {
@@ -201,15 +202,23 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
         .expect(401);
       expect(response.body.type).toBe('UNAUTHORISED_AND_TOKEN_THEFT_DETECTED');
       expect(JSON.stringify(response.body)).not.toMatch(/theft-victim|[0-9a-f]{32}/);
-      expectCleared(response);
+      expectCleared(response, ['sRefreshToken']);
       const strict = await http.request.get('/strict').set('Cookie', jar.header()).expect(401);
       expect(strict.body.type).toBe('UNAUTHORISED');
     });
 
-    it('answers UNAUTHORISED with cookies cleared when there is no refresh cookie', async () => {
-      const response = await http.request.post('/session/refresh').expect(401);
+    it('answers UNAUTHORISED when there is no refresh cookie, clearing only the cookies carried', async () => {
+      const bare = await http.request.post('/session/refresh').expect(401);
+      expect(bare.body.type).toBe('UNAUTHORISED');
+      expect(setCookies(bare)).toEqual([]);
+      expect(bare.headers['id-refresh-token']).toBeUndefined();
+      const { jar } = await login('no-refresh-cookie');
+      const response = await http.request
+        .post('/session/refresh')
+        .set('Cookie', jar.without('sRefreshToken').header())
+        .expect(401);
       expect(response.body.type).toBe('UNAUTHORISED');
-      expectCleared(response);
+      expectCleared(response, ['sAccessToken', 'sIdRefreshToken']);
     });
   });
 

@@ -19,15 +19,20 @@ export interface Session {
   getJWTPayload(): unknown;
   /**
    * The session's data from the database.
-   * @throws SessionError `UNAUTHORISED` (cookies cleared) when the session is gone.
+   * @throws SessionError `UNAUTHORISED` when the session is gone (for a cookie session, the session
+   * cookies the request carried are cleared).
    */
   getSessionData(): Promise<unknown>;
   /**
    * Replaces the session's data.
-   * @throws SessionError `UNAUTHORISED` (cookies cleared) when the session is gone.
+   * @throws SessionError `UNAUTHORISED` when the session is gone (for a cookie session, the session
+   * cookies the request carried are cleared).
    */
   updateSessionData(data: unknown): Promise<void>;
-  /** Signs out: revokes the session and clears the cookies of the current response. */
+  /**
+   * Signs out: revokes the session and clears the session cookies the request carried (none when a
+   * Bearer token authenticated it: a header credential never clears cookies).
+   */
   revokeSession(): Promise<void>;
 }
 
@@ -56,7 +61,8 @@ export class RequestSession implements Session {
 
   /**
    * The session's data from the database.
-   * @throws SessionError `UNAUTHORISED` (cookies cleared) when the session is gone.
+   * @throws SessionError `UNAUTHORISED` when the session is gone (for a cookie session, the session
+   * cookies the request carried are cleared).
    */
   getSessionData(): Promise<unknown> {
     return this.operations.getSessionData(this.info.handle, this.response);
@@ -64,13 +70,17 @@ export class RequestSession implements Session {
 
   /**
    * Replaces the session's data.
-   * @throws SessionError `UNAUTHORISED` (cookies cleared) when the session is gone.
+   * @throws SessionError `UNAUTHORISED` when the session is gone (for a cookie session, the session
+   * cookies the request carried are cleared).
    */
   updateSessionData(data: unknown): Promise<void> {
     return this.operations.updateSessionData(this.info.handle, data, this.response);
   }
 
-  /** Signs out: revokes the session and clears the cookies of the current response. */
+  /**
+   * Signs out: revokes the session and clears the session cookies the request carried (none when a
+   * Bearer token authenticated it: a header credential never clears cookies).
+   */
   revokeSession(): Promise<void> {
     return this.operations.revokeSession(this.info.handle, this.response);
   }

@@ -96,6 +96,16 @@ export interface SessionCookieOptions {
    * @default 'lax'
    */
   sameSite?: 'lax' | 'strict' | 'none';
+  /**
+   * A prefix for the three cookie names. `'__Host-'` (cookies `__Host-sAccessToken`,
+   * `__Host-sRefreshToken`, `__Host-sIdRefreshToken`) makes browsers refuse copies planted by a
+   * sibling subdomain or over plain HTTP (cookie tossing; RFC 6265bis section 4.1.3.2). Browsers keep
+   * such cookies host-only, Secure and at `Path=/`, so it needs `secure: true`, no `domain`, and the
+   * refresh cookie is sent with every request rather than to the refresh path only. The original
+   * names stay the default because existing front ends read `sIdRefreshToken`.
+   * @default ''
+   */
+  namePrefix?: '' | '__Host-';
 }
 
 /** Options of `SessionModule.forRoot()`. */

@@ -1,15 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import {
-  ACCESS_TOKEN_COOKIE,
-  ID_REFRESH_TOKEN_COOKIE,
-  REFRESH_TOKEN_COOKIE,
-} from '../http/session-transport.js';
+import { sessionCookieNames } from '../http/session-transport.js';
+import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import type { UserId } from '../session.arguments.js';
+import { SESSION_RESOLVED_OPTIONS } from '../session.constants.js';
 import { SessionEngine } from '../session.engine.js';
 
 /** What a test sends to act as a signed-in user. */
 export interface TestSessionCredentials {
-  /** The `Cookie` request header carrying the three session cookies. */
+  /** The `Cookie` request header carrying the three session cookies (names as configured). */
   cookie: string;
   /** The `anti-csrf` header value for non-GET requests (undefined unless `antiCsrf` is `'token'`). */
   antiCsrf: string | undefined;
@@ -33,10 +31,12 @@ export async function createTestSession(
 ): Promise<TestSessionCredentials> {
   const engine = app.get(SessionEngine, { strict: false });
   const created = await engine.createNewSession(userId, jwtPayload, sessionData);
+  const options = app.get<ResolvedSessionOptions>(SESSION_RESOLVED_OPTIONS, { strict: false });
+  const names = sessionCookieNames(options.cookie.namePrefix);
   const cookie = [
-    `${ACCESS_TOKEN_COOKIE}=${created.accessToken.value}`,
-    `${REFRESH_TOKEN_COOKIE}=${created.refreshToken.value}`,
-    `${ID_REFRESH_TOKEN_COOKIE}=${created.idRefreshToken.value}`,
+    `${names.accessToken}=${created.accessToken.value}`,
+    `${names.refreshToken}=${created.refreshToken.value}`,
+    `${names.idRefreshToken}=${created.idRefreshToken.value}`,
   ].join('; ');
   const headers: Record<string, string> = { Cookie: cookie };
   if (created.antiCsrfToken !== undefined) headers['anti-csrf'] = created.antiCsrfToken;

@@ -73,7 +73,12 @@ describe('maxAccessTokenLength', () => {
   const domains = [undefined, 'example.com', 'a-rather-long-subdomain.of-a-long-registrable-domain.example'];
   const cases = domains.flatMap((domain) =>
     [true, false].flatMap((secure) =>
-      (['lax', 'strict', 'none'] as const).map((sameSite) => ({ domain, secure, sameSite })),
+      (['lax', 'strict', 'none'] as const).map((sameSite) => ({
+        domain,
+        secure,
+        sameSite,
+        namePrefix: '' as const,
+      })),
     ),
   );
 

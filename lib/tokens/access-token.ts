@@ -125,7 +125,7 @@ export interface VerifiedAccessToken {
 }
 
 /** Length and character set of a compact JWS, checked before any parsing. */
-function hasAccessTokenShape(token: unknown, maxLength: number): token is string {
+export function hasAccessTokenShape(token: unknown, maxLength: number): token is string {
   return typeof token === 'string' && token.length <= maxLength && JWT_SHAPE.test(token);
 }
 

@@ -269,6 +269,14 @@ export class KeyRing {
     return undefined;
   }
 
+  /**
+   * Whether this ring could have made a key id, without storage: a key it holds, or (for a database
+   * ring) an id whose HMAC tag checks out.
+   */
+  couldHaveMadeKeyId(kid: string): boolean {
+    return this.keys.has(kid) || (this.store !== undefined && this.isRingKeyId(kid));
+  }
+
   /** Synchronous lookup of a cached key; the hot path's first try. */
   cachedKey(kid: string): AccessTokenKey | undefined {
     return this.keys.get(kid);
