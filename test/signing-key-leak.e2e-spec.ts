@@ -17,7 +17,8 @@ const RELOAD_SECONDS = DEFAULT_RING_RELOAD_INTERVAL_MS / 1000;
 
 /**
  * What an attacker holding the leaked key of `token` makes: a token of the same session under
- * that key, for another user with a payload of their choosing.
+ * that key, for the victim's live session with a payload of their choosing (so it passes
+ * `checkDatabase` too, which ties the token's user to the session row).
  */
 async function forgeWithLeakedKey(dataSource: DataSource, token: string, now: number): Promise<string> {
   const kid = kidOf(token);
@@ -29,7 +30,7 @@ async function forgeWithLeakedKey(dataSource: DataSource, token: string, now: nu
   ) as JWK;
   const key = jwk.kty === 'oct' ? Buffer.from(jwk.k!, 'base64url') : await importJWK(jwk, row.algorithm);
   const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
-  return new SignJWT({ ...claims, sub: 'attacker', pld: { role: 'admin' } })
+  return new SignJWT({ ...claims, pld: { role: 'admin' } })
     .setProtectedHeader({ alg: row.algorithm, kid, typ: 'at+jwt' })
     .setIssuedAt(Math.floor(now / 1000))
     .setExpirationTime(Math.floor(now / 1000) + 600)
@@ -67,7 +68,7 @@ describe.each(databases)('a leaked signing key on %s', (kind) => {
     const forged = await forgeWithLeakedKey(ctx.dataSource, created.accessToken.value, ctx.clock.now());
     // The leak is real: the forgery passes, and both tokens are now in the verified-token cache.
     await expect(ctx.engine.getSession(forged, null)).resolves.toMatchObject({
-      session: { userId: 'attacker', jwtPayload: { role: 'admin' } },
+      session: { userId: 'victim', jwtPayload: { role: 'admin' } },
     });
     await expect(ctx.engine.getSession(forged, null, { checkDatabase: true })).resolves.toBeDefined();
     await expect(ctx.engine.getSession(created.accessToken.value, null)).resolves.toBeDefined();
