@@ -1,7 +1,7 @@
 import { EntitySchema, type ValueTransformer } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
-import type { StoredSigningKey } from '../tokens/key-ring.js';
 import type { RefreshAncestor, SessionRecord } from './session-store.js';
+import type { StoredSigningKey } from './signing-key-store.js';
 
 /** Default table names. */
 export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {

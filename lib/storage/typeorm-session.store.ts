@@ -7,7 +7,7 @@ import {
   type QueryResult,
   type Repository,
 } from 'typeorm';
-import type { StoredSigningKey } from '../tokens/key-ring.js';
+import type { StoredSigningKey } from './signing-key-store.js';
 import type { SessionEntities } from './session.entities.js';
 import type {
   SessionRead,
