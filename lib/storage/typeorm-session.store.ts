@@ -97,9 +97,9 @@ interface SessionStatements {
 
 /**
  * {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js).
- * The request path (insert, find, rotate) runs parameterised SQL written once from the entity
- * metadata, since TypeORM's query builder costs several times the query itself; everything else
- * goes through TypeORM's repositories.
+ * The request path (insert, find, rotate, list) runs parameterised SQL written once from the
+ * session row (`SESSION_ROW`), since TypeORM's query builder costs several times the query itself;
+ * everything else goes through TypeORM's repositories.
  */
 export class TypeOrmSessionStore implements SessionStore {
   private readonly sessions: Repository<SessionRecord>;
