@@ -42,9 +42,10 @@ import { VerifiedTokenCache, type VerifiedToken } from './tokens/verified-token-
 import {
   DEFAULT_RING_RELOAD_INTERVAL_MS,
   DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
-  KeyRing,
-  SigningKeyConfigError,
+  type KeyRing,
 } from './tokens/key-ring.js';
+import { StaticKeyRing } from './tokens/static-key-ring.js';
+import { StoredKeyRing } from './tokens/stored-key-ring.js';
 import {
   deriveGenerationToken,
   hashRefreshToken,
@@ -118,28 +119,16 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       reloadInterval: DEFAULT_RING_RELOAD_INTERVAL_MS,
       unknownKidCooldown: DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
     };
-    try {
-      this.ring = accessToken.signingKey.keys
-        ? await KeyRing.fromStaticKeys(
-            accessToken.algorithm,
-            accessToken.signingKey.keys,
-            this.clock,
-            timings,
-          )
-        : await KeyRing.dynamic(
-            accessToken.algorithm,
-            this.store,
-            { seal: this.keys.keyRing, kid: this.keys.keyId },
-            this.clock,
-            timings,
-          );
-      if (!accessToken.signingKey.keys) await this.ring.signingKey();
-    } catch (error) {
-      if (error instanceof SigningKeyConfigError) {
-        throw new SessionError(SessionError.GENERAL_ERROR, `nestjs-token-session: ${error.message}`);
-      }
-      throw error;
-    }
+    // The options checked static keys at start-up.
+    this.ring = accessToken.signingKey.keys
+      ? await StaticKeyRing.create(accessToken.algorithm, accessToken.signingKey.keys)
+      : await StoredKeyRing.open(
+          accessToken.algorithm,
+          this.store,
+          { seal: this.keys.keyRing, kid: this.keys.keyId },
+          this.clock,
+          timings,
+        );
     if (cleanupInterval > 0) {
       this.cleanupTimer = setInterval(() => {
         this.cleanupRun ??= this.removeExpiredSessions()
@@ -411,12 +400,6 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    * @throws SessionError `GENERAL_ERROR` with static keys or an unavailable database.
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
-    if (this.options.accessToken.signingKey.keys) {
-      throw new SessionError(
-        SessionError.GENERAL_ERROR,
-        'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
-      );
-    }
     return this.storage(() => this.ring.rotate(options));
   }
 

@@ -1,9 +1,27 @@
+import type { JWK } from 'jose';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SessionError } from './errors/session.error.js';
-import type { SessionModuleOptions } from './interfaces/session-options.interface.js';
+import type { AccessTokenAlgorithm, SessionModuleOptions } from './interfaces/session-options.interface.js';
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
 
 const secret = 'a-long-random-secret-for-the-options-spec-0123456789';
+
+const hmac = (bytes: number, kid = `hmac-${bytes}`): JWK => ({
+  kty: 'oct',
+  k: randomBytes(bytes).toString('base64url'),
+  kid,
+});
+const privateJwk = (type: 'ec' | 'ed25519' | 'rsa', kid: string, modulusLength = 2048): JWK => {
+  const { privateKey } =
+    type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength })
+        : generateKeyPairSync('ed25519');
+  return { ...(privateKey.export({ format: 'jwk' }) as JWK), kid };
+};
+const publicPart = ({ d: _d, ...jwk }: JWK): JWK => jwk;
 
 function startupError(options: Partial<SessionModuleOptions>): SessionError {
   try {
@@ -83,4 +101,84 @@ describe('resolveSessionOptions', () => {
   ])('refuses %j with a message that says how to fix it', (options, message) => {
     expect(startupError(options as Partial<SessionModuleOptions>).message).toMatch(message);
   });
+
+  it('accepts static keys of each algorithm, public keys after the signing one', () => {
+    const ec = privateJwk('ec', 'ec-1');
+    const accepted: [SessionModuleOptions['accessToken'], JWK[]][] = [
+      [{ algorithm: 'HS256' }, [hmac(32, 'a'), hmac(64, 'b')]],
+      [{ algorithm: 'ES256' }, [ec, publicPart({ ...privateJwk('ec', 'ec-0') })]],
+      [{ algorithm: 'EdDSA' }, [{ ...privateJwk('ed25519', 'ed-1'), alg: 'EdDSA' }]],
+      [{ algorithm: 'RS256' }, [privateJwk('rsa', 'rsa-1')]],
+    ];
+    for (const [accessToken, keys] of accepted) {
+      const resolved = resolveSessionOptions({
+        secret,
+        accessToken: { ...accessToken, signingKey: { keys } },
+      });
+      expect(resolved.accessToken.signingKey.keys).toBe(keys);
+    }
+  });
+
+  it.each([
+    ['an empty list', 'HS256', () => [], /signingKey.keys must be a non-empty array of JWKs/],
+    ['a list that is no array', 'HS256', () => ({}), /signingKey.keys must be a non-empty array of JWKs/],
+    ['a key without a kid', 'HS256', () => [{ ...hmac(32), kid: undefined }], /keys\[0\] needs a "kid"/],
+    ['a key that is no object', 'HS256', () => [hmac(32), null], /keys\[1\] needs a "kid"/],
+    [
+      'a 16-byte HMAC key',
+      'HS256',
+      () => [hmac(16)],
+      /keys\[0\] is an HMAC key of 16 bytes; use at least 32 random bytes.*openssl rand/,
+    ],
+    ['an HMAC key without material', 'HS256', () => [{ kty: 'oct', kid: 'x' }], /HMAC key of 0 bytes/],
+    [
+      'a 1024-bit RSA key',
+      'RS256',
+      () => [privateJwk('rsa', 'rsa', 1024)],
+      /keys\[0\] is an RSA key of 1024 bits; use at least 2048 bits/,
+    ],
+    [
+      'a public key first',
+      'ES256',
+      () => [publicPart(privateJwk('ec', 'ec'))],
+      /keys\[0\] is a public key, but the first key signs: put a private JWK \(with "d"\) first/,
+    ],
+    [
+      'a key of another alg',
+      'HS256',
+      () => [{ ...privateJwk('ec', 'ec'), alg: 'ES256' }],
+      /keys\[0\] has alg "ES256" but accessToken.algorithm is "HS256"; make them agree/,
+    ],
+    [
+      'a key of another type than the algorithm',
+      'HS256',
+      () => [privateJwk('ec', 'ec')],
+      /keys\[0\] is not a usable HS256 private JWK: HS256 needs a key with kty "oct"/,
+    ],
+    [
+      'a key on another curve',
+      'ES256',
+      () => [privateJwk('ed25519', 'ed')],
+      /keys\[0\] is not a usable ES256 private JWK: ES256 needs a key with kty "EC" and crv "P-256"/,
+    ],
+    [
+      'key material that is no key',
+      'ES256',
+      () => [{ ...privateJwk('ec', 'ec'), x: 'AAAA' }],
+      /keys\[0\] is not a usable ES256 private JWK: /,
+    ],
+    [
+      'two keys with one kid',
+      'HS256',
+      () => [hmac(32, 'same'), hmac(32, 'same')],
+      /signingKey.keys has two keys with kid "same"/,
+    ],
+  ] as [string, AccessTokenAlgorithm, () => unknown, RegExp][])(
+    'refuses static keys with %s, saying how to fix it',
+    (_label, algorithm, keys, message) => {
+      const error = startupError({ accessToken: { algorithm, signingKey: { keys: keys() as JWK[] } } });
+      expect(error.message).toMatch(/^nestjs-token-session: accessToken.signingKey.keys/);
+      expect(error.message).toMatch(message);
+    },
+  );
 });

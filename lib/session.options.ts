@@ -1,6 +1,12 @@
 import { serialize } from 'cookie';
+import type { JWK } from 'jose';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { SessionError } from './errors/session.error.js';
-import type { ResolvedSessionOptions, SessionModuleOptions } from './interfaces/session-options.interface.js';
+import type {
+  AccessTokenAlgorithm,
+  ResolvedSessionOptions,
+  SessionModuleOptions,
+} from './interfaces/session-options.interface.js';
 
 /** The defaults every option falls back to (durations in seconds). */
 export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'databaseTimeout'> = {
@@ -26,6 +32,16 @@ const MIN_SECRET_BYTES = 32;
 const DEFAULT_DATABASE_TIMEOUT = 5;
 const MAX_GRACE_PERIOD = 60;
 const ALGORITHMS = ['HS256', 'ES256', 'EdDSA', 'RS256'];
+const MIN_HMAC_BYTES = 32;
+const MIN_RSA_BITS = 2048;
+const ASYMMETRIC_KTY = new Set(['EC', 'OKP', 'RSA']);
+/** The JWK key type (and curve) each algorithm signs with (RFC 7518 §3.2-3.4, RFC 8037 §3.1). */
+const KEY_TYPES: Record<AccessTokenAlgorithm, { kty: string; crv?: string }> = {
+  HS256: { kty: 'oct' },
+  ES256: { kty: 'EC', crv: 'P-256' },
+  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
+  RS256: { kty: 'RSA' },
+};
 
 /** A configuration mistake: fails start-up with `GENERAL_ERROR` and a message saying how to fix it. */
 export function configError(message: string): SessionError {
@@ -202,5 +218,68 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
       `databaseTimeout (${options.databaseTimeout} s) must be at most half of refreshToken.gracePeriod (${grace} s): ` +
         'a refresh that commits just before timing out must still be recoverable by a retry inside the grace period.',
     );
+  }
+  const staticKeys = accessToken.signingKey.keys;
+  if (staticKeys !== undefined) validateStaticKeys(staticKeys, accessToken.algorithm);
+}
+
+/** Static JWKs: strong enough, a private key first (it signs), one algorithm, unique ids. */
+function validateStaticKeys(keys: unknown, algorithm: AccessTokenAlgorithm): void {
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw configError('accessToken.signingKey.keys must be a non-empty array of JWKs.');
+  }
+  const kids = new Set<string>();
+  for (const [index, jwk] of (keys as JWK[]).entries()) {
+    validateStaticKey(jwk, index, algorithm);
+    if (kids.has(jwk.kid!)) {
+      throw configError(`accessToken.signingKey.keys has two keys with kid "${jwk.kid}".`);
+    }
+    kids.add(jwk.kid!);
+  }
+}
+
+function validateStaticKey(jwk: JWK, index: number, algorithm: AccessTokenAlgorithm): void {
+  const where = `accessToken.signingKey.keys[${index}]`;
+  if (!jwk || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || jwk.kid.length === 0) {
+    throw configError(`${where} needs a "kid" (a short unique string).`);
+  }
+  if (jwk.kty === 'oct') {
+    const bytes = typeof jwk.k === 'string' ? Buffer.from(jwk.k, 'base64url').length : 0;
+    if (bytes < MIN_HMAC_BYTES) {
+      throw configError(
+        `${where} is an HMAC key of ${bytes} bytes; use at least ${MIN_HMAC_BYTES} random bytes ` +
+          '(e.g. `openssl rand -base64 32 | tr "+/" "-_" | tr -d =` as "k").',
+      );
+    }
+  } else if (jwk.kty === 'RSA') {
+    const bits = typeof jwk.n === 'string' ? Buffer.from(jwk.n, 'base64url').length * 8 : 0;
+    if (bits < MIN_RSA_BITS) {
+      throw configError(`${where} is an RSA key of ${bits} bits; use at least ${MIN_RSA_BITS} bits.`);
+    }
+  }
+  if (index === 0 && ASYMMETRIC_KTY.has(String(jwk.kty)) && typeof jwk.d !== 'string') {
+    throw configError(
+      `${where} is a public key, but the first key signs: put a private JWK (with "d") first; public keys may follow to verify.`,
+    );
+  }
+  const keyAlgorithm = jwk.alg ?? algorithm;
+  if (keyAlgorithm !== algorithm) {
+    throw configError(
+      `${where} has alg "${keyAlgorithm}" but accessToken.algorithm is "${algorithm}"; make them agree.`,
+    );
+  }
+  const unusable = (reason: string) =>
+    configError(`${where} is not a usable ${algorithm} private JWK: ${reason}`);
+  const { kty, crv } = KEY_TYPES[algorithm];
+  if (jwk.kty !== kty || (crv !== undefined && jwk.crv !== crv)) {
+    throw unusable(`${algorithm} needs a key with kty "${kty}"${crv ? ` and crv "${crv}"` : ''}.`);
+  }
+  if (kty === 'oct') return;
+  try {
+    const key = { key: jwk as never, format: 'jwk' } as const;
+    if (typeof jwk.d === 'string') createPrivateKey(key);
+    else createPublicKey(key);
+  } catch (error) {
+    throw unusable((error as Error).message);
   }
 }

@@ -12,6 +12,8 @@ export const SessionErrorMessages = {
   databaseOutcomeUnknown:
     'The session store is unavailable or too slow; the outcome is unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
+  staticKeysNotRotatable:
+    'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
 } as const;
 
 const EXCLUDE_REFRESH_EXAMPLE = "{ exclude: [{ path: 'session/refresh', method: RequestMethod.POST }] }";

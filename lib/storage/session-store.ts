@@ -1,4 +1,4 @@
-import type { SigningKeyStore } from '../tokens/key-ring.js';
+import type { SigningKeyStore } from './signing-key-store.js';
 
 /** A refresh token rotated away less than a grace period ago. */
 export interface RefreshAncestor {

@@ -1,7 +1,8 @@
-import { EntitySchema, type ValueTransformer } from 'typeorm';
+import { EntitySchema } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
-import type { StoredSigningKey } from '../tokens/key-ring.js';
-import type { RefreshAncestor, SessionRecord } from './session-store.js';
+import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
+import type { SessionRecord } from './session-store.js';
+import type { StoredSigningKey } from './signing-key-store.js';
 
 /** Default table names. */
 export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
@@ -14,20 +15,6 @@ export interface SessionEntities {
   session: EntitySchema<SessionRecord>;
   signingKey: EntitySchema<StoredSigningKey>;
 }
-
-// MySQL and PostgreSQL return BIGINT as a string; epoch milliseconds fit a double exactly.
-const bigintAsNumber: ValueTransformer = {
-  to: (value: number | null | undefined) => value,
-  from: (value: string | number | null) => (value === null ? null : Number(value)),
-};
-
-const jsonArray: ValueTransformer = {
-  to: (value: RefreshAncestor[]) => JSON.stringify(value),
-  from: (value: string) => JSON.parse(value) as RefreshAncestor[],
-};
-
-const millis = (name: string, nullable = false) =>
-  ({ type: 'bigint', name, nullable, transformer: bigintAsNumber }) as const;
 
 const cache = new Map<string, SessionEntities>();
 
@@ -50,24 +37,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
     session: new EntitySchema<SessionRecord>({
       name: entityNames.sessions,
       tableName: names.sessions,
-      columns: {
-        handle: { type: 'varchar', length: 32, primary: true },
-        userKey: { type: 'varchar', length: 64, name: 'user_key' },
-        userId: { type: 'varchar', length: 255, name: 'user_id' },
-        userIdType: { type: 'varchar', length: 6, name: 'user_id_type' },
-        refreshHash: { type: 'varchar', length: 64, name: 'refresh_hash' },
-        generation: { type: 'int' },
-        ancestors: { type: 'text', transformer: jsonArray },
-        sealedLiveToken: { type: 'text', name: 'sealed_live_token', nullable: true },
-        graceUntil: millis('grace_until'),
-        sessionData: { type: 'text', name: 'session_data' },
-        jwtPayload: { type: 'text', name: 'jwt_payload' },
-        accessTokenValidity: { type: 'int', name: 'access_token_validity', nullable: true },
-        createdAt: millis('created_at'),
-        lastRefreshedAt: millis('last_refreshed_at'),
-        expiresAt: millis('expires_at'),
-        absoluteExpiresAt: millis('absolute_expires_at', true),
-      },
+      columns: Object.fromEntries(SESSION_ROW.map((entry) => [entry.property, entityColumnOptions(entry)])),
       indices: [
         { name: `IDX_${names.sessions}_user_key`, columns: ['userKey'] },
         { name: `IDX_${names.sessions}_expires_at`, columns: ['expiresAt'] },

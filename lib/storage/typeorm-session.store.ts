@@ -7,7 +7,8 @@ import {
   type QueryResult,
   type Repository,
 } from 'typeorm';
-import type { StoredSigningKey } from '../tokens/key-ring.js';
+import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
+import type { StoredSigningKey } from './signing-key-store.js';
 import type { SessionEntities } from './session.entities.js';
 import type {
   SessionRead,
@@ -67,28 +68,9 @@ function millis(value: number): number {
   throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }
 
-/** How a column's value travels between the record and the database row. */
-type ColumnKind = 'text' | 'nullable-text' | 'int' | 'nullable-int' | 'millis' | 'nullable-millis' | 'json';
-
-const SESSION_COLUMNS: [keyof SessionRecord, ColumnKind][] = [
-  ['handle', 'text'],
-  ['userKey', 'text'],
-  ['userId', 'text'],
-  ['userIdType', 'text'],
-  ['refreshHash', 'text'],
-  ['generation', 'int'],
-  ['ancestors', 'json'],
-  ['sealedLiveToken', 'nullable-text'],
-  ['graceUntil', 'millis'],
-  ['sessionData', 'text'],
-  ['jwtPayload', 'text'],
-  ['accessTokenValidity', 'nullable-int'],
-  ['createdAt', 'millis'],
-  ['lastRefreshedAt', 'millis'],
-  ['expiresAt', 'millis'],
-  ['absoluteExpiresAt', 'nullable-millis'],
-];
-const ROTATED_COLUMNS: (keyof SessionRotation)[] = [
+const STATE_COLUMNS = sessionColumns('userKey', 'generation', 'ancestors', 'expiresAt');
+const SUMMARY_COLUMNS = sessionColumns('handle', 'createdAt', 'lastRefreshedAt', 'expiresAt');
+const ROTATED_COLUMNS = sessionColumns(
   'refreshHash',
   'generation',
   'ancestors',
@@ -96,48 +78,7 @@ const ROTATED_COLUMNS: (keyof SessionRotation)[] = [
   'graceUntil',
   'lastRefreshedAt',
   'expiresAt',
-];
-
-function toDatabase(kind: ColumnKind, value: unknown): unknown {
-  return kind === 'json' ? JSON.stringify(value) : value;
-}
-
-function fromDatabase(kind: ColumnKind, value: unknown): unknown {
-  switch (kind) {
-    case 'json':
-      return JSON.parse(value as string);
-    case 'int':
-    case 'millis':
-      // MySQL and PostgreSQL answer BIGINT as a string; epoch milliseconds fit a double exactly.
-      return Number(value);
-    case 'nullable-int':
-    case 'nullable-millis':
-      return value === null ? null : Number(value);
-    default:
-      return value;
-  }
-}
-
-/** A row of the `find` statements as a record. */
-function toRecord(row: unknown): SessionRecord | undefined {
-  if (row === undefined) return undefined;
-  const record: Record<string, unknown> = {};
-  for (const [property, kind] of SESSION_COLUMNS) {
-    record[property] = fromDatabase(kind, (row as Record<string, unknown>)[property]);
-  }
-  return record as unknown as SessionRecord;
-}
-
-/** PostgreSQL types of the column kinds, for parameters that reach a column through a SELECT. */
-const POSTGRES_TYPES: Record<ColumnKind, string> = {
-  text: 'text',
-  'nullable-text': 'text',
-  json: 'text',
-  int: 'integer',
-  'nullable-int': 'integer',
-  millis: 'bigint',
-  'nullable-millis': 'bigint',
-};
+);
 
 /** The statements of the request path, written once per data source. */
 interface SessionStatements {
@@ -147,6 +88,7 @@ interface SessionStatements {
   find: string;
   findWithClock: string;
   findState: string;
+  findOfUser: string;
   rotate: string;
   /** The rotation that applies only before a deadline on the database's clock (none without a clock). */
   rotateBefore: string | undefined;
@@ -155,9 +97,9 @@ interface SessionStatements {
 
 /**
  * {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js).
- * The request path (insert, find, rotate) runs parameterised SQL written once from the entity
- * metadata, since TypeORM's query builder costs several times the query itself; everything else
- * goes through TypeORM's repositories.
+ * The request path (insert, find, rotate, list) runs parameterised SQL written once from the
+ * session row (`SESSION_ROW`), since TypeORM's query builder costs several times the query itself;
+ * everything else goes through TypeORM's repositories.
  */
 export class TypeOrmSessionStore implements SessionStore {
   private readonly sessions: Repository<SessionRecord>;
@@ -184,7 +126,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async insertSession(record: SessionRecord, deadline?: number): Promise<boolean> {
-    const values = SESSION_COLUMNS.map(([property, kind]) => toDatabase(kind, record[property]));
+    const values = encodeRow(record, SESSION_ROW);
     const { insert, insertBefore } = this.statements();
     if (deadline === undefined || insertBefore === undefined) {
       await this.run(insert, values);
@@ -199,29 +141,24 @@ export class TypeOrmSessionStore implements SessionStore {
 
   async findSession(handle: string): Promise<SessionRecord | undefined> {
     const { records } = await this.run(this.statements().find, [text(handle)]);
-    return toRecord(records[0]);
+    return records[0] === undefined ? undefined : decodeRow(records[0], SESSION_ROW);
   }
 
   async findSessionWithClock(handle: string): Promise<SessionRead> {
     const { records } = await this.run(this.statements().findWithClock, [text(handle)]);
-    const clock = (records[0] as Record<string, unknown> | undefined)?.databaseNow;
+    const row = records[0] as Record<string, unknown> | undefined;
     // The clock rides on the row; with no row there is nothing to rotate and no deadline to set.
+    if (row === undefined) return { record: undefined, databaseNow: undefined };
+    const clock = row.databaseNow;
     return {
-      record: toRecord(records[0]),
+      record: decodeRow(row, SESSION_ROW),
       databaseNow: clock === undefined || clock === null ? undefined : Number(clock),
     };
   }
 
   async findSessionState(handle: string): Promise<SessionState | undefined> {
     const { records } = await this.run(this.statements().findState, [text(handle)]);
-    const row = records[0] as Record<string, unknown> | undefined;
-    if (row === undefined) return undefined;
-    return {
-      userKey: String(row.userKey),
-      generation: Number(row.generation),
-      expiresAt: Number(row.expiresAt),
-      ancestors: JSON.parse(row.ancestors as string) as SessionState['ancestors'],
-    };
+    return records[0] === undefined ? undefined : decodeRow(records[0], STATE_COLUMNS);
   }
 
   async rotateRefreshToken(
@@ -233,9 +170,7 @@ export class TypeOrmSessionStore implements SessionStore {
     // One conditional UPDATE decides the race: no lock is held across round trips. It applies only
     // before `deadline` on the database's clock, so a statement that arrives after the caller gave up
     // cannot rotate a token the client never received.
-    const values = ROTATED_COLUMNS.map((property) =>
-      toDatabase(property === 'ancestors' ? 'json' : 'text', rotation[property]),
-    );
+    const values = encodeRow(rotation, ROTATED_COLUMNS);
     values.push(text(handle), text(expectedHash));
     const { rotate, rotateBefore } = this.statements();
     let sql = rotate;
@@ -265,56 +200,67 @@ export class TypeOrmSessionStore implements SessionStore {
       .split('.')
       .map((part) => driver.escape(part))
       .join('.');
-    const column = (property: string) =>
-      driver.escape(metadata.findColumnWithPropertyName(property)!.databaseName);
-    const clockNow = this.databaseNowMs;
-    const postgres = this.dataSource.options.type === 'postgres';
+    const column = (entry: SessionColumn) =>
+      driver.escape(metadata.findColumnWithPropertyName(entry.property)!.databaseName);
+    const [handle, userKey, refreshHash, createdAt, expiresAt] = sessionColumns(
+      'handle',
+      'userKey',
+      'refreshHash',
+      'createdAt',
+      'expiresAt',
+    ).map(column);
+    /** Selects the columns under their property names, as {@link decodeRow} reads them. */
+    const select = (columns: SessionColumn[]) =>
+      columns.map((entry) => `${column(entry)} AS ${driver.escape(entry.property)}`).join(', ');
+    // Each statement numbers its parameters from the first.
     let index = 0;
     const parameter = () => driver.createParameter(`p${index}`, index++);
-    const insertColumns = SESSION_COLUMNS.map(([property]) => column(property)).join(', ');
-    const insertValues = SESSION_COLUMNS.map(() => parameter()).join(', ');
-    const insert = `INSERT INTO ${table} (${insertColumns}) VALUES (${insertValues})`;
-    let insertBefore: string | undefined;
-    if (clockNow) {
+    const statement = (write: () => string) => {
       index = 0;
-      // PostgreSQL types a parameter in a SELECT list as text unless told the column's type.
-      const selectedValues = SESSION_COLUMNS.map(([, kind]) =>
-        postgres ? `CAST(${parameter()} AS ${POSTGRES_TYPES[kind]})` : parameter(),
-      ).join(', ');
-      const from = postgres ? '' : ' FROM DUAL';
-      insertBefore =
-        `INSERT INTO ${table} (${insertColumns}) SELECT ${selectedValues}${from} ` +
-        `WHERE ${clockNow} < ${parameter()}`;
-    }
-    index = 0;
-    const selected = SESSION_COLUMNS.map(([property]) => `${column(property)} AS ${driver.escape(property)}`);
-    const find = `SELECT ${selected.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
-    const clockColumn = clockNow ? `, ${clockNow} AS ${driver.escape('databaseNow')}` : '';
-    index = 0;
-    const findWithClock =
-      `SELECT ${selected.join(', ')}${clockColumn} FROM ${table} ` +
-      `WHERE ${column('handle')} = ${parameter()}`;
-    index = 0;
-    const state = (['userKey', 'generation', 'ancestors', 'expiresAt'] as const).map(
-      (property) => `${column(property)} AS ${driver.escape(property)}`,
+      return write();
+    };
+    const clockNow = this.databaseNowMs;
+    const postgres = this.dataSource.options.type === 'postgres';
+    const insertColumns = SESSION_ROW.map(column).join(', ');
+    const insert = statement(
+      () =>
+        `INSERT INTO ${table} (${insertColumns}) VALUES (${SESSION_ROW.map(() => parameter()).join(', ')})`,
     );
-    const findState = `SELECT ${state.join(', ')} FROM ${table} WHERE ${column('handle')} = ${parameter()}`;
-    index = 0;
-    const assignments = ROTATED_COLUMNS.map((property) => `${column(property)} = ${parameter()}`).join(', ');
-    const rotate =
-      `UPDATE ${table} SET ${assignments} ` +
-      `WHERE ${column('handle')} = ${parameter()} AND ${column('refreshHash')} = ${parameter()}`;
+    // PostgreSQL types a parameter in a SELECT list as text unless told the column's type.
+    const selectedValue = (entry: SessionColumn) =>
+      postgres ? `CAST(${parameter()} AS ${entry.postgresType})` : parameter();
+    const insertBefore = clockNow
+      ? statement(
+          () =>
+            `INSERT INTO ${table} (${insertColumns}) SELECT ${SESSION_ROW.map(selectedValue).join(', ')}` +
+            `${postgres ? '' : ' FROM DUAL'} WHERE ${clockNow} < ${parameter()}`,
+        )
+      : undefined;
+    const clockColumn = clockNow ? `, ${clockNow} AS ${driver.escape('databaseNow')}` : '';
+    const byHandle = (columns: SessionColumn[], extra = '') =>
+      statement(() => `SELECT ${select(columns)}${extra} FROM ${table} WHERE ${handle} = ${parameter()}`);
+    const rotate = statement(
+      () =>
+        `UPDATE ${table} SET ${ROTATED_COLUMNS.map((entry) => `${column(entry)} = ${parameter()}`).join(', ')} ` +
+        `WHERE ${handle} = ${parameter()} AND ${refreshHash} = ${parameter()}`,
+    );
+    // The same rotation with a deadline: its parameter follows the rotation's.
     const rotateBefore = clockNow ? `${rotate} AND ${clockNow} < ${parameter()}` : undefined;
-    const clock = clockNow ? `SELECT ${clockNow} AS ${driver.escape('databaseNow')}` : undefined;
     this.statementCache = {
       insert,
       insertBefore,
-      find,
-      findWithClock,
-      findState,
+      find: byHandle(SESSION_ROW),
+      findWithClock: byHandle(SESSION_ROW, clockColumn),
+      findState: byHandle(STATE_COLUMNS),
+      findOfUser: statement(
+        () =>
+          `SELECT ${select(SUMMARY_COLUMNS)} FROM ${table} ` +
+          `WHERE ${userKey} = ${parameter()} AND ${expiresAt} > ${parameter()} ` +
+          `ORDER BY ${createdAt} ASC, ${handle} ASC`,
+      ),
       rotate,
       rotateBefore,
-      clock,
+      clock: clockNow ? `SELECT ${clockNow} AS ${driver.escape('databaseNow')}` : undefined,
     };
     return this.statementCache;
   }
@@ -351,11 +297,8 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]> {
-    return this.sessions.find({
-      select: { handle: true, createdAt: true, lastRefreshedAt: true, expiresAt: true },
-      where: { userKey: text(userKey), expiresAt: MoreThan(millis(now)) },
-      order: { createdAt: 'ASC', handle: 'ASC' },
-    });
+    const { records } = await this.run(this.statements().findOfUser, [text(userKey), millis(now)]);
+    return records.map((row: Record<string, unknown>) => decodeRow(row, SUMMARY_COLUMNS));
   }
 
   async deleteExpired(now: number): Promise<number> {

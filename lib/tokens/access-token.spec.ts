@@ -6,10 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AccessTokenAlgorithm } from '../interfaces/session-options.interface.js';
 import { MAX_SET_COOKIE_BYTES, maxAccessTokenLength } from '../session.constants.js';
 import { accessTokenLength, signAccessToken, verifyAccessToken } from './access-token.js';
-import { KeyRing } from './key-ring.js';
-
-const timings = { updateInterval: 1e9, tokenLifetime: 1e6, reloadInterval: 6e4, unknownKidCooldown: 1e4 };
-const clock = { now: () => Date.now() };
+import { StaticKeyRing } from './static-key-ring.js';
 
 async function signerOf(algorithm: AccessTokenAlgorithm, modulusLength = 2048) {
   let jwk: JWK;
@@ -20,7 +17,7 @@ async function signerOf(algorithm: AccessTokenAlgorithm, modulusLength = 2048) {
   } else {
     jwk = await exportJWK((await generateKeyPair(algorithm, { extractable: true })).privateKey);
   }
-  const ring = await KeyRing.fromStaticKeys(algorithm, [{ ...jwk, kid: `kid-${algorithm}` }], clock, timings);
+  const ring = await StaticKeyRing.create(algorithm, [{ ...jwk, kid: `kid-${algorithm}` }]);
   return ring.signingKey();
 }
 
