@@ -132,6 +132,33 @@ describe.each(databases)('a leaked signing key on %s', (kind) => {
       await expect(first.engine.getSession(refreshed.newAccessToken.value, null)).resolves.toBeDefined();
     },
   );
+
+  shared(
+    'stops the leaked key on an instance whose clock lags two minutes, which then signs with the new key',
+    async () => {
+      const options = { accessToken: { algorithm: 'ES256' as const } };
+      const firstClock = new FakeClock();
+      const laggingClock = new FakeClock(firstClock.now() - 120_000);
+      const first = await boot(options, firstClock);
+      const lagging = await boot(options, laggingClock);
+      const created = await lagging.engine.createNewSession('victim');
+      const forged = await forgeWithLeakedKey(
+        first.dataSource,
+        created.accessToken.value,
+        laggingClock.now(),
+      );
+      await expect(lagging.engine.getSession(forged, null)).resolves.toBeDefined();
+
+      const newKid = await first.engine.rotateSigningKeys({ immediately: true });
+      for (const clock of [firstClock, laggingClock]) clock.advance(RELOAD_SECONDS + 1);
+      await rejectsWith(lagging.engine.getSession(forged, null), 'TRY_REFRESH_TOKEN');
+      // Its new sessions are signed with the new key at once, never with a retired one.
+      const later = await lagging.engine.createNewSession('someone');
+      expect(kidOf(later.accessToken.value)).toBe(newKid);
+      await expect(first.engine.getSession(later.accessToken.value, null)).resolves.toBeDefined();
+      expect(lagging.engine.getJwks().keys.map((key) => key.kid)).toEqual([newKid]);
+    },
+  );
 });
 
 describe.each(databases.flatMap((kind) => ADAPTERS.map((adapter) => [adapter, kind] as const)))(
