@@ -70,6 +70,7 @@ function stubPage(cookie: string, baseURI = 'https://app.test/page') {
     removeItem: (key: string) => void storage.delete(key),
   });
   storage.set('nestjs-token-session', JSON.stringify({ idRefreshToken: 'genuine', antiCsrf: 'SECRET' }));
+  return storage;
 }
 
 /** What `fetch` would send for one recorded call. */
@@ -142,14 +143,14 @@ describe('createSessionClient where requests go', () => {
   });
 
   it('sends a request carrying the anti-csrf header with redirect manual, other requests as asked', async () => {
-    stubPage('sIdRefreshToken=genuine');
+    const storage = stubPage('sIdRefreshToken=genuine');
     const { calls, fetch } = recordingFetch();
     const client = createSessionClient({ fetch });
     await client.fetch('/notes', { method: 'POST' });
     await client.fetch('/notes', { method: 'POST', redirect: 'error' });
     await client.fetch('/me');
     await client.fetch(new Request('https://app.test/notes', { method: 'PUT' }));
-    localStorage.removeItem('nestjs-token-session');
+    storage.clear();
     await client.fetch('/login', { method: 'POST' });
     expect(calls.map((call) => sentRequest(call).redirect)).toEqual([
       'manual',
