@@ -35,6 +35,13 @@ export interface SessionClientOptions {
    * @throws Error at creation when an entry is not a bare `http(s)` origin.
    */
   apiOrigins?: readonly string[];
+  /**
+   * The server's `cookie.namePrefix`: with `'__Host-'` the client reads `__Host-sIdRefreshToken` and
+   * never the plain `sIdRefreshToken`, which a sibling subdomain or a plain-HTTP page can plant.
+   * @default ''
+   * @throws Error at creation when it is neither `''` nor `'__Host-'`.
+   */
+  cookieNamePrefix?: '' | '__Host-';
 }
 
 /** Why the client reports the user signed out. */
@@ -44,14 +51,18 @@ export type SignedOutReason = 'UNAUTHORISED' | 'UNAUTHORISED_AND_TOKEN_THEFT_DET
 export interface SessionClient {
   /**
    * Like `fetch`; on `TRY_REFRESH_TOKEN` it refreshes once (for all concurrent calls) and retries.
-   * Only for the page's origin and `apiOrigins`: other URLs go to `fetch` as they are.
+   * Only for the page's origin and `apiOrigins` (relative URLs resolved against `document.baseURI`,
+   * as `fetch` does): other URLs go to `fetch` as they are. A request that gets the anti-csrf header
+   * follows no redirect: it is sent with `redirect: 'manual'` (unless `'error'` was asked for), so a
+   * redirect answers it with a `type: 'opaqueredirect'` response (status 0), since `fetch` would
+   * carry the header to whatever origin the redirect names.
    */
-  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** Refreshes now; `false` when the session is gone (or the server could not answer). */
   refresh(): Promise<boolean>;
   /**
-   * Whether the browser holds a session (the `sIdRefreshToken` cookie is readable by the page); a
-   * malformed cookie is no session.
+   * Whether the browser holds a session (the `sIdRefreshToken` cookie, under `cookieNamePrefix`, is
+   * readable by the page); a malformed cookie is no session.
    */
   hasSession(): boolean;
   /** The anti-csrf token of the current session, if known. */
@@ -64,7 +75,7 @@ interface StoredToken {
 }
 
 interface BrowserGlobals {
-  document?: { cookie: string };
+  document?: { cookie: string; baseURI?: string };
   localStorage?: {
     getItem(key: string): string | null;
     setItem(key: string, value: string): void;
@@ -106,7 +117,13 @@ function apiOrigin(entry: unknown): string {
 export function createSessionClient(options: SessionClientOptions = {}): SessionClient {
   const browser = globalThis as BrowserGlobals;
   const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const refreshPath = options.refreshPath ?? '/session/refresh';
+  const cookieNamePrefix = options.cookieNamePrefix ?? '';
+  if (cookieNamePrefix !== '' && cookieNamePrefix !== '__Host-') {
+    throw new Error(
+      `createSessionClient: cookieNamePrefix must be '' or '__Host-' (the server's cookie.namePrefix), got ${JSON.stringify(cookieNamePrefix)}.`,
+    );
+  }
+  const idRefreshCookie = `${cookieNamePrefix}sIdRefreshToken`;
   const pageOrigin = browser.location?.origin;
   if (options.apiOrigins !== undefined && !Array.isArray(options.apiOrigins)) {
     throw new Error(
@@ -115,23 +132,42 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   }
   const trustedOrigins = new Set((options.apiOrigins ?? []).map(apiOrigin));
   if (pageOrigin !== undefined && pageOrigin !== 'null') trustedOrigins.add(pageOrigin);
+  const refreshOption = options.refreshPath ?? '/session/refresh';
   // Without a page (not a browser) a relative path cannot be resolved, nor sent anywhere else.
-  const refreshOrigin = parseUrl(refreshPath, browser.location?.href)?.origin;
-  if (refreshOrigin !== undefined && !trustedOrigins.has(refreshOrigin)) {
+  const refreshUrl = parseUrl(refreshOption, baseUrl());
+  if (refreshUrl !== undefined && !trustedOrigins.has(refreshUrl.origin)) {
     throw new Error(
-      `createSessionClient: refreshPath ${JSON.stringify(refreshPath)} is on ${refreshOrigin}, which is ` +
+      `createSessionClient: refreshPath ${JSON.stringify(refreshOption)} is on ${refreshUrl.origin}, which is ` +
         `neither the page's origin nor in apiOrigins; add that origin to apiOrigins.`,
     );
   }
+  // Resolved once: a `<base>` inserted later cannot move the refresh elsewhere.
+  const refreshPath = refreshUrl?.href ?? refreshOption;
   const expiredStatus = options.sessionExpiredStatusCode ?? 401;
   const storageKey = options.storageKey ?? 'nestjs-token-session';
   let refreshing: Promise<boolean> | undefined;
   let signedOut = false;
 
-  /** Whether `url` (resolved against the page) goes to the page's origin or one of `apiOrigins`. */
+  /**
+   * What `fetch` resolves relative URLs against: the document's base URL, which a `<base href>`
+   * moves away from the page's own URL.
+   */
+  function baseUrl(): string | undefined {
+    try {
+      return browser.document?.baseURI ?? browser.location?.href;
+    } catch {
+      return browser.location?.href;
+    }
+  }
+
+  /** `url` resolved as `fetch` resolves it, when it goes to the page's origin or one of `apiOrigins`. */
+  function sessionUrl(url: string): URL | undefined {
+    const parsed = parseUrl(url, baseUrl());
+    return parsed !== undefined && trustedOrigins.has(parsed.origin) ? parsed : undefined;
+  }
+
   function isSessionUrl(url: string): boolean {
-    const origin = parseUrl(url, browser.location?.href)?.origin;
-    return origin !== undefined && trustedOrigins.has(origin);
+    return sessionUrl(url) !== undefined;
   }
 
   function readCookies(): string {
@@ -145,7 +181,8 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   function idRefreshToken(): string | undefined {
     for (const pair of readCookies().split(';')) {
       const [name, ...rest] = pair.trim().split('=');
-      if (name !== 'sIdRefreshToken') continue;
+      // Exact name: with the `__Host-` prefix a plain `sIdRefreshToken` is someone else's cookie.
+      if (name !== idRefreshCookie) continue;
       try {
         return decodeURIComponent(rest.join('='));
       } catch {
@@ -266,20 +303,34 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     return refreshing;
   }
 
-  async function sessionFetch(input: string | URL, requestInit?: RequestInit): Promise<Response> {
-    const url = typeof input === 'string' ? input : 'href' in input ? input.href : (input as Request).url;
+  async function sessionFetch(input: string | URL | Request, requestInit?: RequestInit): Promise<Response> {
+    const inputRequest = typeof input !== 'string' && !('href' in input) ? input : undefined;
+    const url = sessionUrl(inputRequest ? inputRequest.url : String(input));
     // Credentials, the anti-csrf token and refreshes are for the session API only.
-    if (!isSessionUrl(url)) return baseFetch(input, requestInit);
+    if (url === undefined) return baseFetch(input, requestInit);
+    // A Request keeps its own method, headers and body unless `requestInit` overrides them; each
+    // attempt sends a clone, so a retry after a refresh still has the body.
+    const request = inputRequest && new Request(inputRequest, requestInit);
     const init = requestInit ?? {};
     for (let attempt = 0; ; attempt++) {
       const idBefore = idRefreshToken();
-      const headers = new Headers(init.headers);
-      const method = (init.method ?? 'GET').toUpperCase();
+      const headers = new Headers(request ? request.headers : init.headers);
+      const method = (request?.method ?? init.method ?? 'GET').toUpperCase();
+      let redirect = request?.redirect ?? init.redirect ?? 'follow';
       if (!SAFE_METHODS.has(method)) {
         const antiCsrf = await currentAntiCsrfToken();
-        if (antiCsrf) headers.set('anti-csrf', antiCsrf);
+        if (antiCsrf) {
+          headers.set('anti-csrf', antiCsrf);
+          // `fetch` keeps the header across a redirect to any origin, and a script cannot see where a
+          // redirect points before following it: the token goes out only to the URL checked above.
+          if (redirect === 'follow') redirect = 'manual';
+        }
       }
-      const response = await baseFetch(input, { ...init, headers, credentials: 'include' });
+      const sent = { headers, credentials: 'include', redirect } satisfies RequestInit;
+      // The resolved URL: a `<base>` changed while waiting for the token cannot move the request.
+      const response = await (request
+        ? baseFetch(request.clone(), sent)
+        : baseFetch(url.href, { ...init, ...sent }));
       // Redirected elsewhere: that server's headers and errors say nothing about our session.
       if (!isSessionResponse(response)) return response;
       record(response);

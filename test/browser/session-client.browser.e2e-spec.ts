@@ -18,6 +18,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
  * - the session API on another origin, allowed by CORS: http://api.example.test
  * - foreign origins, recording what reaches them: anything else.
  * The session cookies use `Domain=example.test`, so a same-site foreign host would receive them.
+ * A second API, with `cookie.namePrefix: '__Host-'` and `secure: true`, serves the page at
+ * http://localhost:<port>, which Chromium treats as secure for cookies.
  */
 const PAGE = 'http://app.example.test';
 const API = 'http://api.example.test';
@@ -48,9 +50,11 @@ const clientModule = ts.transpileModule(
   { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 } },
 ).outputText;
 
-const pageHtml = `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+/** The test page of `origin`; `head` may add a `<base>`, which the absolute import ignores. */
+const pageHtml = (origin: string, head = '') => `<!doctype html><html><head><meta charset="utf-8">
+${head}<link rel="icon" href="data:,">
 <script type="module">
-  import { createSessionClient } from '/client.js';
+  import { createSessionClient } from '${origin}/client.js';
   window.createSessionClient = createSessionClient;
   window.signedOut = [];
 </script></head><body>client test</body></html>`;
@@ -60,6 +64,10 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
   (adapter) => {
     let db: TestDatabase;
     let http: HttpApp;
+    let hostDb: TestDatabase;
+    /** The API with `__Host-` cookie names, serving http://localhost:<port>. */
+    let hostHttp: HttpApp;
+    let local: string;
     let server: Server;
     let browser: Browser;
     let context: BrowserContext;
@@ -102,15 +110,25 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
     function dispatch(request: IncomingMessage, response: ServerResponse): void {
       const origin = `http://${request.headers.host}`;
       const path = request.url ?? '/';
-      if (origin === PAGE && path === '/') {
-        return void response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml);
+      if ((origin === PAGE || origin === local) && path === '/') {
+        return void response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml(origin));
       }
-      if (origin === PAGE && path === '/client.js') {
+      if (origin === PAGE && path === '/based') {
+        const head = `<base href="${FOREIGN[0]}/">`;
+        return void response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml(origin, head));
+      }
+      if ((origin === PAGE || origin === local) && path === '/client.js') {
         return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(clientModule);
       }
       if (origin === PAGE && path.startsWith('/hop?')) {
-        const to = new URL(path, origin).searchParams.get('to')!;
-        return void response.writeHead(302, { location: to }).end();
+        const query = new URL(path, origin).searchParams;
+        return void response
+          .writeHead(Number(query.get('status') ?? 302), { location: query.get('to')! })
+          .end();
+      }
+      if (origin === local) {
+        if (path.startsWith('/session/refresh')) refreshes.push(origin);
+        return serve(hostHttp, request, response);
       }
       if (origin !== PAGE && origin !== API) return foreign(request, response, origin);
       if (origin === API && request.headers.origin === PAGE) {
@@ -124,7 +142,11 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
         }
       }
       if (path.startsWith('/session/refresh')) refreshes.push(origin);
-      const instance = http.app.getHttpAdapter().getInstance();
+      serve(http, request, response);
+    }
+
+    function serve(app: HttpApp, request: IncomingMessage, response: ServerResponse): void {
+      const instance = app.app.getHttpAdapter().getInstance();
       if (adapter === 'fastify') instance.server.emit('request', request, response);
       else instance(request, response);
     }
@@ -136,9 +158,16 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
         database: db.options,
         options: { cookie: { domain: 'example.test', secure: false } },
       });
+      hostDb = await createTestDatabase('sqlite');
+      hostHttp = await createHttpApp({
+        adapter,
+        database: hostDb.options,
+        options: { cookie: { namePrefix: '__Host-', secure: true } },
+      });
       server = createServer(dispatch);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as { port: number };
+      local = `http://localhost:${port}`;
       browser = await chromium.launch({
         executablePath: CHROMIUM,
         args: [
@@ -158,7 +187,9 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
       await browser?.close();
       await new Promise((resolve) => server?.close(resolve));
       await http?.close();
+      await hostHttp?.close();
       await db?.drop();
+      await hostDb?.drop();
     });
 
     beforeEach(async () => {
@@ -166,8 +197,7 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
       refreshes.length = 0;
       context = await browser.newContext();
       page = await context.newPage();
-      await page.goto(`${PAGE}/`);
-      await page.waitForFunction(() => 'createSessionClient' in globalThis);
+      await open(`${PAGE}/`);
     });
 
     afterEach(async () => {
@@ -185,11 +215,17 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
       }, options);
     }
 
-    /** `client.fetch` in the page: the status and body it got, or the error it threw. */
+    /** Opens the test page at `url`. */
+    async function open(url: string): Promise<void> {
+      await page.goto(url);
+      await page.waitForFunction(() => 'createSessionClient' in globalThis);
+    }
+
+    /** `client.fetch` in the page: the status, type and body it got, or the error it threw. */
     async function clientFetch(
       url: string,
       init: { method?: string; body?: string } = {},
-    ): Promise<{ status: number; body: string } | { error: string }> {
+    ): Promise<{ status: number; type: string; redirected: boolean; body: string } | { error: string }> {
       return page.evaluate(
         async ([url, init]) => {
           try {
@@ -197,7 +233,8 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
               ...init,
               headers: init.body ? { 'content-type': 'application/json' } : undefined,
             });
-            return { status: response.status, body: await response.text() };
+            const { status, type, redirected } = response;
+            return { status, type, redirected, body: await response.text() };
           } catch (error) {
             return { error: String(error) };
           }
@@ -333,6 +370,101 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
         status: expect.any(Number),
       });
       expect(await page.evaluate(() => (globalThis as unknown as TestPage).client.refresh())).toBe(false);
+    });
+
+    it('signs in, sends anti-csrf and refreshes with __Host- cookies, and ignores a planted plain sIdRefreshToken', async () => {
+      await open(`${local}/`);
+      await createClient({ cookieNamePrefix: '__Host-' });
+      await signIn(local);
+      expect((await context.cookies()).map(({ name }) => name).sort()).toEqual([
+        '__Host-sAccessToken',
+        '__Host-sIdRefreshToken',
+        '__Host-sRefreshToken',
+      ]);
+      expect(await clientState()).toMatchObject({ hasSession: true, antiCsrf: expect.any(String) });
+      expect(await clientFetch(`${local}/notes`, { method: 'POST', body: '{}' })).toMatchObject({
+        status: 201,
+      });
+      hostHttp.clock.advance(3600);
+      expect(await clientFetch('/notes', { method: 'POST', body: '{}' })).toMatchObject({ status: 201 });
+      expect(refreshes).toEqual([local]);
+
+      // Signed out, a plain sIdRefreshToken (any sibling or plain-HTTP page can set one) is no session.
+      expect(await clientFetch('/logout', { method: 'POST' })).toMatchObject({ status: 200 });
+      await page.evaluate(() => {
+        (globalThis as unknown as { document: { cookie: string } }).document.cookie =
+          'sIdRefreshToken=planted; Path=/';
+      });
+      expect((await context.cookies()).map(({ name }) => name)).toEqual(['sIdRefreshToken']);
+      expect(await clientState()).toMatchObject({ hasSession: false, antiCsrf: undefined });
+      expect(await page.evaluate(() => (globalThis as unknown as TestPage).client.refresh())).toBe(false);
+      expect(refreshes).toEqual([local]);
+    });
+
+    it('resolves a relative URL against <base href> as fetch does: that origin gets no anti-csrf or cookies', async () => {
+      await open(`${PAGE}/based`);
+      await createClient({ refreshPath: `${PAGE}/session/refresh` });
+      await signIn(PAGE);
+      expect(await clientFetch('/notes', { method: 'POST', body: '{}' })).toMatchObject({
+        status: 200,
+        body: 'foreign',
+      });
+      expect(seen).toEqual([{ origin: FOREIGN[0], path: '/notes', antiCsrf: undefined, cookie: undefined }]);
+      expect(await clientFetch(`${PAGE}/notes`, { method: 'POST', body: '{}' })).toMatchObject({
+        status: 201,
+      });
+      // The default refresh path would go there too: the client refuses it.
+      const defaultRefresh = await page.evaluate(() => {
+        try {
+          (globalThis as unknown as TestPage).createSessionClient({});
+          return 'created';
+        } catch (error) {
+          return String(error);
+        }
+      });
+      expect(defaultRefresh).toMatch(/refreshPath "\/session\/refresh" is on http:\/\/other\.example\.test/);
+    });
+
+    it('follows same-origin redirects of a GET, and no redirect of a request carrying anti-csrf', async () => {
+      await createClient();
+      await signIn(PAGE);
+      const hop = (to: string, status: number) => `${PAGE}/hop?status=${status}&to=${encodeURIComponent(to)}`;
+      for (const status of [302, 307]) {
+        expect(await clientFetch(hop(`${PAGE}/me`, status))).toMatchObject({
+          status: 200,
+          type: 'basic',
+          redirected: true,
+        });
+      }
+      // Neither the 307/308 (which keep the method and body) nor the 302/303 (which turn the POST
+      // into a GET) take the header to another origin: the page gets the redirect unopened.
+      for (const status of [307, 308, 302, 303]) {
+        for (const to of [`${FOREIGN[0]}/collect`, `${PAGE}/notes`]) {
+          expect(await clientFetch(hop(to, status), { method: 'POST', body: '{}' })).toMatchObject({
+            status: 0,
+            type: 'opaqueredirect',
+          });
+        }
+      }
+      expect(seen).toEqual([]);
+    });
+
+    it('keeps the method, headers and body of a Request, also when it retries after a refresh', async () => {
+      await createClient();
+      await signIn(PAGE);
+      http.clock.advance(3600);
+      const result = await page.evaluate(async () => {
+        const response = await (globalThis as unknown as TestPage).client.fetch(
+          new Request('/data', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ data: { note: 1 } }),
+          }),
+        );
+        return { status: response.status, body: await response.json() };
+      });
+      expect(result).toEqual({ status: 200, body: { data: { note: 1 } } });
+      expect(refreshes).toEqual([PAGE]);
     });
   },
 );
