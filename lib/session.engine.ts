@@ -6,12 +6,12 @@ import type {
   CreateSessionOptions,
   CreatedSession,
   GetSessionOptions,
-  IssuedToken,
   RefreshedSession,
   SessionInfo,
   SessionListEntry,
   VerifiedSession,
 } from './interfaces/session.interface.js';
+import { BoundedSessionStore } from './engine/bounded-store.js';
 import {
   accessTokenTooLarge,
   assertSessionHandle,
@@ -30,6 +30,15 @@ import {
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
+import {
+  classifyRefresh,
+  firstExpiry,
+  generationLiveness,
+  isLiveSession,
+  nextRotation,
+  openLiveToken,
+  type RefreshPolicy,
+} from './tokens/refresh-rotation.js';
 import {
   accessTokenLength,
   signAccessToken,
@@ -52,23 +61,13 @@ import {
   newSessionHandle,
   parseRefreshToken,
 } from './tokens/refresh-token.js';
-import { constantTimeEqual, deriveSubKeys, open, seal, type SubKeys } from './tokens/secrets.js';
+import { constantTimeEqual, deriveSubKeys, type SubKeys } from './tokens/secrets.js';
 
 const SECOND = 1000;
 /** Verified access tokens remembered per instance (about 1 KB each). */
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 /** A rotation lost to a concurrent request is re-read this many times before giving up. */
 const MAX_ROTATION_ATTEMPTS = 4;
-
-/**
- * What a storage call does, which decides what its failure may promise: a read and a write guarded
- * by a deadline on the database's clock that timed out changed nothing; any other failed write may
- * still commit.
- */
-type StorageAccess = 'read' | 'guarded-write' | 'write';
-
-/** Our own `databaseTimeout` fired: the statement may still be queued or running. */
-class StorageTimeout extends Error {}
 
 /**
  * The framework-free session API: creates, verifies, refreshes and revokes sessions. Works on
@@ -78,9 +77,9 @@ class StorageTimeout extends Error {}
 export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('SessionEngine');
   private readonly keys: SubKeys;
-  private readonly gracePeriodMs: number;
-  /** A guarded write must land this long before our timer fires, for its answer to reach us in time. */
-  private readonly replyMarginMs: number;
+  private readonly policy: RefreshPolicy;
+  /** The store, every call bounded by `databaseTimeout`. */
+  private readonly db: BoundedSessionStore;
   private ring!: KeyRing;
   private readonly verifyOptions: AccessTokenVerifyOptions;
   private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
@@ -88,13 +87,19 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
-    @Inject(SESSION_STORE) private readonly store: SessionStore,
+    @Inject(SESSION_STORE) store: SessionStore,
     @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
     private readonly events: SessionEvents,
   ) {
     this.keys = deriveSubKeys(options.secret);
-    this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
-    this.replyMarginMs = Math.min(250, (options.databaseTimeout * SECOND) / 4);
+    const { gracePeriod, validity, absoluteLifetime } = options.refreshToken;
+    this.policy = {
+      gracePeriod: gracePeriod * SECOND,
+      validity: validity * SECOND,
+      absoluteLifetime: absoluteLifetime === undefined ? undefined : absoluteLifetime * SECOND,
+      maxAncestors: MAX_REMEMBERED_ANCESTORS,
+    };
+    this.db = new BoundedSessionStore(store, options.databaseTimeout, this.logger);
     const { issuer, audience, clockTolerance } = options.accessToken;
     this.verifyOptions = {
       issuer,
@@ -123,7 +128,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
           )
         : await KeyRing.dynamic(
             accessToken.algorithm,
-            this.store,
+            this.db.signingKeys,
             { seal: this.keys.keyRing, kid: this.keys.keyId },
             this.clock,
             timings,
@@ -167,8 +172,6 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const now = this.clock.now();
     const handle = newSessionHandle();
     const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
-    const { absoluteLifetime, validity } = this.options.refreshToken;
-    const absoluteExpiresAt = absoluteLifetime === undefined ? null : now + absoluteLifetime * SECOND;
     const record: SessionRecord = {
       handle,
       userKey: userKeyOf(userId),
@@ -184,29 +187,15 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
-      expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
-      absoluteExpiresAt,
+      ...firstExpiry(now, this.policy),
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issueTokens(record, refreshToken, now);
-    // The insert is bound to the database's clock like a rotation: a sign-in answered with an error
-    // never leaves a session (a "device") behind whose tokens nobody received.
-    const databaseNow = await this.storage(() => this.store.readDatabaseClock(), 'read');
-    const inserted = await this.storage(
-      (remaining) => this.store.insertSession(record, this.deadlineOn(databaseNow, remaining())),
-      databaseNow === undefined ? 'write' : 'guarded-write',
-    );
-    if (!inserted) throw this.lateWrite('Sign-in');
+    await this.db.insertSession(record);
     this.events.publish('session.created', { sessionHandle: handle, userId });
-    return {
-      session: issued.session,
-      accessToken: issued.accessToken,
-      refreshToken: issued.refreshToken,
-      idRefreshToken: issued.idRefreshToken,
-      antiCsrfToken: issued.antiCsrfToken,
-    };
+    return issued;
   }
 
   /**
@@ -250,31 +239,27 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const hash = hashRefreshToken(token);
     let refused = false;
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const { record, databaseNow } = await this.storage(
-        () => this.store.findSessionWithClock(claims.handle),
-        'read',
-      );
+      const { record, databaseNow } = await this.db.findSessionWithClock(claims.handle);
       const now = this.clock.now();
-      if (!record || record.expiresAt <= now) {
+      if (!isLiveSession(record, now)) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
-      if (constantTimeEqual(record.refreshHash, hash)) {
+      const verdict = classifyRefresh(record, hash, now, this.policy.gracePeriod, refused);
+      if (verdict.kind === 'current') {
         // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
-        if (refused) throw this.lateWrite('Refresh');
+        if (refused) throw this.db.lateWrite('Refresh');
         // Before the write: a rotation must not commit a token that could not be delivered.
         await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
-        const rotated = await this.rotate(record, now, databaseNow);
-        if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
+        const { rotation, token } = nextRotation(record, now, this.policy, this.keys);
+        if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, rotation, databaseNow)) {
+          return this.refreshed(await this.issueTokens({ ...record, ...rotation }, token, now), false);
+        }
         refused = true;
         continue; // Another request rotated first (or the deadline passed): re-read to tell which.
       }
-      const ancestor = record.ancestors.find((candidate) => constantTimeEqual(candidate.hash, hash));
-      // Rotated away by the request we just lost to: a replay whatever the clocks of the two hosts.
-      if (ancestor && (refused || ancestor.rotatedAt + this.gracePeriodMs > now)) {
-        const live = this.openLiveToken(record);
-        if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
-      }
-      await this.storage(() => this.store.deleteSession(record.handle), 'write');
+      const live = verdict.kind === 'replay' ? openLiveToken(this.keys.liveTokenSeal, record) : undefined;
+      if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
+      await this.db.deleteSession(record.handle);
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
       this.events.publish('session.revoked', { reason: 'theft', ...theft, count: 1 });
@@ -307,7 +292,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     assertSessionHandle(sessionHandle);
     const text = toJsonText('sessionData', newSessionData, MAX_SESSION_DATA_BYTES);
     const now = this.clock.now();
-    const updated = await this.storage(() => this.store.updateSessionData(sessionHandle, text, now), 'write');
+    const updated = await this.db.updateSessionData(sessionHandle, text, now);
     if (!updated) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
   }
 
@@ -317,7 +302,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
     assertSessionHandle(sessionHandle);
-    const revoked = await this.storage(() => this.store.deleteSession(sessionHandle), 'write');
+    const revoked = await this.db.deleteSession(sessionHandle);
     if (revoked) this.events.publish('session.revoked', { reason: 'revoke', sessionHandle, count: 1 });
     return revoked;
   }
@@ -330,10 +315,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
     assertSessionHandle(sessionHandle);
     assertUserId(userId);
-    const revoked = await this.storage(
-      () => this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)),
-      'write',
-    );
+    const revoked = await this.db.deleteSessionOfUser(sessionHandle, userKeyOf(userId));
     if (revoked)
       this.events.publish('session.revoked', { reason: 'revoke-for-user', sessionHandle, userId, count: 1 });
     return revoked;
@@ -346,10 +328,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
     assertUserId(userId);
     assertSessionHandle(keptSessionHandle);
-    const count = await this.storage(
-      () => this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle),
-      'write',
-    );
+    const count = await this.db.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle);
     if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
     return count;
   }
@@ -360,7 +339,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeAllSessionsForUser(userId: UserId): Promise<number> {
     assertUserId(userId);
-    const count = await this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)), 'write');
+    const count = await this.db.deleteSessionsOfUser(userKeyOf(userId));
     if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-all', userId, count });
     return count;
   }
@@ -380,7 +359,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
     assertUserId(userId);
     const now = this.clock.now();
-    return this.storage(() => this.store.findSessionsOfUser(userKeyOf(userId), now), 'read');
+    return this.db.findSessionsOfUser(userKeyOf(userId), now);
   }
 
   /**
@@ -401,7 +380,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
         'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
       );
     }
-    return this.storage(() => this.ring.rotate(options));
+    return this.db.keyRing('write', () => this.ring.rotate(options));
   }
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */
@@ -418,7 +397,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
-    return this.storage(() => this.store.deleteExpired(now), 'write');
+    return this.db.deleteExpired(now);
   }
 
   /** A login's shorter access-token lifetime, checked against the configured maximum. */
@@ -478,110 +457,32 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const reload = this.ring.reloadIfStale();
     if (reload === undefined) return this.lookupKey(kid);
     const lookup = () => this.lookupKey(kid);
-    return this.storage(() => reload, 'read').then(lookup, lookup);
+    return this.db.keyRing('read', () => reload).then(lookup, lookup);
   };
 
   private lookupKey(kid: string) {
-    return this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid), 'read');
+    return this.ring.cachedKey(kid) ?? this.db.keyRing('read', () => this.ring.verificationKey(kid));
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
-    const record = await this.storage(() => this.store.findSessionState(claims.handle), 'read');
-    const now = this.clock.now();
-    if (!record || record.expiresAt <= now) {
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-    }
+    const record = await this.db.findSessionState(claims.handle);
+    const liveness = generationLiveness(record, claims.generation, this.clock.now(), this.policy.gracePeriod);
+    if (liveness === 'gone') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     // The token names its user; the row must be that user's, byte for byte (a token signed for
     // another user with this session's id is not this session's).
-    if (!constantTimeEqual(record.userKey, userKeyOf(claims.userId))) {
+    if (!constantTimeEqual(record!.userKey, userKeyOf(claims.userId))) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
-    const current = record.generation === claims.generation;
-    const recent = record.ancestors.some(
-      (ancestor) =>
-        ancestor.generation === claims.generation && ancestor.rotatedAt + this.gracePeriodMs > now,
-    );
-    if (!current && !recent) throw this.tryRefresh(Messages.accessTokenStale);
+    if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
   }
 
   private async findLiveSession(sessionHandle: string): Promise<SessionRecord> {
     assertSessionHandle(sessionHandle);
-    const record = await this.storage(() => this.store.findSession(sessionHandle), 'read');
-    if (!record || record.expiresAt <= this.clock.now()) {
+    const record = await this.db.findSession(sessionHandle);
+    if (!isLiveSession(record, this.clock.now())) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     }
     return record;
-  }
-
-  /** Rotates `record`, read when the database's clock showed `databaseNow`. */
-  private async rotate(
-    record: SessionRecord,
-    now: number,
-    databaseNow: number | undefined,
-  ): Promise<{ record: SessionRecord; token: string } | undefined> {
-    const generation = record.generation + 1;
-    const token = mintRefreshToken(this.keys.refreshTokenTag, record.handle, generation);
-    const ancestors = record.ancestors
-      .filter((ancestor) => ancestor.rotatedAt + this.gracePeriodMs > now)
-      .concat({ hash: record.refreshHash, generation: record.generation, rotatedAt: now })
-      .slice(-MAX_REMEMBERED_ANCESTORS);
-    const rotation = {
-      refreshHash: hashRefreshToken(token),
-      generation,
-      ancestors,
-      sealedLiveToken: seal(this.keys.liveTokenSeal, token, `${record.handle}.${generation}`),
-      graceUntil: now + this.gracePeriodMs,
-      lastRefreshedAt: now,
-      expiresAt: Math.min(
-        now + this.options.refreshToken.validity * SECOND,
-        record.absoluteExpiresAt ?? Number.POSITIVE_INFINITY,
-      ),
-    };
-    const won = await this.storage(
-      (remaining) =>
-        this.store.rotateRefreshToken(
-          record.handle,
-          record.refreshHash,
-          rotation,
-          this.deadlineOn(databaseNow, remaining()),
-        ),
-      databaseNow === undefined ? 'write' : 'guarded-write',
-    );
-    return won ? { record: { ...record, ...rotation }, token } : undefined;
-  }
-
-  /**
-   * The deadline of a guarded write on the database's clock: `databaseNow`, read before the write's
-   * storage call began, plus what is left of that call's `databaseTimeout`, less the reply margin.
-   * Only a duration measured here is added to a time read there, so no offset between the app's
-   * clock and the database's moves it; the database's clock at our timeout is at least this late,
-   * so a statement that starts late (queued in the pool, held by the network) cannot commit after
-   * the client was answered. `undefined` (no deadline) for a store without a clock of its own.
-   */
-  private deadlineOn(databaseNow: number | undefined, remainingMs: number): number | undefined {
-    return databaseNow === undefined ? undefined : databaseNow + remainingMs - this.replyMarginMs;
-  }
-
-  /** A guarded write that reached the database after its deadline and changed nothing. */
-  private lateWrite(what: 'Sign-in' | 'Refresh'): SessionError {
-    const cause = new Error(
-      `${what} refused: its write reached the database after its deadline on the database's clock ` +
-        `(databaseTimeout ${this.options.databaseTimeout} s less ${this.replyMarginMs} ms); the database or its connection pool is too slow`,
-    );
-    this.logger.error(`Session store failure: ${cause.message}`);
-    return new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable, { cause });
-  }
-
-  private openLiveToken(record: SessionRecord): string | undefined {
-    if (!record.sealedLiveToken) return undefined;
-    const live = open(
-      this.keys.liveTokenSeal,
-      record.sealedLiveToken,
-      `${record.handle}.${record.generation}`,
-    );
-    return live !== undefined && constantTimeEqual(hashRefreshToken(live), record.refreshHash)
-      ? live
-      : undefined;
   }
 
   /**
@@ -597,7 +498,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     now: number,
     on: 'create' | 'refresh',
   ): Promise<void> {
-    const signer = await this.storage(() => this.ring.signingKey());
+    const signer = await this.db.keyRing('write', () => this.ring.signingKey());
     const { issuer, audience, validity } = this.options.accessToken;
     const limit = this.verifyOptions.maxLength;
     const claims = {
@@ -624,7 +525,12 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private async issueTokens(record: SessionRecord, refreshToken: string, now: number) {
+  /** The tokens of `record`'s generation, with `refreshToken` as its refresh token. */
+  private async issueTokens(
+    record: SessionRecord,
+    refreshToken: string,
+    now: number,
+  ): Promise<CreatedSession> {
     const session: SessionInfo = {
       handle: record.handle,
       userId: userIdOf(record),
@@ -632,9 +538,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     };
     const validity = (record.accessTokenValidity ?? this.options.accessToken.validity) * SECOND;
     const accessExpires = Math.min(now + validity, record.expiresAt);
-    const signer = await this.storage(() => this.ring.signingKey());
+    const signer = await this.db.keyRing('write', () => this.ring.signingKey());
     const { issuer, audience } = this.options.accessToken;
-    const accessToken: IssuedToken = {
+    const accessToken = {
       value: await signAccessToken(
         signer,
         {
@@ -668,10 +574,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  private refreshed(
-    issued: Awaited<ReturnType<SessionEngine['issueTokens']>>,
-    replay: boolean,
-  ): RefreshedSession {
+  private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {
     this.events.publish('session.refreshed', {
       sessionHandle: issued.session.handle,
       userId: issued.session.userId,
@@ -690,45 +593,6 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
       status: this.options.sessionExpiredStatusCode,
     });
-  }
-
-  /**
-   * Runs a storage call within `databaseTimeout`; any failure of it is a `GENERAL_ERROR`, never an
-   * auth failure. The deadline is ours because drivers do not bound every wait (a mysql2 connection
-   * whose query timed out keeps the next queries queued behind it). `access` decides what the error
-   * may promise: a read or a timed-out guarded write changed nothing; any other failed write may
-   * still commit, and says so. `operation` gets the milliseconds left before the timeout (monotonic).
-   */
-  private async storage<T>(
-    operation: (remaining: () => number) => Promise<T>,
-    access: StorageAccess = 'write',
-  ): Promise<T> {
-    const timeoutMs = this.options.databaseTimeout * SECOND;
-    const started = performance.now();
-    const remaining = () => timeoutMs - (performance.now() - started);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new StorageTimeout(`no answer within databaseTimeout (${this.options.databaseTimeout} s)`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([operation(remaining), deadline]);
-    } catch (error) {
-      if (error instanceof SessionError) throw error;
-      const unchanged = access === 'read' || (access === 'guarded-write' && error instanceof StorageTimeout);
-      const outcome = unchanged ? 'nothing was changed' : 'outcome unknown';
-      this.logger.error(`Session store failure (${outcome}): ${(error as Error)?.message ?? String(error)}`);
-      throw new SessionError(
-        SessionError.GENERAL_ERROR,
-        unchanged ? Messages.databaseUnavailable : Messages.databaseOutcomeUnknown,
-        { cause: error },
-      );
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 
