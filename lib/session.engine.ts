@@ -7,13 +7,14 @@ import type {
   CreatedSession,
   GetSessionOptions,
   RefreshedSession,
-  SessionInfo,
   SessionListEntry,
   VerifiedSession,
 } from './interfaces/session.interface.js';
+import { AccessTokenVerifier, tryRefreshError } from './engine/access-verifier.js';
 import { BoundedSessionStore } from './engine/bounded-store.js';
+import { SessionTokenIssuer, renewed, userIdOf } from './engine/token-issuer.js';
 import {
-  accessTokenTooLarge,
+  accessTokenValidityOf,
   assertSessionHandle,
   assertUserId,
   toJsonText,
@@ -26,7 +27,6 @@ import {
   MAX_SESSION_DATA_BYTES,
   SESSION_CLOCK,
   SESSION_RESOLVED_OPTIONS,
-  maxAccessTokenLength,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
@@ -37,17 +37,11 @@ import {
   isLiveSession,
   nextRotation,
   openLiveToken,
+  refreshPolicyOf,
   type RefreshPolicy,
 } from './tokens/refresh-rotation.js';
-import {
-  accessTokenLength,
-  signAccessToken,
-  verifyAccessToken,
-  type AccessTokenClaims,
-  type AccessTokenVerifyOptions,
-} from './tokens/access-token.js';
+import type { AccessTokenClaims } from './tokens/access-token.js';
 import type { SessionClock } from './tokens/clock.js';
-import { VerifiedTokenCache, type VerifiedToken } from './tokens/verified-token-cache.js';
 import {
   DEFAULT_RING_RELOAD_INTERVAL_MS,
   DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
@@ -64,8 +58,6 @@ import {
 import { constantTimeEqual, deriveSubKeys, type SubKeys } from './tokens/secrets.js';
 
 const SECOND = 1000;
-/** Verified access tokens remembered per instance (about 1 KB each). */
-const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 /** A rotation lost to a concurrent request is re-read this many times before giving up. */
 const MAX_ROTATION_ATTEMPTS = 4;
 
@@ -81,8 +73,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   /** The store, every call bounded by `databaseTimeout`. */
   private readonly db: BoundedSessionStore;
   private ring!: KeyRing;
-  private readonly verifyOptions: AccessTokenVerifyOptions;
-  private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
+  private verifier!: AccessTokenVerifier;
+  private readonly issuer: SessionTokenIssuer;
   private cleanupTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -92,21 +84,11 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     private readonly events: SessionEvents,
   ) {
     this.keys = deriveSubKeys(options.secret);
-    const { gracePeriod, validity, absoluteLifetime } = options.refreshToken;
-    this.policy = {
-      gracePeriod: gracePeriod * SECOND,
-      validity: validity * SECOND,
-      absoluteLifetime: absoluteLifetime === undefined ? undefined : absoluteLifetime * SECOND,
-      maxAncestors: MAX_REMEMBERED_ANCESTORS,
-    };
+    this.policy = refreshPolicyOf(options.refreshToken, MAX_REMEMBERED_ANCESTORS);
     this.db = new BoundedSessionStore(store, options.databaseTimeout, this.logger);
-    const { issuer, audience, clockTolerance } = options.accessToken;
-    this.verifyOptions = {
-      issuer,
-      audience,
-      clockTolerance,
-      maxLength: maxAccessTokenLength(options.cookie),
-    };
+    this.issuer = new SessionTokenIssuer(options, this.keys, () =>
+      this.db.keyRing('write', () => this.ring.signingKey()),
+    );
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -133,13 +115,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
             this.clock,
             timings,
           );
-      if (!accessToken.signingKey.keys) await this.ring.signingKey();
+      if (!accessToken.signingKey.keys) await this.db.keyRing('write', () => this.ring.signingKey());
     } catch (error) {
       if (error instanceof SigningKeyConfigError) {
         throw new SessionError(SessionError.GENERAL_ERROR, `nestjs-token-session: ${error.message}`);
       }
       throw error;
     }
+    this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options);
     if (cleanupInterval > 0) {
       this.cleanupTimer = setInterval(
         () => void this.removeExpiredSessions().catch(() => undefined),
@@ -168,7 +151,10 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     assertUserId(userId);
     const payloadText = toJsonText('jwtPayload', jwtPayload, MAX_JWT_PAYLOAD_BYTES);
     const dataText = toJsonText('sessionData', sessionData, MAX_SESSION_DATA_BYTES);
-    const accessTokenValidity = this.accessTokenValidityOf(options.accessTokenValidity);
+    const accessTokenValidity = accessTokenValidityOf(
+      options.accessTokenValidity,
+      this.options.accessToken.validity,
+    );
     const now = this.clock.now();
     const handle = newSessionHandle();
     const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
@@ -190,9 +176,9 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       ...firstExpiry(now, this.policy),
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
-    await this.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
+    await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
-    const issued = await this.issueTokens(record, refreshToken, now);
+    const issued = await this.issuer.issue(record, refreshToken, now);
     await this.db.insertSession(record);
     this.events.publish('session.created', { sessionHandle: handle, userId });
     return issued;
@@ -211,7 +197,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     options: GetSessionOptions = {},
   ): Promise<VerifiedSession> {
     // A token verified before needs no await: most requests end here.
-    const verified = this.previouslyVerified(accessToken) ?? (await this.verifyAccessToken(accessToken));
+    const verified =
+      this.verifier.previouslyVerified(accessToken) ?? (await this.verifier.verify(accessToken));
     const { claims } = verified;
     if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
       verified.antiCsrf ??= deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
@@ -249,16 +236,16 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
         // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
         if (refused) throw this.db.lateWrite('Refresh');
         // Before the write: a rotation must not commit a token that could not be delivered.
-        await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
+        await this.issuer.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
         const { rotation, token } = nextRotation(record, now, this.policy, this.keys);
         if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, rotation, databaseNow)) {
-          return this.refreshed(await this.issueTokens({ ...record, ...rotation }, token, now), false);
+          return this.refreshed(await this.issuer.issue({ ...record, ...rotation }, token, now), false);
         }
         refused = true;
         continue; // Another request rotated first (or the deadline passed): re-read to tell which.
       }
       const live = verdict.kind === 'replay' ? openLiveToken(this.keys.liveTokenSeal, record) : undefined;
-      if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
+      if (live) return this.refreshed(await this.issuer.issue(record, live, now), true);
       await this.db.deleteSession(record.handle);
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
@@ -375,10 +362,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
     if (this.options.accessToken.signingKey.keys) {
-      throw new SessionError(
-        SessionError.GENERAL_ERROR,
-        'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
-      );
+      throw new SessionError(SessionError.GENERAL_ERROR, Messages.staticKeysNotRotated);
     }
     return this.db.keyRing('write', () => this.ring.rotate(options));
   }
@@ -398,70 +382,6 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
     return this.db.deleteExpired(now);
-  }
-
-  /** A login's shorter access-token lifetime, checked against the configured maximum. */
-  private accessTokenValidityOf(validity: number | undefined): number | null {
-    if (validity === undefined) return null;
-    const max = this.options.accessToken.validity;
-    if (!Number.isInteger(validity) || validity < 1 || validity > max) {
-      throw new SessionError(
-        SessionError.GENERAL_ERROR,
-        `accessTokenValidity must be a whole number of seconds from 1 to accessToken.validity (${max}), got ${JSON.stringify(validity)}.`,
-      );
-    }
-    return validity;
-  }
-
-  /** Verifies an access token, cryptographically once per token string and instance. */
-  /** This instance's earlier verification of the token, while it holds. */
-  private previouslyVerified(accessToken: string | undefined): VerifiedToken | undefined {
-    if (accessToken === undefined) return undefined;
-    const now = this.clock.now();
-    // A ring due for a reload is reloaded first (resolveKey), so a key retired elsewhere stops here.
-    if (this.ring.isStale(now)) return undefined;
-    const cached = this.verified.get(accessToken, now);
-    // The entry holds only while its key is still the ring's (a reload may retire it).
-    return cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key ? cached : undefined;
-  }
-
-  private async verifyAccessToken(accessToken: string | undefined): Promise<VerifiedToken> {
-    if (accessToken === undefined || accessToken === '') throw this.tryRefresh(Messages.accessTokenMissing);
-    const now = this.clock.now();
-    const verified = await verifyAccessToken(accessToken, this.resolveKey, now, this.verifyOptions);
-    if (!verified) throw this.tryRefresh(Messages.accessTokenInvalid);
-    const { claims, key } = verified;
-    const session = {
-      handle: claims.handle,
-      userId: claims.userId,
-      jwtPayload: deepFreeze(claims.jwtPayload),
-    };
-    const entry: VerifiedToken = {
-      claims,
-      key,
-      result: Object.freeze({ session: Object.freeze(session) }),
-      validUntil: Math.min(
-        claims.expiresAt + this.options.accessToken.clockTolerance * SECOND,
-        key.verifyUntil,
-      ),
-    };
-    this.verified.set(accessToken, entry);
-    return entry;
-  }
-
-  /**
-   * The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface.
-   * A ring older than its reload interval is reloaded first; if that fails, the cached ring serves.
-   */
-  private readonly resolveKey = (kid: string) => {
-    const reload = this.ring.reloadIfStale();
-    if (reload === undefined) return this.lookupKey(kid);
-    const lookup = () => this.lookupKey(kid);
-    return this.db.keyRing('read', () => reload).then(lookup, lookup);
-  };
-
-  private lookupKey(kid: string) {
-    return this.ring.cachedKey(kid) ?? this.db.keyRing('read', () => this.ring.verificationKey(kid));
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
@@ -485,126 +405,16 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     return record;
   }
 
-  /**
-   * Refuses a session whose access token at `generation` would be longer than the limit both the
-   * verifier and a browser cookie accept (`maxAccessTokenLength`). The size is exact (computed as
-   * signed, see `accessTokenLength`); a new session is checked at the largest generation it can
-   * reach, so none of its refreshes can outgrow it. Only sessions stored by older versions, or
-   * under other cookie options or keys, can fail at refresh: they must sign in again.
-   */
-  private async assertAccessTokenFits(
-    record: SessionRecord,
-    generation: number,
-    now: number,
-    on: 'create' | 'refresh',
-  ): Promise<void> {
-    const signer = await this.db.keyRing('write', () => this.ring.signingKey());
-    const { issuer, audience, validity } = this.options.accessToken;
-    const limit = this.verifyOptions.maxLength;
-    const claims = {
-      userId: userIdOf(record),
-      handle: record.handle,
-      generation,
-      jwtPayload: JSON.parse(record.jwtPayload) as unknown,
-    };
-    const lengthWith = (jwtPayload: unknown) =>
-      accessTokenLength(signer, { ...claims, jwtPayload }, now, now + validity * SECOND, {
-        issuer,
-        audience,
-      });
-    const length = lengthWith(claims.jwtPayload);
-    if (length <= limit) return;
-    throw accessTokenTooLarge({
-      on,
-      length,
-      limit,
-      algorithm: signer.algorithm,
-      culprit: lengthWith({}) > limit ? 'userId' : 'jwtPayload',
-      userId: claims.userId,
-      jwtPayloadBytes: Buffer.byteLength(record.jwtPayload),
-    });
-  }
-
-  /** The tokens of `record`'s generation, with `refreshToken` as its refresh token. */
-  private async issueTokens(
-    record: SessionRecord,
-    refreshToken: string,
-    now: number,
-  ): Promise<CreatedSession> {
-    const session: SessionInfo = {
-      handle: record.handle,
-      userId: userIdOf(record),
-      jwtPayload: JSON.parse(record.jwtPayload),
-    };
-    const validity = (record.accessTokenValidity ?? this.options.accessToken.validity) * SECOND;
-    const accessExpires = Math.min(now + validity, record.expiresAt);
-    const signer = await this.db.keyRing('write', () => this.ring.signingKey());
-    const { issuer, audience } = this.options.accessToken;
-    const accessToken = {
-      value: await signAccessToken(
-        signer,
-        {
-          userId: session.userId,
-          handle: record.handle,
-          generation: record.generation,
-          jwtPayload: session.jwtPayload,
-        },
-        now,
-        accessExpires,
-        { issuer, audience },
-      ),
-      expires: Math.floor(accessExpires / SECOND) * SECOND,
-    };
-    // assertAccessTokenFits ran before any write; this only guards that its size stays exact.
-    if (accessToken.value.length > this.verifyOptions.maxLength) {
-      throw new SessionError(SessionError.GENERAL_ERROR, Messages.internal);
-    }
-    return {
-      session,
-      accessToken,
-      refreshToken: { value: refreshToken, expires: record.expiresAt },
-      idRefreshToken: {
-        value: deriveGenerationToken(this.keys.idRefreshToken, record.handle, record.generation),
-        expires: record.expiresAt,
-      },
-      antiCsrfToken:
-        this.options.antiCsrf === 'token'
-          ? deriveGenerationToken(this.keys.antiCsrf, record.handle, record.generation)
-          : undefined,
-    };
-  }
-
   private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {
     this.events.publish('session.refreshed', {
       sessionHandle: issued.session.handle,
       userId: issued.session.userId,
       replay,
     });
-    return {
-      session: issued.session,
-      newAccessToken: issued.accessToken,
-      newRefreshToken: issued.refreshToken,
-      newIdRefreshToken: issued.idRefreshToken,
-      newAntiCsrfToken: issued.antiCsrfToken,
-    };
+    return renewed(issued);
   }
 
   private tryRefresh(message: string): SessionError {
-    return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
-      status: this.options.sessionExpiredStatusCode,
-    });
+    return tryRefreshError(message, this.options.sessionExpiredStatusCode);
   }
-}
-
-/** Freezes a JSON value all the way down: one parsed payload is shared by every request of a token. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
-
-function userIdOf(record: SessionRecord): UserId {
-  return record.userIdType === 'number' ? Number(record.userId) : record.userId;
 }

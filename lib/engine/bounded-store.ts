@@ -1,13 +1,6 @@
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
-import type {
-  SessionRead,
-  SessionRecord,
-  SessionRotation,
-  SessionState,
-  SessionStore,
-  SessionSummary,
-} from '../storage/session-store.js';
+import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
 import type { SigningKeyStore, StoredSigningKey } from '../tokens/key-ring.js';
 
 const SECOND = 1000;
@@ -77,20 +70,20 @@ export class BoundedSessionStore {
     };
   }
 
-  findSession(handle: string): Promise<SessionRecord | undefined> {
+  findSession(handle: string): ReturnType<SessionStore['findSession']> {
     return this.bound('read', () => this.store.findSession(handle));
   }
 
   /** The row with the database's clock at the read: the anchor of {@link rotateRefreshToken}'s deadline. */
-  findSessionWithClock(handle: string): Promise<SessionRead> {
+  findSessionWithClock(handle: string): ReturnType<SessionStore['findSessionWithClock']> {
     return this.bound('read', () => this.store.findSessionWithClock(handle));
   }
 
-  findSessionState(handle: string): Promise<SessionState | undefined> {
+  findSessionState(handle: string): ReturnType<SessionStore['findSessionState']> {
     return this.bound('read', () => this.store.findSessionState(handle));
   }
 
-  findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]> {
+  findSessionsOfUser(userKey: string, now: number): ReturnType<SessionStore['findSessionsOfUser']> {
     return this.bound('read', () => this.store.findSessionsOfUser(userKey, now));
   }
 

@@ -17,6 +17,8 @@ export const SessionErrorMessages = {
     'The signing-key ring could not be updated in the database (unavailable or too slow); the outcome is ' +
     'unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
+  staticKeysNotRotated:
+    'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
 } as const;
 
 const EXCLUDE_REFRESH_EXAMPLE = "{ exclude: [{ path: 'session/refresh', method: RequestMethod.POST }] }";

@@ -13,6 +13,8 @@ import { constantTimeEqual, open, seal } from './secrets.js';
  * and what the next rotation writes. Every time is epoch ms on the app's clock.
  */
 
+const SECOND = 1000;
+
 /** The refresh options the rules need, in milliseconds. */
 export interface RefreshPolicy {
   /** How long a rotated token may be replayed (and its access token stays live). */
@@ -35,6 +37,20 @@ export type RefreshVerdict =
   | { kind: 'theft'; ancestor: RefreshAncestor }
   /** Authentic for the session but no generation it remembers: theft too, revoke. */
   | { kind: 'unknown' };
+
+/** The policy of the `refreshToken` options (seconds) with `maxAncestors` remembered tokens. */
+export function refreshPolicyOf(
+  options: { gracePeriod: number; validity: number; absoluteLifetime?: number },
+  maxAncestors: number,
+): RefreshPolicy {
+  const { gracePeriod, validity, absoluteLifetime } = options;
+  return {
+    gracePeriod: gracePeriod * SECOND,
+    validity: validity * SECOND,
+    absoluteLifetime: absoluteLifetime === undefined ? undefined : absoluteLifetime * SECOND,
+    maxAncestors,
+  };
+}
 
 /** Whether a token rotated away at `rotatedAt` is still inside the grace period at `now`. */
 export function insideGrace(rotatedAt: number, now: number, gracePeriod: number): boolean {
