@@ -186,6 +186,17 @@ describe('the bounded signing-key store', () => {
     },
   );
 
+  it('logs a key-ring operation that times out once, not again when the call inside it times out', async () => {
+    const { db, logger } = bounded({ loadSigningKeys: hang });
+    let inner: Promise<unknown> | undefined;
+    const error = await failure(
+      db.keyRing('read', () => (inner = db.signingKeys.loadSigningKeys(DATABASE_NOW))),
+    );
+    expect(error.message).toBe(Messages.keyRingUnavailable);
+    await failure(inner!);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+  });
+
   it('bounds a whole key-ring operation and logs a failure inside it once', async () => {
     const { db, logger } = bounded({ loadSigningKeys: refuse });
     const error = await failure(db.keyRing('read', () => db.signingKeys.loadSigningKeys(DATABASE_NOW)));

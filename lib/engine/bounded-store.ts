@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
 import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
@@ -22,6 +23,11 @@ export interface StorageLogger {
 
 /** What failed: the session rows, or the signing-key ring. */
 type Subject = 'sessions' | 'key-ring';
+
+/** A key-ring operation in progress; once it has failed (and logged), failures inside it are not logged again. */
+interface RingOperation {
+  failed: boolean;
+}
 
 const FAILURE: Record<Subject, { log: string; unchanged: string; unknown: string }> = {
   sessions: {
@@ -52,6 +58,7 @@ export class BoundedSessionStore {
   private readonly timeoutMs: number;
   /** The signing-key port, each call bounded, failures reported as the key ring's. */
   readonly signingKeys: SigningKeyStore;
+  private readonly ringOperation = new AsyncLocalStorage<RingOperation>();
 
   constructor(
     private readonly store: SessionStore,
@@ -62,11 +69,11 @@ export class BoundedSessionStore {
     this.timeoutMs = databaseTimeout * SECOND;
     this.replyMarginMs = Math.min(250, this.timeoutMs / 4);
     this.signingKeys = {
-      loadSigningKeys: (now: number) => this.keyRing('read', () => this.store.loadSigningKeys(now)),
+      loadSigningKeys: (now: number) => this.bound('read', () => this.store.loadSigningKeys(now), 'key-ring'),
       insertSigningKey: (key: StoredSigningKey) =>
-        this.keyRing('write', () => this.store.insertSigningKey(key)),
+        this.bound('write', () => this.store.insertSigningKey(key), 'key-ring'),
       retireSigningKeys: (kids: string[], signUntil: number, verifyUntil: number) =>
-        this.keyRing('write', () => this.store.retireSigningKeys(kids, signUntil, verifyUntil)),
+        this.bound('write', () => this.store.retireSigningKeys(kids, signUntil, verifyUntil), 'key-ring'),
     };
   }
 
@@ -144,7 +151,8 @@ export class BoundedSessionStore {
    * `databaseTimeout`; its failures are the key ring's `GENERAL_ERROR`.
    */
   keyRing<T>(access: 'read' | 'write', operation: () => Promise<T>): Promise<T> {
-    return this.bound(access, operation, 'key-ring');
+    const own: RingOperation = { failed: false };
+    return this.bound(access, () => this.ringOperation.run(own, operation), 'key-ring', own);
   }
 
   /** A guarded write that reached the database after its deadline and changed nothing. */
@@ -179,13 +187,16 @@ export class BoundedSessionStore {
    * failure. `access` decides what the error may promise: a read or a timed-out guarded write
    * changed nothing; any other failed write may still commit, and says so. `operation` gets the
    * milliseconds left before the timeout (monotonic). A `SessionError` passes unchanged: it was
-   * logged where it arose.
+   * logged where it arose. A call inside a key-ring operation that has already failed (its timer
+   * fired first) is not logged again.
    */
   private async bound<T>(
     access: StorageAccess,
     operation: (remaining: () => number) => Promise<T>,
     subject: Subject = 'sessions',
+    own?: RingOperation,
   ): Promise<T> {
+    const enclosing = own ?? this.ringOperation.getStore();
     const started = performance.now();
     const remaining = () => this.timeoutMs - (performance.now() - started);
     let timer: NodeJS.Timeout | undefined;
@@ -198,11 +209,15 @@ export class BoundedSessionStore {
     try {
       return await Promise.race([operation(remaining), timeout]);
     } catch (error) {
+      const reported = enclosing?.failed === true;
+      if (enclosing) enclosing.failed = true;
       if (error instanceof SessionError) throw error;
       const unchanged = access === 'read' || (access === 'guarded-write' && error instanceof StorageTimeout);
       const failure = FAILURE[subject];
       const outcome = unchanged ? 'nothing was changed' : 'outcome unknown';
-      this.logger.error(`${failure.log} (${outcome}): ${(error as Error)?.message ?? String(error)}`);
+      if (!reported) {
+        this.logger.error(`${failure.log} (${outcome}): ${(error as Error)?.message ?? String(error)}`);
+      }
       throw new SessionError(SessionError.GENERAL_ERROR, unchanged ? failure.unchanged : failure.unknown, {
         cause: error,
       });
