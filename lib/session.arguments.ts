@@ -73,6 +73,17 @@ export function toJsonText(name: string, value: unknown, maxBytes: number): stri
   return text;
 }
 
+/** A login's shorter access-token lifetime in seconds, checked against the configured maximum. */
+export function accessTokenValidityOf(validity: number | undefined, max: number): number | null {
+  if (validity === undefined) return null;
+  if (!Number.isInteger(validity) || validity < 1 || validity > max) {
+    throw argumentError(
+      `accessTokenValidity must be a whole number of seconds from 1 to accessToken.validity (${max}), got ${JSON.stringify(validity)}.`,
+    );
+  }
+  return validity;
+}
+
 /** What {@link accessTokenTooLarge} reports. */
 export interface AccessTokenSize {
   /** `create`: an argument of createNewSession; `refresh`: a session stored earlier. */

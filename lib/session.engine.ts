@@ -6,14 +6,15 @@ import type {
   CreateSessionOptions,
   CreatedSession,
   GetSessionOptions,
-  IssuedToken,
   RefreshedSession,
-  SessionInfo,
   SessionListEntry,
   VerifiedSession,
 } from './interfaces/session.interface.js';
+import { AccessTokenVerifier, tryRefreshError } from './engine/access-verifier.js';
+import { BoundedSessionStore } from './engine/bounded-store.js';
+import { SessionTokenIssuer, renewed, userIdOf } from './engine/token-issuer.js';
 import {
-  accessTokenTooLarge,
+  accessTokenValidityOf,
   assertSessionHandle,
   assertUserId,
   toJsonText,
@@ -23,22 +24,25 @@ import {
 import {
   MAX_JWT_PAYLOAD_BYTES,
   MAX_REMEMBERED_ANCESTORS,
+  maxAccessTokenLength,
   MAX_SESSION_DATA_BYTES,
   SESSION_CLOCK,
   SESSION_RESOLVED_OPTIONS,
-  maxAccessTokenLength,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
-  accessTokenLength,
-  signAccessToken,
-  verifyAccessToken,
-  type AccessTokenClaims,
-  type AccessTokenVerifyOptions,
-} from './tokens/access-token.js';
+  classifyRefresh,
+  firstExpiry,
+  generationLiveness,
+  isLiveSession,
+  nextRotation,
+  openLiveToken,
+  refreshPolicyOf,
+  type RefreshPolicy,
+} from './tokens/refresh-rotation.js';
+import type { AccessTokenClaims } from './tokens/access-token.js';
 import type { SessionClock } from './tokens/clock.js';
-import { VerifiedTokenCache, type VerifiedToken } from './tokens/verified-token-cache.js';
 import {
   DEFAULT_RING_RELOAD_INTERVAL_MS,
   DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
@@ -54,23 +58,11 @@ import {
   parseRefreshToken,
 } from './tokens/refresh-token.js';
 import { couldBeOwnToken, type OwnTokenChecks, type OwnTokenKind } from './tokens/own-token.js';
-import { constantTimeEqual, deriveSubKeys, open, seal, type SubKeys } from './tokens/secrets.js';
+import { constantTimeEqual, deriveSubKeys, type SubKeys } from './tokens/secrets.js';
 
 const SECOND = 1000;
-/** Verified access tokens remembered per instance (about 1 KB each). */
-const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 /** A rotation lost to a concurrent request is re-read this many times before giving up. */
 const MAX_ROTATION_ATTEMPTS = 4;
-
-/**
- * What a storage call does, which decides what its failure may promise: a read and a write guarded
- * by a deadline on the database's clock that timed out changed nothing; any other failed write may
- * still commit.
- */
-type StorageAccess = 'read' | 'guarded-write' | 'write';
-
-/** Our own `databaseTimeout` fired: the statement may still be queued or running. */
-class StorageTimeout extends Error {}
 
 /**
  * The framework-free session API: creates, verifies, refreshes and revokes sessions. Works on
@@ -80,31 +72,31 @@ class StorageTimeout extends Error {}
 export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('SessionEngine');
   private readonly keys: SubKeys;
-  private readonly gracePeriodMs: number;
-  /** A guarded write must land this long before our timer fires, for its answer to reach us in time. */
-  private readonly replyMarginMs: number;
+  private readonly policy: RefreshPolicy;
+  /** The store, every call bounded by `databaseTimeout`. */
+  private readonly db: BoundedSessionStore;
   private ring!: KeyRing;
-  private readonly verifyOptions: AccessTokenVerifyOptions;
+  private verifier!: AccessTokenVerifier;
+  private readonly issuer: SessionTokenIssuer;
   private readonly ownTokenChecks: OwnTokenChecks;
-  private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
-    @Inject(SESSION_STORE) private readonly store: SessionStore,
+    @Inject(SESSION_STORE) store: SessionStore,
     @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
     private readonly events: SessionEvents,
   ) {
     this.keys = deriveSubKeys(options.secret);
-    this.gracePeriodMs = options.refreshToken.gracePeriod * SECOND;
-    this.replyMarginMs = Math.min(250, (options.databaseTimeout * SECOND) / 4);
-    const { issuer, audience, clockTolerance } = options.accessToken;
-    const maxLength = maxAccessTokenLength(options.cookie);
-    this.verifyOptions = { issuer, audience, clockTolerance, maxLength };
+    this.policy = refreshPolicyOf(options.refreshToken, MAX_REMEMBERED_ANCESTORS);
+    this.db = new BoundedSessionStore(store, options.databaseTimeout, this.logger);
+    this.issuer = new SessionTokenIssuer(options, this.keys, () =>
+      this.db.keyRing('write', () => this.ring.signingKey()),
+    );
     this.ownTokenChecks = {
       algorithm: options.accessToken.algorithm,
-      maxLength,
+      maxLength: maxAccessTokenLength(options.cookie),
       couldBeOwnKeyId: (kid) => this.ring.couldHaveMadeKeyId(kid),
       refreshTokenTag: this.keys.refreshTokenTag,
     };
@@ -119,16 +111,19 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       reloadInterval: DEFAULT_RING_RELOAD_INTERVAL_MS,
       unknownKidCooldown: DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
     };
-    // The options checked static keys at start-up.
+    // The options checked static keys at start-up; a stored ring loads (or makes) its keys.
     this.ring = accessToken.signingKey.keys
       ? await StaticKeyRing.create(accessToken.algorithm, accessToken.signingKey.keys)
-      : await StoredKeyRing.open(
-          accessToken.algorithm,
-          this.store,
-          { seal: this.keys.keyRing, kid: this.keys.keyId },
-          this.clock,
-          timings,
+      : await this.db.keyRing('write', () =>
+          StoredKeyRing.open(
+            accessToken.algorithm,
+            this.db.signingKeys,
+            { seal: this.keys.keyRing, kid: this.keys.keyId },
+            this.clock,
+            timings,
+          ),
         );
+    this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options);
     if (cleanupInterval > 0) {
       this.cleanupTimer = setInterval(() => {
         this.cleanupRun ??= this.removeExpiredSessions()
@@ -160,12 +155,13 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     assertUserId(userId);
     const payloadText = toJsonText('jwtPayload', jwtPayload, MAX_JWT_PAYLOAD_BYTES);
     const dataText = toJsonText('sessionData', sessionData, MAX_SESSION_DATA_BYTES);
-    const accessTokenValidity = this.accessTokenValidityOf(options.accessTokenValidity);
+    const accessTokenValidity = accessTokenValidityOf(
+      options.accessTokenValidity,
+      this.options.accessToken.validity,
+    );
     const now = this.clock.now();
     const handle = newSessionHandle();
     const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
-    const { absoluteLifetime, validity } = this.options.refreshToken;
-    const absoluteExpiresAt = absoluteLifetime === undefined ? null : now + absoluteLifetime * SECOND;
     const record: SessionRecord = {
       handle,
       userKey: userKeyOf(userId),
@@ -181,29 +177,15 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
-      expiresAt: Math.min(now + validity * SECOND, absoluteExpiresAt ?? Number.POSITIVE_INFINITY),
-      absoluteExpiresAt,
+      ...firstExpiry(now, this.policy),
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
-    await this.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
+    await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
-    const issued = await this.issueTokens(record, refreshToken, now);
-    // The insert is bound to the database's clock like a rotation: a sign-in answered with an error
-    // never leaves a session (a "device") behind whose tokens nobody received.
-    const databaseNow = await this.storage(() => this.store.readDatabaseClock(), 'read');
-    const inserted = await this.storage(
-      (remaining) => this.store.insertSession(record, this.deadlineOn(databaseNow, remaining())),
-      databaseNow === undefined ? 'write' : 'guarded-write',
-    );
-    if (!inserted) throw this.lateWrite('Sign-in');
+    const issued = await this.issuer.issue(record, refreshToken, now);
+    await this.db.insertSession(record);
     this.events.publish('session.created', { sessionHandle: handle, userId });
-    return {
-      session: issued.session,
-      accessToken: issued.accessToken,
-      refreshToken: issued.refreshToken,
-      idRefreshToken: issued.idRefreshToken,
-      antiCsrfToken: issued.antiCsrfToken,
-    };
+    return issued;
   }
 
   /**
@@ -219,7 +201,8 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     options: GetSessionOptions = {},
   ): Promise<VerifiedSession> {
     // A token verified before needs no await: most requests end here.
-    const verified = this.previouslyVerified(accessToken) ?? (await this.verifyAccessToken(accessToken));
+    const verified =
+      this.verifier.previouslyVerified(accessToken) ?? (await this.verifier.verify(accessToken));
     const { claims } = verified;
     if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
       verified.antiCsrf ??= deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
@@ -255,31 +238,27 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     const hash = hashRefreshToken(token);
     let refused = false;
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-      const { record, databaseNow } = await this.storage(
-        () => this.store.findSessionWithClock(claims.handle),
-        'read',
-      );
+      const { record, databaseNow } = await this.db.findSessionWithClock(claims.handle);
       const now = this.clock.now();
-      if (!record || record.expiresAt <= now) {
+      if (!isLiveSession(record, now)) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
-      if (constantTimeEqual(record.refreshHash, hash)) {
+      const verdict = classifyRefresh(record, hash, now, this.policy.gracePeriod, refused);
+      if (verdict.kind === 'current') {
         // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
-        if (refused) throw this.lateWrite('Refresh');
+        if (refused) throw this.db.lateWrite('Refresh');
         // Before the write: a rotation must not commit a token that could not be delivered.
-        await this.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
-        const rotated = await this.rotate(record, now, databaseNow);
-        if (rotated) return this.refreshed(await this.issueTokens(rotated.record, rotated.token, now), false);
+        await this.issuer.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
+        const { rotation, token } = nextRotation(record, now, this.policy, this.keys);
+        if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, rotation, databaseNow)) {
+          return this.refreshed(await this.issuer.issue({ ...record, ...rotation }, token, now), false);
+        }
         refused = true;
         continue; // Another request rotated first (or the deadline passed): re-read to tell which.
       }
-      const ancestor = record.ancestors.find((candidate) => constantTimeEqual(candidate.hash, hash));
-      // Rotated away by the request we just lost to: a replay whatever the clocks of the two hosts.
-      if (ancestor && (refused || ancestor.rotatedAt + this.gracePeriodMs > now)) {
-        const live = this.openLiveToken(record);
-        if (live) return this.refreshed(await this.issueTokens(record, live, now), true);
-      }
-      await this.storage(() => this.store.deleteSession(record.handle), 'write');
+      const live = verdict.kind === 'replay' ? openLiveToken(this.keys.liveTokenSeal, record) : undefined;
+      if (live) return this.refreshed(await this.issuer.issue(record, live, now), true);
+      await this.db.deleteSession(record.handle);
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
       this.events.publish('session.revoked', { reason: 'theft', ...theft, count: 1 });
@@ -312,7 +291,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     assertSessionHandle(sessionHandle);
     const text = toJsonText('sessionData', newSessionData, MAX_SESSION_DATA_BYTES);
     const now = this.clock.now();
-    const updated = await this.storage(() => this.store.updateSessionData(sessionHandle, text, now), 'write');
+    const updated = await this.db.updateSessionData(sessionHandle, text, now);
     if (!updated) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
   }
 
@@ -322,7 +301,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
     assertSessionHandle(sessionHandle);
-    const revoked = await this.storage(() => this.store.deleteSession(sessionHandle), 'write');
+    const revoked = await this.db.deleteSession(sessionHandle);
     if (revoked) this.events.publish('session.revoked', { reason: 'revoke', sessionHandle, count: 1 });
     return revoked;
   }
@@ -335,10 +314,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
     assertSessionHandle(sessionHandle);
     assertUserId(userId);
-    const revoked = await this.storage(
-      () => this.store.deleteSessionOfUser(sessionHandle, userKeyOf(userId)),
-      'write',
-    );
+    const revoked = await this.db.deleteSessionOfUser(sessionHandle, userKeyOf(userId));
     if (revoked)
       this.events.publish('session.revoked', { reason: 'revoke-for-user', sessionHandle, userId, count: 1 });
     return revoked;
@@ -351,10 +327,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
     assertUserId(userId);
     assertSessionHandle(keptSessionHandle);
-    const count = await this.storage(
-      () => this.store.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle),
-      'write',
-    );
+    const count = await this.db.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle);
     if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
     return count;
   }
@@ -365,7 +338,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async revokeAllSessionsForUser(userId: UserId): Promise<number> {
     assertUserId(userId);
-    const count = await this.storage(() => this.store.deleteSessionsOfUser(userKeyOf(userId)), 'write');
+    const count = await this.db.deleteSessionsOfUser(userKeyOf(userId));
     if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-all', userId, count });
     return count;
   }
@@ -385,7 +358,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   async listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
     assertUserId(userId);
     const now = this.clock.now();
-    return this.storage(() => this.store.findSessionsOfUser(userKeyOf(userId), now), 'read');
+    return this.db.findSessionsOfUser(userKeyOf(userId), now);
   }
 
   /**
@@ -400,7 +373,7 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    * @throws SessionError `GENERAL_ERROR` with static keys or an unavailable database.
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
-    return this.storage(() => this.ring.rotate(options));
+    return this.db.keyRing('write', () => this.ring.rotate(options));
   }
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */
@@ -417,329 +390,40 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
    */
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
-    return this.storage(() => this.store.deleteExpired(now), 'write');
-  }
-
-  /** A login's shorter access-token lifetime, checked against the configured maximum. */
-  private accessTokenValidityOf(validity: number | undefined): number | null {
-    if (validity === undefined) return null;
-    const max = this.options.accessToken.validity;
-    if (!Number.isInteger(validity) || validity < 1 || validity > max) {
-      throw new SessionError(
-        SessionError.GENERAL_ERROR,
-        `accessTokenValidity must be a whole number of seconds from 1 to accessToken.validity (${max}), got ${JSON.stringify(validity)}.`,
-      );
-    }
-    return validity;
-  }
-
-  /** Verifies an access token, cryptographically once per token string and instance. */
-  /** This instance's earlier verification of the token, while it holds. */
-  private previouslyVerified(accessToken: string | undefined): VerifiedToken | undefined {
-    if (accessToken === undefined) return undefined;
-    const now = this.clock.now();
-    // A ring due for a reload is reloaded first (resolveKey), so a key retired elsewhere stops here.
-    if (this.ring.isStale(now)) return undefined;
-    const cached = this.verified.get(accessToken, now);
-    // The entry holds only while its key is still the ring's (a reload may retire it).
-    return cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key ? cached : undefined;
-  }
-
-  private async verifyAccessToken(accessToken: string | undefined): Promise<VerifiedToken> {
-    if (accessToken === undefined || accessToken === '') throw this.tryRefresh(Messages.accessTokenMissing);
-    const now = this.clock.now();
-    const verified = await verifyAccessToken(accessToken, this.resolveKey, now, this.verifyOptions);
-    if (!verified) throw this.tryRefresh(Messages.accessTokenInvalid);
-    const { claims, key } = verified;
-    const session = {
-      handle: claims.handle,
-      userId: claims.userId,
-      jwtPayload: deepFreeze(claims.jwtPayload),
-    };
-    const entry: VerifiedToken = {
-      claims,
-      key,
-      result: Object.freeze({ session: Object.freeze(session) }),
-      validUntil: Math.min(
-        claims.expiresAt + this.options.accessToken.clockTolerance * SECOND,
-        key.verifyUntil,
-      ),
-    };
-    this.verified.set(accessToken, entry);
-    return entry;
-  }
-
-  /**
-   * The ring's key for a `kid`: cached, or after a (rate-limited) reload; storage failures surface.
-   * A ring older than its reload interval is reloaded first; if that fails, the cached ring serves.
-   */
-  private readonly resolveKey = (kid: string) => {
-    const reload = this.ring.reloadIfStale();
-    if (reload === undefined) return this.lookupKey(kid);
-    const lookup = () => this.lookupKey(kid);
-    return this.storage(() => reload, 'read').then(lookup, lookup);
-  };
-
-  private lookupKey(kid: string) {
-    return this.ring.cachedKey(kid) ?? this.storage(() => this.ring.verificationKey(kid), 'read');
+    return this.db.deleteExpired(now);
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
-    const record = await this.storage(() => this.store.findSessionState(claims.handle), 'read');
-    const now = this.clock.now();
-    if (!record || record.expiresAt <= now) {
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-    }
+    const record = await this.db.findSessionState(claims.handle);
+    const liveness = generationLiveness(record, claims.generation, this.clock.now(), this.policy.gracePeriod);
+    if (liveness === 'gone') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     // The token names its user; the row must be that user's, byte for byte (a token signed for
     // another user with this session's id is not this session's).
-    if (!constantTimeEqual(record.userKey, userKeyOf(claims.userId))) {
+    if (!constantTimeEqual(record!.userKey, userKeyOf(claims.userId))) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
-    const current = record.generation === claims.generation;
-    const recent = record.ancestors.some(
-      (ancestor) =>
-        ancestor.generation === claims.generation && ancestor.rotatedAt + this.gracePeriodMs > now,
-    );
-    if (!current && !recent) throw this.tryRefresh(Messages.accessTokenStale);
+    if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
   }
 
   private async findLiveSession(sessionHandle: string): Promise<SessionRecord> {
     assertSessionHandle(sessionHandle);
-    const record = await this.storage(() => this.store.findSession(sessionHandle), 'read');
-    if (!record || record.expiresAt <= this.clock.now()) {
+    const record = await this.db.findSession(sessionHandle);
+    if (!isLiveSession(record, this.clock.now())) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     }
     return record;
   }
 
-  /** Rotates `record`, read when the database's clock showed `databaseNow`. */
-  private async rotate(
-    record: SessionRecord,
-    now: number,
-    databaseNow: number | undefined,
-  ): Promise<{ record: SessionRecord; token: string } | undefined> {
-    const generation = record.generation + 1;
-    const token = mintRefreshToken(this.keys.refreshTokenTag, record.handle, generation);
-    const ancestors = record.ancestors
-      .filter((ancestor) => ancestor.rotatedAt + this.gracePeriodMs > now)
-      .concat({ hash: record.refreshHash, generation: record.generation, rotatedAt: now })
-      .slice(-MAX_REMEMBERED_ANCESTORS);
-    const rotation = {
-      refreshHash: hashRefreshToken(token),
-      generation,
-      ancestors,
-      sealedLiveToken: seal(this.keys.liveTokenSeal, token, `${record.handle}.${generation}`),
-      graceUntil: now + this.gracePeriodMs,
-      lastRefreshedAt: now,
-      expiresAt: Math.min(
-        now + this.options.refreshToken.validity * SECOND,
-        record.absoluteExpiresAt ?? Number.POSITIVE_INFINITY,
-      ),
-    };
-    const won = await this.storage(
-      (remaining) =>
-        this.store.rotateRefreshToken(
-          record.handle,
-          record.refreshHash,
-          rotation,
-          this.deadlineOn(databaseNow, remaining()),
-        ),
-      databaseNow === undefined ? 'write' : 'guarded-write',
-    );
-    return won ? { record: { ...record, ...rotation }, token } : undefined;
-  }
-
-  /**
-   * The deadline of a guarded write on the database's clock: `databaseNow`, read before the write's
-   * storage call began, plus what is left of that call's `databaseTimeout`, less the reply margin.
-   * Only a duration measured here is added to a time read there, so no offset between the app's
-   * clock and the database's moves it; the database's clock at our timeout is at least this late,
-   * so a statement that starts late (queued in the pool, held by the network) cannot commit after
-   * the client was answered. `undefined` (no deadline) for a store without a clock of its own.
-   */
-  private deadlineOn(databaseNow: number | undefined, remainingMs: number): number | undefined {
-    return databaseNow === undefined ? undefined : databaseNow + remainingMs - this.replyMarginMs;
-  }
-
-  /** A guarded write that reached the database after its deadline and changed nothing. */
-  private lateWrite(what: 'Sign-in' | 'Refresh'): SessionError {
-    const cause = new Error(
-      `${what} refused: its write reached the database after its deadline on the database's clock ` +
-        `(databaseTimeout ${this.options.databaseTimeout} s less ${this.replyMarginMs} ms); the database or its connection pool is too slow`,
-    );
-    this.logger.error(`Session store failure: ${cause.message}`);
-    return new SessionError(SessionError.GENERAL_ERROR, Messages.databaseUnavailable, { cause });
-  }
-
-  private openLiveToken(record: SessionRecord): string | undefined {
-    if (!record.sealedLiveToken) return undefined;
-    const live = open(
-      this.keys.liveTokenSeal,
-      record.sealedLiveToken,
-      `${record.handle}.${record.generation}`,
-    );
-    return live !== undefined && constantTimeEqual(hashRefreshToken(live), record.refreshHash)
-      ? live
-      : undefined;
-  }
-
-  /**
-   * Refuses a session whose access token at `generation` would be longer than the limit both the
-   * verifier and a browser cookie accept (`maxAccessTokenLength`). The size is exact (computed as
-   * signed, see `accessTokenLength`); a new session is checked at the largest generation it can
-   * reach, so none of its refreshes can outgrow it. Only sessions stored by older versions, or
-   * under other cookie options or keys, can fail at refresh: they must sign in again.
-   */
-  private async assertAccessTokenFits(
-    record: SessionRecord,
-    generation: number,
-    now: number,
-    on: 'create' | 'refresh',
-  ): Promise<void> {
-    const signer = await this.storage(() => this.ring.signingKey());
-    const { issuer, audience, validity } = this.options.accessToken;
-    const limit = this.verifyOptions.maxLength;
-    const claims = {
-      userId: userIdOf(record),
-      handle: record.handle,
-      generation,
-      jwtPayload: JSON.parse(record.jwtPayload) as unknown,
-    };
-    const lengthWith = (jwtPayload: unknown) =>
-      accessTokenLength(signer, { ...claims, jwtPayload }, now, now + validity * SECOND, {
-        issuer,
-        audience,
-      });
-    const length = lengthWith(claims.jwtPayload);
-    if (length <= limit) return;
-    throw accessTokenTooLarge({
-      on,
-      length,
-      limit,
-      algorithm: signer.algorithm,
-      culprit: lengthWith({}) > limit ? 'userId' : 'jwtPayload',
-      userId: claims.userId,
-      jwtPayloadBytes: Buffer.byteLength(record.jwtPayload),
-    });
-  }
-
-  private async issueTokens(record: SessionRecord, refreshToken: string, now: number) {
-    const session: SessionInfo = {
-      handle: record.handle,
-      userId: userIdOf(record),
-      jwtPayload: JSON.parse(record.jwtPayload),
-    };
-    const validity = (record.accessTokenValidity ?? this.options.accessToken.validity) * SECOND;
-    const accessExpires = Math.min(now + validity, record.expiresAt);
-    const signer = await this.storage(() => this.ring.signingKey());
-    const { issuer, audience } = this.options.accessToken;
-    const accessToken: IssuedToken = {
-      value: await signAccessToken(
-        signer,
-        {
-          userId: session.userId,
-          handle: record.handle,
-          generation: record.generation,
-          jwtPayload: session.jwtPayload,
-        },
-        now,
-        accessExpires,
-        { issuer, audience },
-      ),
-      expires: Math.floor(accessExpires / SECOND) * SECOND,
-    };
-    // assertAccessTokenFits ran before any write; this only guards that its size stays exact.
-    if (accessToken.value.length > this.verifyOptions.maxLength) {
-      throw new SessionError(SessionError.GENERAL_ERROR, Messages.internal);
-    }
-    return {
-      session,
-      accessToken,
-      refreshToken: { value: refreshToken, expires: record.expiresAt },
-      idRefreshToken: {
-        value: deriveGenerationToken(this.keys.idRefreshToken, record.handle, record.generation),
-        expires: record.expiresAt,
-      },
-      antiCsrfToken:
-        this.options.antiCsrf === 'token'
-          ? deriveGenerationToken(this.keys.antiCsrf, record.handle, record.generation)
-          : undefined,
-    };
-  }
-
-  private refreshed(
-    issued: Awaited<ReturnType<SessionEngine['issueTokens']>>,
-    replay: boolean,
-  ): RefreshedSession {
+  private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {
     this.events.publish('session.refreshed', {
       sessionHandle: issued.session.handle,
       userId: issued.session.userId,
       replay,
     });
-    return {
-      session: issued.session,
-      newAccessToken: issued.accessToken,
-      newRefreshToken: issued.refreshToken,
-      newIdRefreshToken: issued.idRefreshToken,
-      newAntiCsrfToken: issued.antiCsrfToken,
-    };
+    return renewed(issued);
   }
 
   private tryRefresh(message: string): SessionError {
-    return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
-      status: this.options.sessionExpiredStatusCode,
-    });
+    return tryRefreshError(message, this.options.sessionExpiredStatusCode);
   }
-
-  /**
-   * Runs a storage call within `databaseTimeout`; any failure of it is a `GENERAL_ERROR`, never an
-   * auth failure. The deadline is ours because drivers do not bound every wait (a mysql2 connection
-   * whose query timed out keeps the next queries queued behind it). `access` decides what the error
-   * may promise: a read or a timed-out guarded write changed nothing; any other failed write may
-   * still commit, and says so. `operation` gets the milliseconds left before the timeout (monotonic).
-   */
-  private async storage<T>(
-    operation: (remaining: () => number) => Promise<T>,
-    access: StorageAccess = 'write',
-  ): Promise<T> {
-    const timeoutMs = this.options.databaseTimeout * SECOND;
-    const started = performance.now();
-    const remaining = () => timeoutMs - (performance.now() - started);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new StorageTimeout(`no answer within databaseTimeout (${this.options.databaseTimeout} s)`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([operation(remaining), deadline]);
-    } catch (error) {
-      if (error instanceof SessionError) throw error;
-      const unchanged = access === 'read' || (access === 'guarded-write' && error instanceof StorageTimeout);
-      const outcome = unchanged ? 'nothing was changed' : 'outcome unknown';
-      this.logger.error(`Session store failure (${outcome}): ${(error as Error)?.message ?? String(error)}`);
-      throw new SessionError(
-        SessionError.GENERAL_ERROR,
-        unchanged ? Messages.databaseUnavailable : Messages.databaseOutcomeUnknown,
-        { cause: error },
-      );
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** Freezes a JSON value all the way down: one parsed payload is shared by every request of a token. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
-
-function userIdOf(record: SessionRecord): UserId {
-  return record.userIdType === 'number' ? Number(record.userId) : record.userId;
 }

@@ -11,6 +11,11 @@ export const SessionErrorMessages = {
   databaseUnavailable: 'The session store is unavailable or too slow; nothing was changed.',
   databaseOutcomeUnknown:
     'The session store is unavailable or too slow; the outcome is unknown: the change may still apply.',
+  keyRingUnavailable:
+    'The signing-key ring could not be loaded from the database (unavailable or too slow); nothing was changed.',
+  keyRingOutcomeUnknown:
+    'The signing-key ring could not be updated in the database (unavailable or too slow); the outcome is ' +
+    'unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
   staticKeysNotRotatable:
     'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',

@@ -25,7 +25,10 @@ export interface CreateSessionOptions {
   accessTokenValidity?: number;
 }
 
-/** What `SessionEngine.createNewSession` returns. */
+/**
+ * What `SessionEngine.createNewSession` returns: the tokens of one refresh generation, as the engine
+ * issues them. {@link RefreshedSession} derives from it, so the two cannot drift apart.
+ */
 export interface CreatedSession {
   session: SessionInfo;
   accessToken: IssuedToken;
@@ -45,15 +48,17 @@ export interface VerifiedSession {
   newAccessToken?: IssuedToken;
 }
 
-/** What `SessionEngine.refreshSession` returns. */
-export interface RefreshedSession {
-  session: SessionInfo;
-  newAccessToken: IssuedToken;
-  newRefreshToken: IssuedToken;
-  newIdRefreshToken: IssuedToken;
-  /** `undefined` unless `antiCsrf` is `'token'`. */
-  newAntiCsrfToken: string | undefined;
-}
+/** The names a refresh gives the tokens: `newAccessToken` for `accessToken`, and so on. */
+type Renewed<Tokens> = {
+  [Name in keyof Tokens as Name extends 'session' ? Name : `new${Capitalize<Name & string>}`]: Tokens[Name];
+};
+
+/**
+ * What `SessionEngine.refreshSession` returns: the {@link CreatedSession} tokens of the new
+ * generation under `new` names (`session`, `newAccessToken`, `newRefreshToken`,
+ * `newIdRefreshToken`, and `newAntiCsrfToken`, `undefined` unless `antiCsrf` is `'token'`).
+ */
+export interface RefreshedSession extends Renewed<CreatedSession> {}
 
 /** Per-call options of `SessionEngine.getSession`. */
 export interface GetSessionOptions {
