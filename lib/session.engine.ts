@@ -114,14 +114,13 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
     // The options checked static keys at start-up; a stored ring loads (or makes) its keys.
     this.ring = accessToken.signingKey.keys
       ? await StaticKeyRing.create(accessToken.algorithm, accessToken.signingKey.keys)
-      : await this.db.keyRing('write', () =>
-          StoredKeyRing.open(
-            accessToken.algorithm,
-            this.db.signingKeys,
-            { seal: this.keys.keyRing, kid: this.keys.keyId },
-            this.clock,
-            timings,
-          ),
+      : // Each of its store calls is bounded on its own (a load says "loaded", an insert "updated").
+        await StoredKeyRing.open(
+          accessToken.algorithm,
+          this.db.signingKeys,
+          { seal: this.keys.keyRing, kid: this.keys.keyId },
+          this.clock,
+          timings,
         );
     this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options);
     if (cleanupInterval > 0) {

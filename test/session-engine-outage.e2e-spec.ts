@@ -84,7 +84,7 @@ describe.each(databases)('SessionEngine on %s during a database outage', (kind) 
     expect(logged).toHaveLength(7);
     for (const line of logged) {
       expect(line).toMatch(
-        /^ERROR \[SessionEngine\] Session store failure \((nothing was changed|outcome unknown)\): \w/,
+        /^ERROR \[SessionEngine\] (Session store|Signing-key ring) failure \((nothing was changed|outcome unknown)\): \w/,
       );
     }
     // Access-token checks need no database.
