@@ -1,5 +1,5 @@
 import { serialize } from 'cookie';
-import { ACCESS_TOKEN_COOKIE } from './http/session-transport.js';
+import { ACCESS_TOKEN_COOKIE } from './http/wire.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
 
 /** Injection token of the {@link SessionClock} the engine reads time from; override it in tests. */

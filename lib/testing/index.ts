@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { sessionCookieNames } from '../http/session-transport.js';
+import { sessionCookieNames } from '../http/wire.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import type { UserId } from '../session.arguments.js';
 import { SESSION_RESOLVED_OPTIONS } from '../session.constants.js';
