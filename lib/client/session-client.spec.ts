@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSessionClient } from './session-client.js';
 
 const API = 'https://api.example.com';
@@ -56,5 +56,41 @@ describe('createSessionClient origins', () => {
       ours.map(() => 'include'),
     );
     for (const { init } of calls.slice(ours.length)) expect(init).toEqual({ method: 'POST' });
+  });
+});
+
+describe('createSessionClient cookie names', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  /** A page whose cookies are `cookie` and whose storage holds the anti-csrf token of `idRefreshToken`. */
+  function page(cookie: string, idRefreshToken: string): void {
+    const storage = new Map([['nestjs-token-session', JSON.stringify({ idRefreshToken, antiCsrf: 'csrf' })]]);
+    vi.stubGlobal('document', { cookie });
+    vi.stubGlobal('localStorage', {
+      getItem: (key: string) => storage.get(key) ?? null,
+      setItem: (key: string, value: string) => storage.set(key, value),
+      removeItem: (key: string) => storage.delete(key),
+    });
+  }
+
+  it('finds the session under the __Host- prefix (cookie.namePrefix) as under the original name', () => {
+    page('theme=dark; __Host-sIdRefreshToken=prefixed', 'prefixed');
+    const client = createSessionClient();
+    expect(client.hasSession()).toBe(true);
+    expect(client.antiCsrfToken()).toBe('csrf');
+    page('sIdRefreshToken=plain', 'plain');
+    expect(client.hasSession()).toBe(true);
+    expect(client.antiCsrfToken()).toBe('csrf');
+    page('theme=dark; xsIdRefreshToken=other', 'other');
+    expect(client.hasSession()).toBe(false);
+  });
+
+  it('prefers the __Host- cookie over a leftover unprefixed one', () => {
+    page('sIdRefreshToken=stale; __Host-sIdRefreshToken=current', 'current');
+    expect(createSessionClient().antiCsrfToken()).toBe('csrf');
+    page('sIdRefreshToken=stale; __Host-sIdRefreshToken=current', 'stale');
+    expect(createSessionClient().antiCsrfToken()).toBeUndefined();
   });
 });

@@ -1,5 +1,14 @@
 // A dependency-free browser client: import it in the page (`nestjs-token-session/client`).
-// It must not import anything from the server side of the package.
+// It imports only the wire contract (`../http/wire.ts`, itself import-free), nothing of the server.
+import {
+  ANTI_CSRF_HEADER,
+  DEFAULT_REFRESH_PATH,
+  HOST_ONLY_NAME_PREFIX,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  ID_REFRESH_TOKEN_REMOVED,
+  SAFE_METHODS,
+} from '../http/wire.js';
 
 /** Options of {@link createSessionClient}. */
 export interface SessionClientOptions {
@@ -74,7 +83,7 @@ interface BrowserGlobals {
   location?: { href: string; origin: string };
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const HOST_ONLY_ID_REFRESH_TOKEN_COOKIE = `${HOST_ONLY_NAME_PREFIX}${ID_REFRESH_TOKEN_COOKIE}`;
 const REFRESH_LOCK = 'nestjs-token-session-refresh';
 const STORAGE_POLL_MS = 20;
 const STORAGE_WAIT_MS = 1000;
@@ -102,11 +111,25 @@ function apiOrigin(entry: unknown): string {
   );
 }
 
+/** The first cookie called `name`, decoded (`undefined` when malformed), or `null` when there is none. */
+function cookieNamed(cookies: string, name: string): string | undefined | null {
+  for (const pair of cookies.split(';')) {
+    const [key, ...rest] = pair.trim().split('=');
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return undefined; // a malformed cookie (`%E0%A4%A`) is no session, never a thrown URIError
+    }
+  }
+  return null;
+}
+
 /** Creates the session client of one page. */
 export function createSessionClient(options: SessionClientOptions = {}): SessionClient {
   const browser = globalThis as BrowserGlobals;
   const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const refreshPath = options.refreshPath ?? '/session/refresh';
+  const refreshPath = options.refreshPath ?? DEFAULT_REFRESH_PATH;
   const pageOrigin = browser.location?.origin;
   if (options.apiOrigins !== undefined && !Array.isArray(options.apiOrigins)) {
     throw new Error(
@@ -142,17 +165,14 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
+  /**
+   * The `sIdRefreshToken` cookie, or `__Host-sIdRefreshToken` (server option `cookie.namePrefix`),
+   * which wins when both are set: an unprefixed one may outlive a switch to the prefix.
+   */
   function idRefreshToken(): string | undefined {
-    for (const pair of readCookies().split(';')) {
-      const [name, ...rest] = pair.trim().split('=');
-      if (name !== 'sIdRefreshToken') continue;
-      try {
-        return decodeURIComponent(rest.join('='));
-      } catch {
-        return undefined; // a malformed cookie (`%E0%A4%A`) is no session, never a thrown URIError
-      }
-    }
-    return undefined;
+    const cookies = readCookies();
+    const prefixed = cookieNamed(cookies, HOST_ONLY_ID_REFRESH_TOKEN_COOKIE);
+    return prefixed !== null ? prefixed : (cookieNamed(cookies, ID_REFRESH_TOKEN_COOKIE) ?? undefined);
   }
 
   function stored(): StoredToken | undefined {
@@ -199,12 +219,12 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   }
 
   function record(response: Response): void {
-    const idHeader = response.headers.get('id-refresh-token');
-    if (idHeader === 'remove') {
+    const idHeader = response.headers.get(ID_REFRESH_TOKEN_HEADER);
+    if (idHeader === ID_REFRESH_TOKEN_REMOVED) {
       store(undefined);
       return;
     }
-    const antiCsrf = response.headers.get('anti-csrf');
+    const antiCsrf = response.headers.get(ANTI_CSRF_HEADER);
     if (idHeader && antiCsrf) {
       store({ idRefreshToken: idHeader.split(';')[0], antiCsrf });
       signedOut = false;
@@ -277,7 +297,7 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       const method = (init.method ?? 'GET').toUpperCase();
       if (!SAFE_METHODS.has(method)) {
         const antiCsrf = await currentAntiCsrfToken();
-        if (antiCsrf) headers.set('anti-csrf', antiCsrf);
+        if (antiCsrf) headers.set(ANTI_CSRF_HEADER, antiCsrf);
       }
       const response = await baseFetch(input, { ...init, headers, credentials: 'include' });
       // Redirected elsewhere: that server's headers and errors say nothing about our session.

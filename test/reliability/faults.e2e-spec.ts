@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionEvents } from '../../lib/index.js';
-import type { SessionStore } from '../../lib/storage/session-store.js';
+import type { SessionStore } from '../../lib/testing/index.js';
 import { CookieJar } from '../support/cookies.js';
 import {
   MARIADB,

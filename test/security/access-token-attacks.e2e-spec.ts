@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SESSION_STORE, type SessionStore } from '../../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../../lib/testing/index.js';
 import { handlerRuns } from '../fixtures/test.controller.js';
 import { CookieJar, cookieNamed } from '../support/cookies.js';
 import { createTestDatabase } from '../support/databases.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionError, type CreatedSession, type SessionEngine } from '../../lib/index.js';
 import { readSessionCookies } from '../../lib/http/request-credentials.js';
-import { SESSION_STORE, type SessionStore } from '../../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../../lib/testing/index.js';
 import { handlerRuns } from '../fixtures/test.controller.js';
 import { CookieJar } from '../support/cookies.js';
 import { createTestDatabase } from '../support/databases.js';

@@ -2,7 +2,7 @@ import { expect, vi } from 'vitest';
 import type { Response } from 'supertest';
 import type { DataSource } from 'typeorm';
 import { SessionError } from '../../../lib/index.js';
-import type { SessionStore } from '../../../lib/storage/session-store.js';
+import type { SessionStore } from '../../../lib/testing/index.js';
 import { setCookies } from '../../support/cookies.js';
 
 export const SESSION_COOKIES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'];
