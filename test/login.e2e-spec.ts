@@ -232,6 +232,30 @@ describe.each(database ? ADAPTERS : [])(
       ]);
     });
 
+    it('runs every listener of an event when one of them throws, logging the throw once', async () => {
+      const emitter = http.app.get(SessionEvents);
+      const seen: string[] = [];
+      const faulty = () => {
+        throw new Error('first listener bug');
+      };
+      const healthy = ({ userId }: { userId: unknown }) => void seen.push(String(userId));
+      const listeners = emitter.listenerCount('session.created');
+      emitter.on('session.created', faulty);
+      emitter.once('session.created', healthy);
+      try {
+        await http.request.post('/login').send({ userId: 'isolated' }).expect(200);
+        await http.request.post('/login').send({ userId: 'once-only' }).expect(200);
+      } finally {
+        emitter.off('session.created', faulty);
+      }
+      expect(seen).toEqual(['isolated']);
+      expect(emitter.listenerCount('session.created')).toBe(listeners);
+      expect(http.logs.take('ERROR')).toEqual([
+        "ERROR [SessionEvents] A 'session.created' listener threw: first listener bug",
+        "ERROR [SessionEvents] A 'session.created' listener threw: first listener bug",
+      ]);
+    });
+
     it('gives e2e tests a ready session through createTestSession', async () => {
       const credentials = await createTestSession(http.app, 'tester', { role: 'qa' });
       const me = await http.request.get('/me').set(credentials.headers).expect(200);
