@@ -1,5 +1,6 @@
 import { serialize } from 'cookie';
 import { SessionError } from './errors/session.error.js';
+import { DEFAULT_REFRESH_PATH } from './http/wire.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './interfaces/session-options.interface.js';
 
 /** The defaults every option falls back to (durations in seconds). */
@@ -13,7 +14,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
   },
   refreshToken: {
     validity: 8_640_000,
-    path: '/session/refresh',
+    path: DEFAULT_REFRESH_PATH,
     gracePeriod: 10,
   },
   cookie: { secure: true, sameSite: 'lax', namePrefix: '' },

@@ -1,4 +1,4 @@
-import { Inject, Injectable, RequestMethod, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { ApplicationConfig, ModulesContainer } from '@nestjs/core';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
@@ -16,18 +16,13 @@ import {
   type CouldBeOwnToken,
   type RequestCredentials,
 } from './http/request-credentials.js';
-import { SessionTransport, type DeliveredTokens } from './http/session-transport.js';
+import { deliveredTokens, SessionTransport, type DeliveredTokens } from './http/session-transport.js';
 import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
-import type {
-  GetSessionOptions,
-  RefreshedSession,
-  SessionInfo,
-  SessionListEntry,
-} from './interfaces/session.interface.js';
+import type { GetSessionOptions, SessionInfo, SessionListEntry } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
-import { refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
+import { resolveRefreshCookiePath } from './http/refresh-route-path.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
@@ -406,25 +401,13 @@ export class SessionService implements OnApplicationBootstrap {
 
   private refreshPath(): string {
     // Resolved once, after the app has set its global prefix, versioning and RouterModule paths.
-    this.refreshCookiePath ??= this.resolveRefreshPath();
+    this.refreshCookiePath ??= resolveRefreshCookiePath(
+      this.options.refreshToken,
+      this.refreshController,
+      this.modules,
+      this.applicationConfig,
+    );
     return this.refreshCookiePath;
-  }
-
-  private resolveRefreshPath(): string {
-    const { path, cookiePath } = this.options.refreshToken;
-    if (this.refreshController) {
-      const served = servedRoutePaths(
-        this.refreshController,
-        RequestMethod.POST,
-        this.modules,
-        this.applicationConfig,
-      );
-      return refreshCookiePath(served, cookiePath);
-    }
-    if (cookiePath !== undefined) return cookiePath;
-    // The app serves refresh itself (`refreshRoute: false`): assume the global prefix applies.
-    const prefix = this.applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
-    return `${prefix}${path}`;
   }
 
   private tryRefresh(message: string): SessionError {
@@ -462,13 +445,4 @@ export class SessionService implements OnApplicationBootstrap {
       this.transport.clear(response, request, offRefreshPath);
     }
   }
-}
-
-function deliveredTokens(refreshed: RefreshedSession): DeliveredTokens {
-  return {
-    accessToken: refreshed.newAccessToken,
-    refreshToken: refreshed.newRefreshToken,
-    idRefreshToken: refreshed.newIdRefreshToken,
-    antiCsrfToken: refreshed.newAntiCsrfToken,
-  };
 }

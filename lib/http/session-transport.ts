@@ -1,5 +1,5 @@
 import { serialize, type SerializeOptions } from 'cookie';
-import type { IssuedToken } from '../interfaces/session.interface.js';
+import type { IssuedToken, RefreshedSession } from '../interfaces/session.interface.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import {
   appendToListHeader,
@@ -28,6 +28,16 @@ export interface DeliveredTokens {
   refreshToken: IssuedToken;
   idRefreshToken: IssuedToken;
   antiCsrfToken: string | undefined;
+}
+
+/** The tokens a refresh delivers. */
+export function deliveredTokens(refreshed: RefreshedSession): DeliveredTokens {
+  return {
+    accessToken: refreshed.newAccessToken,
+    refreshToken: refreshed.newRefreshToken,
+    idRefreshToken: refreshed.newIdRefreshToken,
+    antiCsrfToken: refreshed.newAntiCsrfToken,
+  };
 }
 
 /** Most parent domains cleared per cookie, so a long `Host` header cannot multiply `Set-Cookie`. */

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { SessionClient, SessionClientOptions } from '../../lib/client/session-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
+import { ANTI_CSRF_HEADER, ID_REFRESH_TOKEN_HEADER } from '../../lib/http/wire.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -82,14 +83,17 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
       seen.push({
         origin,
         path: url.pathname,
-        antiCsrf: request.headers['anti-csrf'] as string | undefined,
+        antiCsrf: request.headers[ANTI_CSRF_HEADER] as string | undefined,
         cookie: request.headers.cookie,
       });
       if (url.pathname === '/plant') {
-        response.setHeader('anti-csrf', 'planted-by-attacker');
-        response.setHeader('id-refresh-token', `${url.searchParams.get('id')};${Date.now() + 3_600_000}`);
+        response.setHeader(ANTI_CSRF_HEADER, 'planted-by-attacker');
+        response.setHeader(
+          ID_REFRESH_TOKEN_HEADER,
+          `${url.searchParams.get('id')};${Date.now() + 3_600_000}`,
+        );
       } else if (url.pathname === '/remove') {
-        response.setHeader('id-refresh-token', 'remove');
+        response.setHeader(ID_REFRESH_TOKEN_HEADER, 'remove');
       } else if (url.pathname === '/expired' || url.pathname === '/revoked') {
         const type = url.pathname === '/expired' ? 'TRY_REFRESH_TOKEN' : 'UNAUTHORISED';
         return void response

@@ -14,6 +14,12 @@ import { assertSessionHandle, assertUserId, toJsonText } from '../../lib/session
 import { verifyAccessToken } from '../../lib/tokens/access-token.js';
 import { mintRefreshToken, parseRefreshToken } from '../../lib/tokens/refresh-token.js';
 import { b64 } from './support/jws.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 /*
  * Property-based tests of the parsers every request goes through: whatever the input, each answers
@@ -21,7 +27,7 @@ import { b64 } from './support/jws.js';
  */
 
 const RUNS = { numRuns: 400 };
-const NAMES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'] as const;
+const NAMES = [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE] as const;
 
 /** Any UTF-16 code unit, lone surrogates included. */
 const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
@@ -134,7 +140,7 @@ describe('header parsing (readRequestCredentials)', () => {
   it('answers well-formed credentials for any headers, taking a Bearer token only from a Bearer header', () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.constantFrom('authorization', 'cookie', 'anti-csrf', 'x-other'), headerValue),
+        fc.dictionary(fc.constantFrom('authorization', 'cookie', ANTI_CSRF_HEADER, 'x-other'), headerValue),
         fc.option(fc.constantFrom('GET', 'POST', 'get', ''), { nil: undefined }),
         (headers, method) => {
           const credentials = readRequestCredentials(
