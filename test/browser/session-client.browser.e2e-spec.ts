@@ -44,14 +44,19 @@ interface TestPage {
   signedOut: string[];
 }
 
-const clientModule = ts.transpileModule(
-  readFileSync(join(ROOT, 'lib', 'client', 'session-client.ts'), 'utf8'),
-  { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 } },
-).outputText;
+/** The client and the wire contract it imports, served at their place in the package's layout. */
+const pageModules = new Map(
+  ['client/session-client', 'http/wire'].map((file) => [
+    `/${file}.js`,
+    ts.transpileModule(readFileSync(join(ROOT, 'lib', `${file}.ts`), 'utf8'), {
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
+    }).outputText,
+  ]),
+);
 
 const pageHtml = `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module">
-  import { createSessionClient } from '/client.js';
+  import { createSessionClient } from '/client/session-client.js';
   window.createSessionClient = createSessionClient;
   window.signedOut = [];
 </script></head><body>client test</body></html>`;
@@ -109,8 +114,8 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
       if (origin === PAGE && path === '/') {
         return void response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml);
       }
-      if (origin === PAGE && path === '/client.js') {
-        return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(clientModule);
+      if (origin === PAGE && pageModules.has(path)) {
+        return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(pageModules.get(path));
       }
       if (origin === PAGE && path.startsWith('/hop?')) {
         const to = new URL(path, origin).searchParams.get('to')!;
