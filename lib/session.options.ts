@@ -1,6 +1,6 @@
 import { serialize } from 'cookie';
 import { SessionError } from './errors/session.error.js';
-import { DEFAULT_REFRESH_PATH } from './http/wire.js';
+import { DEFAULT_REFRESH_PATH, HOST_ONLY_NAME_PREFIX } from './http/wire.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './interfaces/session-options.interface.js';
 
 /** The defaults every option falls back to (durations in seconds). */
@@ -165,15 +165,15 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
     }
   }
   requireOneOf('cookie.secure', cookie.secure, [true, false]);
-  requireOneOf('cookie.namePrefix', cookie.namePrefix, ['', '__Host-']);
-  if (cookie.namePrefix === '__Host-' && cookie.domain !== undefined) {
+  requireOneOf('cookie.namePrefix', cookie.namePrefix, ['', HOST_ONLY_NAME_PREFIX]);
+  if (cookie.namePrefix === HOST_ONLY_NAME_PREFIX && cookie.domain !== undefined) {
     throw configError(
       `cookie.namePrefix '__Host-' cannot be combined with cookie.domain (${JSON.stringify(cookie.domain)}): ` +
         'browsers refuse __Host- cookies that carry a Domain. Remove cookie.domain (cookies stay on this host), ' +
         'or drop namePrefix to share cookies across subdomains.',
     );
   }
-  if (cookie.namePrefix === '__Host-' && !cookie.secure) {
+  if (cookie.namePrefix === HOST_ONLY_NAME_PREFIX && !cookie.secure) {
     throw configError(
       "cookie.namePrefix '__Host-' needs cookie.secure: true: browsers refuse __Host- cookies without Secure " +
         '(Chromium accepts Secure cookies from http://localhost, so local development still works).',
