@@ -31,14 +31,13 @@ export { SessionEngine } from './session.engine.js';
 export {
   PUBLIC_ACCESS_METADATA,
   PublicAccess,
-  SESSION_REQUEST_PROPERTY,
   Session,
   VERIFY_SESSION_METADATA,
   VerifySession,
-  getRequestSession,
   type SessionField,
   type VerifySessionOptions,
 } from './session.decorators.js';
+export { SESSION_REQUEST_PROPERTY, getRequestSession } from './http/request-session.js';
 export { SessionGuard } from './session.guard.js';
 export {
   SessionService,
@@ -46,7 +45,8 @@ export {
   type LoginOutcome,
   type VerifyRequestOptions,
 } from './session.service.js';
-export { SessionJwksController, SessionRefreshController } from './session-refresh.controller.js';
+export { SessionJwksController } from './session-jwks.controller.js';
+export { SessionRefreshController } from './session-refresh.controller.js';
 export type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
 export {
   ACCESS_TOKEN_COOKIE,
@@ -59,7 +59,7 @@ export {
   SESSION_CORS_ALLOWED_HEADERS,
   SESSION_CORS_EXPOSED_HEADERS,
   SESSION_TRANSPORT_HEADER,
-} from './http/session-transport.js';
+} from './http/wire.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export { SessionModule } from './session.module.js';
 export { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';

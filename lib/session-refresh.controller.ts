@@ -1,11 +1,8 @@
 import {
   Controller,
-  Get,
-  Header,
   HttpCode,
   HttpStatus,
   Inject,
-  NotFoundException,
   Post,
   Req,
   Res,
@@ -15,7 +12,6 @@ import {
 import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
 import { BodylessRoute } from './http/bodyless-routes.js';
 import { PublicAccess } from './session.decorators.js';
-import { SessionEngine } from './session.engine.js';
 import { SessionService } from './session.service.js';
 
 /**
@@ -46,21 +42,4 @@ export function createRefreshController(
   class MountedSessionRefreshController extends SessionRefreshController {}
   Controller(version === undefined ? { path } : { path, version })(MountedSessionRefreshController);
   return MountedSessionRefreshController;
-}
-
-/** `GET /.well-known/jwks.json`: the public keys that verify access tokens (asymmetric algorithms). */
-@Controller('.well-known')
-export class SessionJwksController {
-  constructor(@Inject(SessionEngine) private readonly engine: SessionEngine) {}
-
-  @PublicAccess()
-  @BodylessRoute()
-  @Get('jwks.json')
-  @Header('Cache-Control', 'public, max-age=60')
-  jwks(): { keys: Record<string, unknown>[] } {
-    const jwks = this.engine.getJwks();
-    // HMAC keys are secret: nothing to publish.
-    if (jwks.keys.length === 0) throw new NotFoundException();
-    return jwks;
-  }
 }

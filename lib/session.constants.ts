@@ -1,5 +1,5 @@
 import { serialize } from 'cookie';
-import { ACCESS_TOKEN_COOKIE } from './http/session-transport.js';
+import { ACCESS_TOKEN_COOKIE, HOST_ONLY_NAME_PREFIX } from './http/wire.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
 
 /** Injection token of the {@link SessionClock} the engine reads time from; override it in tests. */
@@ -31,7 +31,7 @@ export const MAX_REMEMBERED_ANCESTORS = 16;
  */
 export const MAX_SET_COOKIE_BYTES = 4096;
 /** Characters a cookie name prefix may add (`__Host-`), reserved whether or not one is set. */
-export const MAX_COOKIE_NAME_PREFIX_LENGTH = 7;
+export const MAX_COOKIE_NAME_PREFIX_LENGTH = HOST_ONLY_NAME_PREFIX.length;
 
 /**
  * The longest access token, in characters, that the engine issues and accepts: what is left of

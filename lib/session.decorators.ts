@@ -1,4 +1,5 @@
 import { SetMetadata, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { getRequestSession } from './http/request-session.js';
 import type { Session as RequestBoundSession } from './http/session.js';
 import type { VerifyRequestOptions } from './session.service.js';
 
@@ -6,8 +7,6 @@ import type { VerifyRequestOptions } from './session.service.js';
 export const VERIFY_SESSION_METADATA = 'nestjs-token-session:verify-session';
 /** Metadata key of {@link PublicAccess}. */
 export const PUBLIC_ACCESS_METADATA = 'nestjs-token-session:public-access';
-/** The request property `SessionGuard` puts the session under (never `req.session`, which express-session owns). */
-export const SESSION_REQUEST_PROPERTY = Symbol.for('nestjs-token-session:session');
 
 /** Options of {@link VerifySession}. */
 export type VerifySessionOptions = VerifyRequestOptions;
@@ -36,11 +35,6 @@ export const PublicAccess = () => SetMetadata(PUBLIC_ACCESS_METADATA, true);
 
 /** One field of the session, for `@Session(field)`. */
 export type SessionField = 'userId' | 'handle' | 'jwtPayload';
-
-/** The session `SessionGuard` attached to a request, if any. */
-export function getRequestSession(request: object): RequestBoundSession | undefined {
-  return (request as Record<symbol, RequestBoundSession | undefined>)[SESSION_REQUEST_PROPERTY];
-}
 
 /**
  * The current request's session (set by `SessionGuard`), or one field of it. This is this

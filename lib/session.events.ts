@@ -52,7 +52,8 @@ export interface SessionEventMap {
 
 /**
  * The library's events, on Node's own `EventEmitter`: inject `SessionEvents` and subscribe.
- * A listener that throws is logged and never breaks the request that emitted the event.
+ * A listener that throws is logged, and neither breaks the request that emitted the event nor keeps
+ * the other listeners from running.
  * @example
  * ```ts
  * constructor(events: SessionEvents) {
@@ -64,13 +65,19 @@ export interface SessionEventMap {
 export class SessionEvents extends EventEmitter<SessionEventMap> {
   private readonly logger = new Logger('SessionEvents');
 
-  /** Emits without letting a listener's exception escape. */
+  /**
+   * Emits to each listener in turn, isolated: one that throws is logged and the others still run;
+   * no exception escapes to the request that emitted the event.
+   */
   publish<K extends keyof SessionEventMap>(event: K, ...payload: SessionEventMap[K]): void {
     if (this.listenerCount(event) === 0) return;
-    try {
-      (this.emit as (name: K, ...args: SessionEventMap[K]) => boolean)(event, ...payload);
-    } catch (error) {
-      this.logger.error(`A '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`);
+    // The raw listeners, so that a `once` listener is removed as `emit` would remove it.
+    for (const listener of this.rawListeners(event) as ((...args: SessionEventMap[K]) => unknown)[]) {
+      try {
+        listener.apply(this, payload);
+      } catch (error) {
+        this.logger.error(`A '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`);
+      }
     }
   }
 }

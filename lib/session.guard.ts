@@ -2,9 +2,9 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
 import type { Session } from './http/session.js';
+import { setRequestSession } from './http/request-session.js';
 import {
   PUBLIC_ACCESS_METADATA,
-  SESSION_REQUEST_PROPERTY,
   VERIFY_SESSION_METADATA,
   type VerifySessionOptions,
 } from './session.decorators.js';
@@ -81,6 +81,6 @@ export class SessionGuard implements CanActivate {
 
   /** Puts the session where `@Session()` reads it. */
   protected attachSession(request: HttpRequestLike, session: Session | undefined): void {
-    (request as unknown as Record<symbol, Session | undefined>)[SESSION_REQUEST_PROPERTY] = session;
+    setRequestSession(request, session);
   }
 }

@@ -21,7 +21,8 @@ import {
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
-import { createRefreshController, SessionJwksController } from './session-refresh.controller.js';
+import { SessionJwksController } from './session-jwks.controller.js';
+import { createRefreshController } from './session-refresh.controller.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { createSessionEntities, type SessionEntities } from './storage/session.entities.js';

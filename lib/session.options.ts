@@ -2,6 +2,7 @@ import { serialize } from 'cookie';
 import type { JWK } from 'jose';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { SessionError } from './errors/session.error.js';
+import { DEFAULT_REFRESH_PATH, HOST_ONLY_NAME_PREFIX } from './http/wire.js';
 import type {
   AccessTokenAlgorithm,
   ResolvedSessionOptions,
@@ -19,7 +20,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
   },
   refreshToken: {
     validity: 8_640_000,
-    path: '/session/refresh',
+    path: DEFAULT_REFRESH_PATH,
     gracePeriod: 10,
   },
   cookie: { secure: true, sameSite: 'lax', namePrefix: '' },
@@ -180,15 +181,15 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
     }
   }
   requireOneOf('cookie.secure', cookie.secure, [true, false]);
-  requireOneOf('cookie.namePrefix', cookie.namePrefix, ['', '__Host-']);
-  if (cookie.namePrefix === '__Host-' && cookie.domain !== undefined) {
+  requireOneOf('cookie.namePrefix', cookie.namePrefix, ['', HOST_ONLY_NAME_PREFIX]);
+  if (cookie.namePrefix === HOST_ONLY_NAME_PREFIX && cookie.domain !== undefined) {
     throw configError(
       `cookie.namePrefix '__Host-' cannot be combined with cookie.domain (${JSON.stringify(cookie.domain)}): ` +
         'browsers refuse __Host- cookies that carry a Domain. Remove cookie.domain (cookies stay on this host), ' +
         'or drop namePrefix to share cookies across subdomains.',
     );
   }
-  if (cookie.namePrefix === '__Host-' && !cookie.secure) {
+  if (cookie.namePrefix === HOST_ONLY_NAME_PREFIX && !cookie.secure) {
     throw configError(
       "cookie.namePrefix '__Host-' needs cookie.secure: true: browsers refuse __Host- cookies without Secure " +
         '(Chromium accepts Secure cookies from http://localhost, so local development still works).',

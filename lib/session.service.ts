@@ -1,4 +1,4 @@
-import { Inject, Injectable, RequestMethod, type OnApplicationBootstrap, type Type } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { ApplicationConfig, ModulesContainer } from '@nestjs/core';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
@@ -11,32 +11,24 @@ import {
 } from './http/http-adapter.js';
 import { RequestSession, type Session, type SessionOperations } from './http/session.js';
 import {
-  ANTI_CSRF_HEADER,
-  carriesSessionCookie,
-  SESSION_CORS_ALLOWED_HEADERS,
-  SessionTransport,
+  readRequestCredentials,
   wantsHeaderTransport,
-  type DeliveredTokens,
+  type CouldBeOwnToken,
   type RequestCredentials,
-} from './http/session-transport.js';
+} from './http/request-credentials.js';
+import { deliveredTokens, SessionTransport, type DeliveredTokens } from './http/session-transport.js';
+import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
-import type {
-  GetSessionOptions,
-  RefreshedSession,
-  SessionInfo,
-  SessionListEntry,
-} from './interfaces/session.interface.js';
+import type { GetSessionOptions, SessionInfo, SessionListEntry } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
-import { refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
+import { resolveRefreshCookiePath } from './http/refresh-route-path.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
 import type { LoginIdentity, LoginStrategyResult } from './login/login-strategy.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import ms from 'ms';
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** How the credential that authenticated a request travelled. */
 type CredentialTransport = 'cookie' | 'header';
@@ -83,6 +75,8 @@ export class SessionService implements OnApplicationBootstrap {
   /** The transport of the credential each request was authenticated with. */
   private readonly authenticatedBy = new WeakMap<HttpRequestLike, CredentialTransport>();
   private refreshCookiePath: string | undefined;
+  /** The engine's own-token check, bound once: it settles a Bearer value next to session cookies. */
+  private readonly couldBeOwnToken: CouldBeOwnToken;
 
   constructor(
     private readonly engine: SessionEngine,
@@ -94,6 +88,7 @@ export class SessionService implements OnApplicationBootstrap {
     @Inject(SESSION_REFRESH_CONTROLLER) private readonly refreshController: Type | null,
   ) {
     this.transport = new SessionTransport(options, () => this.refreshPath());
+    this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
     this.operations = {
       getSessionData: (handle, response) =>
         this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
@@ -227,28 +222,29 @@ export class SessionService implements OnApplicationBootstrap {
     options: VerifyRequestOptions = {},
   ): Promise<Session | undefined> {
     const checkDatabase = options.checkDatabase;
-    const credentials = this.transport.readCredentials(request);
-    if (this.usesBearer(credentials, 'access')) {
+    const credentials = readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names);
+    if (credentials.kind === 'bearer') {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
-      const verified = await this.engine.getSession(credentials.bearer, null, { checkDatabase });
+      const verified = await this.engine.getSession(credentials.token, null, { checkDatabase });
       return this.requestSession(verified.session, request, response, 'header');
     }
-    const { accessToken, idRefreshToken } = credentials;
     if (
-      accessToken.value === undefined &&
-      idRefreshToken.value === undefined &&
-      options.sessionRequired === false
+      options.sessionRequired === false &&
+      (credentials.kind === 'none' ||
+        (credentials.accessToken.value === undefined && credentials.idRefreshToken.value === undefined))
     ) {
       return undefined;
     }
-    if (idRefreshToken.value === undefined) {
+    if (credentials.kind === 'none' || credentials.idRefreshToken.value === undefined) {
       this.transport.clear(response, request);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     }
-    if (accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
-    const antiCsrf = this.antiCsrfToken(request, options.antiCsrfCheck ?? true);
+    if (credentials.accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
+    const antiCsrf = this.antiCsrfToken(credentials, options.antiCsrfCheck ?? true);
     try {
-      const verified = await this.engine.getSession(accessToken.value, antiCsrf, { checkDatabase });
+      const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, {
+        checkDatabase,
+      });
       return this.requestSession(verified.session, request, response, 'cookie');
     } catch (error) {
       this.clearOnAuthFailure(response, error, request);
@@ -267,19 +263,25 @@ export class SessionService implements OnApplicationBootstrap {
    * `GENERAL_ERROR` (nothing set).
    */
   async refreshSession(request: HttpRequestLike, response: HttpResponseLike): Promise<Session> {
-    const credentials = this.transport.readCredentials(request);
-    if (this.usesBearer(credentials, 'refresh')) {
-      const refreshed = await this.engine.refreshSession(credentials.bearer);
+    const credentials = readRequestCredentials(
+      request,
+      'refresh',
+      this.couldBeOwnToken,
+      this.transport.names,
+    );
+    if (credentials.kind === 'bearer') {
+      const refreshed = await this.engine.refreshSession(credentials.token);
       this.transport.deliver(response, deliveredTokens(refreshed), true, request);
       return this.requestSession(refreshed.session, request, response, 'header');
     }
-    if (credentials.refreshToken.conflicting) {
+    const refreshToken = credentials.kind === 'cookies' ? credentials.refreshToken.value : undefined;
+    if (credentials.kind === 'cookies' && credentials.refreshToken.conflicting) {
       this.transport.clear(response, request, false);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     }
     const refreshed = await this.clearOnAuthError(
       response,
-      () => this.engine.refreshSession(credentials.refreshToken.value),
+      () => this.engine.refreshSession(refreshToken),
       request,
       false,
     );
@@ -362,29 +364,17 @@ export class SessionService implements OnApplicationBootstrap {
   }
 
   /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */
-  private antiCsrfToken(request: HttpRequestLike, check: boolean): string | null | undefined {
-    if (!check || this.options.antiCsrf === 'none' || SAFE_METHODS.has(request.method ?? 'GET')) return null;
-    const header = request.headers[ANTI_CSRF_HEADER];
-    const value = Array.isArray(header) ? undefined : header;
+  private antiCsrfToken(
+    credentials: Extract<RequestCredentials, { kind: 'cookies' }>,
+    check: boolean,
+  ): string | null | undefined {
+    if (!check || this.options.antiCsrf === 'none' || credentials.safeMethod) return null;
     if (this.options.antiCsrf === 'custom-header') {
       // Browsers send custom headers cross-site only after a CORS preflight the app controls.
-      if (!value) throw this.tryRefresh(Messages.antiCsrfMismatch);
+      if (!credentials.antiCsrf) throw this.tryRefresh(Messages.antiCsrfMismatch);
       return null;
     }
-    return value;
-  }
-
-  /**
-   * Whether the request authenticates with its Bearer value: it has one, and either carries no
-   * session cookie or the value could be our token of `kind` (one rule for the guard and refresh).
-   */
-  private usesBearer(
-    credentials: RequestCredentials,
-    kind: 'access' | 'refresh',
-  ): credentials is RequestCredentials & { bearer: string } {
-    const { bearer } = credentials;
-    if (bearer === undefined) return false;
-    return !carriesSessionCookie(credentials) || this.engine.couldBeOwnToken(bearer, kind);
+    return credentials.antiCsrf;
   }
 
   /** Delivers a created session: headers only for a login that asked and holds no cookie session. */
@@ -411,25 +401,13 @@ export class SessionService implements OnApplicationBootstrap {
 
   private refreshPath(): string {
     // Resolved once, after the app has set its global prefix, versioning and RouterModule paths.
-    this.refreshCookiePath ??= this.resolveRefreshPath();
+    this.refreshCookiePath ??= resolveRefreshCookiePath(
+      this.options.refreshToken,
+      this.refreshController,
+      this.modules,
+      this.applicationConfig,
+    );
     return this.refreshCookiePath;
-  }
-
-  private resolveRefreshPath(): string {
-    const { path, cookiePath } = this.options.refreshToken;
-    if (this.refreshController) {
-      const served = servedRoutePaths(
-        this.refreshController,
-        RequestMethod.POST,
-        this.modules,
-        this.applicationConfig,
-      );
-      return refreshCookiePath(served, cookiePath);
-    }
-    if (cookiePath !== undefined) return cookiePath;
-    // The app serves refresh itself (`refreshRoute: false`): assume the global prefix applies.
-    const prefix = this.applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
-    return `${prefix}${path}`;
   }
 
   private tryRefresh(message: string): SessionError {
@@ -467,13 +445,4 @@ export class SessionService implements OnApplicationBootstrap {
       this.transport.clear(response, request, offRefreshPath);
     }
   }
-}
-
-function deliveredTokens(refreshed: RefreshedSession): DeliveredTokens {
-  return {
-    accessToken: refreshed.newAccessToken,
-    refreshToken: refreshed.newRefreshToken,
-    idRefreshToken: refreshed.newIdRefreshToken,
-    antiCsrfToken: refreshed.newAntiCsrfToken,
-  };
 }

@@ -7,6 +7,7 @@ import { CookieJar, cookieNamed } from './support/cookies.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { TEST_SECRET, createEngineApp, type EngineApp } from './support/engine-app.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
+import { ACCESS_TOKEN_COOKIE } from '../lib/http/wire.js';
 
 const databases = await reachableDatabases(['sqlite', 'mariadb']);
 
@@ -154,7 +155,7 @@ describe.each(databases.flatMap((kind) => ADAPTERS.map((adapter) => [adapter, ki
         .post('/login')
         .send({ userId: CJK_USER_ID, payload: payloadOf(bytes) })
         .expect(200);
-      const access = cookieNamed(login, 'sAccessToken')!;
+      const access = cookieNamed(login, ACCESS_TOKEN_COOKIE)!;
       expect(access.domain).toBe(cookie.domain);
       expect(Buffer.byteLength(access.raw)).toBeLessThanOrEqual(4096);
       // Within one Expires-width of the bound, with room for a __Host- prefix (7) and later generations.
@@ -167,7 +168,7 @@ describe.each(databases.flatMap((kind) => ADAPTERS.map((adapter) => [adapter, ki
         .expect((response) => expect(response.body.userId).toBe(CJK_USER_ID));
 
       const refreshed = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
-      expect(Buffer.byteLength(cookieNamed(refreshed, 'sAccessToken')!.raw)).toBeLessThanOrEqual(4096);
+      expect(Buffer.byteLength(cookieNamed(refreshed, ACCESS_TOKEN_COOKIE)!.raw)).toBeLessThanOrEqual(4096);
       await http.request.get('/me').set('Cookie', jar.store(refreshed).header()).expect(200);
 
       const before = await rows();

@@ -5,6 +5,7 @@ import { PublicAccess } from '../lib/index.js';
 import { CookieJar, cookieNamed } from './support/cookies.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
+import { REFRESH_TOKEN_COOKIE } from '../lib/http/wire.js';
 
 /** An ordinary app route that reads its JSON body, to show the app's own parsing is unchanged. */
 @Controller('echo')
@@ -79,7 +80,7 @@ describe.each(ADAPTERS)('refresh and JWKS ignore the request body on %s', (adapt
       variant,
     );
     expect(refreshed.status).toBe(200);
-    expect(cookieNamed(refreshed, 'sRefreshToken')?.value).not.toBe(jar.get('sRefreshToken'));
+    expect(cookieNamed(refreshed, REFRESH_TOKEN_COOKIE)?.value).not.toBe(jar.get(REFRESH_TOKEN_COOKIE));
   });
 
   it.each(BODIES)('serves the JWKS to a request with $name', async (variant) => {

@@ -12,7 +12,7 @@ import {
   type MockInstance,
 } from 'vitest';
 import { SessionErrorMessages as Messages } from '../lib/errors/session-error.messages.js';
-import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../lib/testing/index.js';
 import { rejectsWith } from './support/assertions.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { createEngineApp, type EngineApp } from './support/engine-app.js';

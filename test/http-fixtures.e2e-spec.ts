@@ -2,6 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { CookieJar, cookieNamed, setCookies } from './support/cookies.js';
 import { ADAPTERS, createHttpApp, type HttpApp, type Registration } from './support/http-app.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../lib/http/wire.js';
 
 const [database] = await reachableDatabases(['mariadb']);
 
@@ -25,7 +31,7 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
     return {
       response,
       jar: new CookieJar().store(response),
-      antiCsrf: response.headers['anti-csrf'] as string,
+      antiCsrf: response.headers[ANTI_CSRF_HEADER] as string,
     };
   }
 
@@ -36,7 +42,7 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
       const { jar } = await signIn(http);
       await http.request.get('/me').set('Cookie', jar.header()).expect(200);
       const refreshed = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
-      expect(cookieNamed(refreshed, 'sRefreshToken')?.value).toBeTruthy();
+      expect(cookieNamed(refreshed, REFRESH_TOKEN_COOKIE)?.value).toBeTruthy();
     },
   );
 
@@ -44,13 +50,13 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
     http = await createHttpApp({ adapter, database: db.options, globalGuard: true, globalPrefix: 'api' });
     await http.request.get('/api/public').expect(200);
     const { response, jar } = await signIn(http, '/api');
-    expect(cookieNamed(response, 'sRefreshToken')?.path).toBe('/api/session/refresh');
+    expect(cookieNamed(response, REFRESH_TOKEN_COOKIE)?.path).toBe('/api/session/refresh');
     const me = await http.request.get('/api/me').set('Cookie', jar.header()).expect(200);
     expect(me.body.userId).toBe('fixture-user');
     const refused = await http.request.get('/api/me').expect(401);
     expect(refused.body.type).toBe('UNAUTHORISED');
     const refreshed = await http.request.post('/api/session/refresh').set('Cookie', jar.header()).expect(200);
-    expect(cookieNamed(refreshed, 'sRefreshToken')?.path).toBe('/api/session/refresh');
+    expect(cookieNamed(refreshed, REFRESH_TOKEN_COOKIE)?.path).toBe('/api/session/refresh');
   });
 
   it('mounts the refresh route at refreshPath with forRootAsync, and refuses a disagreeing refreshToken.path', async () => {
@@ -61,7 +67,7 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
       extras: { refreshPath: '/auth/refresh' },
     });
     const { response, jar } = await signIn(http);
-    expect(cookieNamed(response, 'sRefreshToken')?.path).toBe('/auth/refresh');
+    expect(cookieNamed(response, REFRESH_TOKEN_COOKIE)?.path).toBe('/auth/refresh');
     await http.request.post('/auth/refresh').set('Cookie', jar.header()).expect(200);
     await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(404);
     await http.close();
@@ -102,7 +108,7 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
       options: { cookie: { domain: 'example.test', secure: false, sameSite: 'strict' } },
     });
     const { response, jar } = await signIn(http);
-    for (const name of ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken']) {
+    for (const name of [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE]) {
       expect(cookieNamed(response, name)).toMatchObject({
         domain: 'example.test',
         secure: false,
@@ -111,14 +117,17 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
     }
     const cleared = await http.request
       .get('/me')
-      .set('Cookie', jar.without('sIdRefreshToken').header())
+      .set('Cookie', jar.without(ID_REFRESH_TOKEN_COOKIE).header())
       .expect(401);
     // Only the cookies the request carried are cleared.
     const domainVariants = setCookies(cleared).filter((cookie) => cookie.domain === 'example.test');
-    expect(domainVariants.map((cookie) => cookie.name).sort()).toEqual(['sAccessToken', 'sRefreshToken']);
+    expect(domainVariants.map((cookie) => cookie.name).sort()).toEqual([
+      ACCESS_TOKEN_COOKIE,
+      REFRESH_TOKEN_COOKIE,
+    ]);
     for (const cookie of domainVariants) {
       expect(cookie).toMatchObject({ secure: false, sameSite: 'strict', value: '' });
-      expect(cookie.path).toBe(cookie.name === 'sRefreshToken' ? '/session/refresh' : '/');
+      expect(cookie.path).toBe(cookie.name === REFRESH_TOKEN_COOKIE ? '/session/refresh' : '/');
     }
     // The host-only variants a changed domain leaves behind are cleared too.
     expect(setCookies(cleared).filter((cookie) => cookie.domain === undefined)).toHaveLength(2);
@@ -137,7 +146,7 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
       setCookies(response)
         .filter((cookie) => cookie.domain === undefined)
         .map((cookie) => [cookie.name, cookie.value]),
-    ).toEqual([['sRefreshToken', '']]);
+    ).toEqual([[REFRESH_TOKEN_COOKIE, '']]);
     const refreshed = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
     const again = await http.request.post('/login').set('Cookie', jar.header()).send({ userId: 'again' });
     expect(again.status).toBe(200);
@@ -145,9 +154,9 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
       const cookies = setCookies(setting);
       const hostOnly = cookies.filter((cookie) => cookie.domain === undefined);
       expect(hostOnly.map((cookie) => cookie.name).sort()).toEqual([
-        'sAccessToken',
-        'sIdRefreshToken',
-        'sRefreshToken',
+        ACCESS_TOKEN_COOKIE,
+        ID_REFRESH_TOKEN_COOKIE,
+        REFRESH_TOKEN_COOKIE,
       ]);
       expect(hostOnly.every((cookie) => cookie.value === '' && cookie.expires?.getTime() === 0)).toBe(true);
       const fresh = cookies.filter((cookie) => cookie.domain === 'example.test');
@@ -165,8 +174,8 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
     await http.close();
     http = await createHttpApp({ adapter, database: db.options, options: { antiCsrf: 'none' } });
     const signedIn = await signIn(http);
-    expect(signedIn.response.headers['anti-csrf']).toBeUndefined();
-    expect(signedIn.response.headers['access-control-expose-headers']).not.toContain('anti-csrf');
+    expect(signedIn.response.headers[ANTI_CSRF_HEADER]).toBeUndefined();
+    expect(signedIn.response.headers['access-control-expose-headers']).not.toContain(ANTI_CSRF_HEADER);
     await http.request.post('/notes').set('Cookie', signedIn.jar.header()).expect(201);
   });
 
@@ -187,7 +196,7 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
     expect(jwks.body.keys).toHaveLength(1);
     expect(jwks.body.keys[0]).toMatchObject({ kty: 'EC', alg: 'ES256', use: 'sig' });
     expect(jwks.body.keys[0]).not.toHaveProperty('d');
-    const token = cookieNamed(response, 'sAccessToken')!.value;
+    const token = cookieNamed(response, ACCESS_TOKEN_COOKIE)!.value;
     const { kid } = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
     expect(jwks.body.keys[0].kid).toBe(kid);
     await http.close();
@@ -200,11 +209,14 @@ describe.each(database ? ADAPTERS : [])('module fixtures on %s (MariaDB)', (adap
   it('accepts equal duplicate session cookies and refuses conflicting ones with TRY_REFRESH_TOKEN', async () => {
     http = await createHttpApp({ adapter, database: db.options });
     const { jar } = await signIn(http);
-    const access = jar.get('sAccessToken');
-    await http.request.get('/me').set('Cookie', `${jar.header()}; sAccessToken=${access}`).expect(200);
+    const access = jar.get(ACCESS_TOKEN_COOKIE);
+    await http.request
+      .get('/me')
+      .set('Cookie', `${jar.header()}; ${ACCESS_TOKEN_COOKIE}=${access}`)
+      .expect(200);
     const conflicting = await http.request
       .get('/me')
-      .set('Cookie', `${jar.header()}; sAccessToken=stale`)
+      .set('Cookie', `${jar.header()}; ${ACCESS_TOKEN_COOKIE}=stale`)
       .expect(401);
     expect(conflicting.body.type).toBe('TRY_REFRESH_TOKEN');
     expect(setCookies(conflicting)).toEqual([]);

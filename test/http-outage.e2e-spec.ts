@@ -9,6 +9,7 @@ import {
 import { CookieJar, setCookies } from './support/cookies.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
 import { TcpProxy } from './support/tcp-proxy.js';
+import { ANTI_CSRF_HEADER, REFRESH_TOKEN_COOKIE } from '../lib/http/wire.js';
 
 const [database] = await reachableDatabases(['mariadb']);
 
@@ -32,7 +33,7 @@ describe.each(database ? ADAPTERS : [])('database outage on %s (MariaDB behind a
 
   async function signIn() {
     const response = await http.request.post('/login').send({ userId: 'outage-user' }).expect(200);
-    return { jar: new CookieJar().store(response), antiCsrf: response.headers['anti-csrf'] as string };
+    return { jar: new CookieJar().store(response), antiCsrf: response.headers[ANTI_CSRF_HEADER] as string };
   }
 
   for (const fault of ['cut', 'pause'] as const) {
@@ -59,12 +60,16 @@ describe.each(database ? ADAPTERS : [])('database outage on %s (MariaDB behind a
             /^ERROR \[SessionEngine\] Session store failure \((nothing was changed|outcome unknown)\): \w/,
           );
         // Stateless checks need no database.
-        await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201);
+        await http.request
+          .post('/notes')
+          .set('Cookie', jar.header())
+          .set(ANTI_CSRF_HEADER, antiCsrf)
+          .expect(201);
       } finally {
         proxy.restore();
       }
       const recovered = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
-      expect(setCookies(recovered).map((cookie) => cookie.name)).toContain('sRefreshToken');
+      expect(setCookies(recovered).map((cookie) => cookie.name)).toContain(REFRESH_TOKEN_COOKIE);
     });
   }
 });

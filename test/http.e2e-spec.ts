@@ -4,9 +4,19 @@ import { createTestDatabase, reachableDatabases, type TestDatabase } from './sup
 import { CookieJar, cookieNamed, setCookies } from './support/cookies.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
 import { handlerRuns } from './fixtures/test.controller.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ACCESS_TOKEN_HEADER,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_HEADER,
+  SESSION_TRANSPORT_HEADER,
+} from '../lib/http/wire.js';
 
 const [database] = await reachableDatabases(['mariadb']);
-const SESSION_COOKIES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'];
+const SESSION_COOKIES = [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE];
 
 /** The named session cookies (those the request carried; by default all three) are cleared, no other. */
 function expectCleared(response: Response, names = SESSION_COOKIES, path = '/session/refresh'): void {
@@ -15,9 +25,9 @@ function expectCleared(response: Response, names = SESSION_COOKIES, path = '/ses
   for (const cookie of cleared) {
     expect(cookie.value).toBe('');
     expect(cookie.expires?.getTime()).toBe(0);
-    expect(cookie.path).toBe(cookie.name === 'sRefreshToken' ? path : '/');
+    expect(cookie.path).toBe(cookie.name === REFRESH_TOKEN_COOKIE ? path : '/');
   }
-  expect(response.headers['id-refresh-token']).toBe('remove');
+  expect(response.headers[ID_REFRESH_TOKEN_HEADER]).toBe('remove');
 }
 
 describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapter) => {
@@ -33,7 +43,7 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
     return {
       response,
       jar: new CookieJar().store(response),
-      antiCsrf: response.headers['anti-csrf'] as string,
+      antiCsrf: response.headers[ANTI_CSRF_HEADER] as string,
     };
   }
 
@@ -53,9 +63,9 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
   describe('creating a session', () => {
     it('sets the three cookies with the documented attributes and the wire headers', async () => {
       const { response } = await login();
-      const access = cookieNamed(response, 'sAccessToken')!;
-      const refresh = cookieNamed(response, 'sRefreshToken')!;
-      const idRefresh = cookieNamed(response, 'sIdRefreshToken')!;
+      const access = cookieNamed(response, ACCESS_TOKEN_COOKIE)!;
+      const refresh = cookieNamed(response, REFRESH_TOKEN_COOKIE)!;
+      const idRefresh = cookieNamed(response, ID_REFRESH_TOKEN_COOKIE)!;
       expect(access).toMatchObject({ httpOnly: true, path: '/', secure: true, sameSite: 'lax' });
       expect(refresh).toMatchObject({
         httpOnly: true,
@@ -68,12 +78,12 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       // The access cookie outlives its JWT: the token's own exp governs, and a fast client clock still sends it.
       expect(access.expires!.getTime()).toBe(refresh.expires!.getTime());
       expect(idRefresh.expires!.getTime()).toBe(refresh.expires!.getTime());
-      expect(response.headers['anti-csrf']).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      const [idValue, idExpiry] = (response.headers['id-refresh-token'] as string).split(';');
+      expect(response.headers[ANTI_CSRF_HEADER]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const [idValue, idExpiry] = (response.headers[ID_REFRESH_TOKEN_HEADER] as string).split(';');
       expect(idValue).toBe(idRefresh.value);
       expect(Math.abs(Number(idExpiry) - refresh.expires!.getTime())).toBeLessThan(1000);
       const exposed = (response.headers['access-control-expose-headers'] as string).split(/, */);
-      expect(exposed).toEqual(expect.arrayContaining(['anti-csrf', 'id-refresh-token']));
+      expect(exposed).toEqual(expect.arrayContaining([ANTI_CSRF_HEADER, ID_REFRESH_TOKEN_HEADER]));
       expect(response.headers['cache-control']).toBe('no-store');
     });
   });
@@ -101,7 +111,7 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const { jar } = await login();
       const response = await http.request
         .get('/me')
-        .set('Cookie', jar.without('sAccessToken').header())
+        .set('Cookie', jar.without(ACCESS_TOKEN_COOKIE).header())
         .expect(401);
       expect(response.body).toMatchObject({ statusCode: 401, type: 'TRY_REFRESH_TOKEN' });
       expect(setCookies(response)).toEqual([]);
@@ -119,10 +129,10 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const { jar } = await login();
       const response = await http.request
         .get('/me')
-        .set('Cookie', jar.without('sIdRefreshToken').header())
+        .set('Cookie', jar.without(ID_REFRESH_TOKEN_COOKIE).header())
         .expect(401);
       expect(response.body.type).toBe('UNAUTHORISED');
-      expectCleared(response, ['sAccessToken', 'sRefreshToken']);
+      expectCleared(response, [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE]);
     });
 
     it('refuses a POST without or with a wrong anti-csrf header, never running the handler', async () => {
@@ -131,13 +141,17 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const before = handlerRuns.notes;
       for (const header of [undefined, 'wrong', other.antiCsrf, antiCsrf.toUpperCase()]) {
         const request = http.request.post('/notes').set('Cookie', jar.header());
-        if (header !== undefined) request.set('anti-csrf', header);
+        if (header !== undefined) request.set(ANTI_CSRF_HEADER, header);
         const response = await request.expect(401);
         expect(response.body.type).toBe('TRY_REFRESH_TOKEN');
         expect(setCookies(response)).toEqual([]);
       }
       expect(handlerRuns.notes).toBe(before);
-      await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201);
+      await http.request
+        .post('/notes')
+        .set('Cookie', jar.header())
+        .set(ANTI_CSRF_HEADER, antiCsrf)
+        .expect(201);
       expect(handlerRuns.notes).toBe(before + 1);
     });
 
@@ -157,7 +171,7 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const response = await http.request
         .post('/data')
         .set('Cookie', jar.header())
-        .set('anti-csrf', antiCsrf)
+        .set(ANTI_CSRF_HEADER, antiCsrf)
         .send({ data: { step: 2 } })
         .expect(200);
       expect(response.body).toEqual({ data: { step: 2 } });
@@ -169,40 +183,40 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const { jar, antiCsrf } = await login('refresher');
       const response = await http.request
         .post('/session/refresh')
-        .set('Cookie', `sRefreshToken=${jar.get('sRefreshToken')}`)
+        .set('Cookie', `${REFRESH_TOKEN_COOKIE}=${jar.get(REFRESH_TOKEN_COOKIE)}`)
         .expect(200);
       for (const name of SESSION_COOKIES) {
         expect(cookieNamed(response, name)?.value).toBeTruthy();
         expect(cookieNamed(response, name)?.value).not.toBe(jar.get(name));
       }
-      expect(cookieNamed(response, 'sRefreshToken')?.path).toBe('/session/refresh');
-      expect(response.headers['anti-csrf']).toBeTruthy();
-      expect(response.headers['anti-csrf']).not.toBe(antiCsrf);
+      expect(cookieNamed(response, REFRESH_TOKEN_COOKIE)?.path).toBe('/session/refresh');
+      expect(response.headers[ANTI_CSRF_HEADER]).toBeTruthy();
+      expect(response.headers[ANTI_CSRF_HEADER]).not.toBe(antiCsrf);
       expect(response.headers['cache-control']).toBe('no-store');
       jar.store(response);
       await http.request
         .post('/notes')
         .set('Cookie', jar.header())
-        .set('anti-csrf', response.headers['anti-csrf'] as string)
+        .set(ANTI_CSRF_HEADER, response.headers[ANTI_CSRF_HEADER] as string)
         .expect(201);
     });
 
     it('detects theft on reuse of an old refresh cookie: 401, no details in the body, cookies cleared, session revoked', async () => {
       const { jar } = await login('theft-victim');
-      const oldRefresh = jar.get('sRefreshToken')!;
+      const oldRefresh = jar.get(REFRESH_TOKEN_COOKIE)!;
       const rotated = await http.request
         .post('/session/refresh')
-        .set('Cookie', `sRefreshToken=${oldRefresh}`)
+        .set('Cookie', `${REFRESH_TOKEN_COOKIE}=${oldRefresh}`)
         .expect(200);
       jar.store(rotated);
       http.clock.advance(11); // past the 10 s grace period
       const response = await http.request
         .post('/session/refresh')
-        .set('Cookie', `sRefreshToken=${oldRefresh}`)
+        .set('Cookie', `${REFRESH_TOKEN_COOKIE}=${oldRefresh}`)
         .expect(401);
       expect(response.body.type).toBe('UNAUTHORISED_AND_TOKEN_THEFT_DETECTED');
       expect(JSON.stringify(response.body)).not.toMatch(/theft-victim|[0-9a-f]{32}/);
-      expectCleared(response, ['sRefreshToken']);
+      expectCleared(response, [REFRESH_TOKEN_COOKIE]);
       const strict = await http.request.get('/strict').set('Cookie', jar.header()).expect(401);
       expect(strict.body.type).toBe('UNAUTHORISED');
     });
@@ -211,14 +225,14 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const bare = await http.request.post('/session/refresh').expect(401);
       expect(bare.body.type).toBe('UNAUTHORISED');
       expect(setCookies(bare)).toEqual([]);
-      expect(bare.headers['id-refresh-token']).toBeUndefined();
+      expect(bare.headers[ID_REFRESH_TOKEN_HEADER]).toBeUndefined();
       const { jar } = await login('no-refresh-cookie');
       const response = await http.request
         .post('/session/refresh')
-        .set('Cookie', jar.without('sRefreshToken').header())
+        .set('Cookie', jar.without(REFRESH_TOKEN_COOKIE).header())
         .expect(401);
       expect(response.body.type).toBe('UNAUTHORISED');
-      expectCleared(response, ['sAccessToken', 'sIdRefreshToken']);
+      expectCleared(response, [ACCESS_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE]);
     });
   });
 
@@ -228,14 +242,18 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const response = await http.request
         .post('/logout')
         .set('Cookie', jar.header())
-        .set('anti-csrf', antiCsrf)
+        .set(ANTI_CSRF_HEADER, antiCsrf)
         .expect(200);
       expectCleared(response);
       expect((await http.request.get('/strict').set('Cookie', jar.header()).expect(401)).body.type).toBe(
         'UNAUTHORISED',
       );
       await http.request.get('/me').set('Cookie', jar.header()).expect(401); // data lookup: the row is gone
-      await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201); // stateless
+      await http.request
+        .post('/notes')
+        .set('Cookie', jar.header())
+        .set(ANTI_CSRF_HEADER, antiCsrf)
+        .expect(201); // stateless
     });
 
     it('lets a SessionGuard subclass override a step (here: always check the database)', async () => {
@@ -244,7 +262,7 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       await http.request
         .post(`/admin/revoke/${response.body.handle}`)
         .set('Cookie', jar.header())
-        .set('anti-csrf', antiCsrf)
+        .set(ANTI_CSRF_HEADER, antiCsrf)
         .expect(200);
       await http.request.get('/optional').set('Cookie', jar.header()).expect(200); // stateless
       const refused = await http.request.get('/strict-by-subclass').set('Cookie', jar.header()).expect(401);
@@ -257,11 +275,11 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
       const response = await http.request
         .post(`/admin/revoke/${target.response.body.handle}`)
         .set('Cookie', admin.jar.header())
-        .set('anti-csrf', admin.antiCsrf)
+        .set(ANTI_CSRF_HEADER, admin.antiCsrf)
         .expect(200);
       expect(response.body).toEqual({ revoked: true });
       expect(setCookies(response)).toEqual([]);
-      expect(response.headers['id-refresh-token']).toBeUndefined();
+      expect(response.headers[ID_REFRESH_TOKEN_HEADER]).toBeUndefined();
       await http.request.get('/strict').set('Cookie', admin.jar.header()).expect(200);
       await http.request.get('/strict').set('Cookie', target.jar.header()).expect(401);
     });
@@ -270,7 +288,7 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
   describe('header transport', () => {
     it('accepts Authorization: Bearer without cookies, idRefreshToken or anti-csrf', async () => {
       const { response } = await login('mobile');
-      const token = cookieNamed(response, 'sAccessToken')!.value;
+      const token = cookieNamed(response, ACCESS_TOKEN_COOKIE)!.value;
       const me = await http.request.get('/me').set('Authorization', `Bearer ${token}`).expect(200);
       expect(me.body.userId).toBe('mobile');
       await http.request.post('/notes').set('Authorization', `Bearer ${token}`).expect(201);
@@ -279,12 +297,12 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
     it('answers a login and refresh asking for header transport with token headers and no cookies', async () => {
       const created = await http.request
         .post('/login')
-        .set('session-transport', 'header')
+        .set(SESSION_TRANSPORT_HEADER, 'header')
         .send({ userId: 'app-user' })
         .expect(200);
       expect(setCookies(created)).toEqual([]);
-      const accessToken = created.headers['access-token'] as string;
-      const refreshToken = created.headers['refresh-token'] as string;
+      const accessToken = created.headers[ACCESS_TOKEN_HEADER] as string;
+      const refreshToken = created.headers[REFRESH_TOKEN_HEADER] as string;
       expect(accessToken).toBeTruthy();
       expect(refreshToken).toBeTruthy();
       await http.request.get('/me').set('Authorization', `Bearer ${accessToken}`).expect(200);
@@ -293,17 +311,17 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
         .set('Authorization', `Bearer ${refreshToken}`)
         .expect(200);
       expect(setCookies(refreshed)).toEqual([]);
-      expect(refreshed.headers['refresh-token']).not.toBe(refreshToken);
+      expect(refreshed.headers[REFRESH_TOKEN_HEADER]).not.toBe(refreshToken);
       await http.request
         .get('/me')
-        .set('Authorization', `Bearer ${refreshed.headers['access-token']}`)
+        .set('Authorization', `Bearer ${refreshed.headers[ACCESS_TOKEN_HEADER]}`)
         .expect(200);
     });
 
     it('prefers the Authorization header over cookies', async () => {
       const first = await login('cookie-user');
       const second = await login('bearer-user');
-      const token = cookieNamed(second.response, 'sAccessToken')!.value;
+      const token = cookieNamed(second.response, ACCESS_TOKEN_COOKIE)!.value;
       const me = await http.request
         .get('/me')
         .set('Cookie', first.jar.header())
@@ -315,7 +333,7 @@ describe.each(database ? ADAPTERS : [])('HTTP contract on %s (MariaDB)', (adapte
 
   it('sets the CORS headers a preflight needs', async () => {
     const response = await http.request.options('/preflight').expect(204);
-    expect(response.headers['access-control-allow-headers']).toContain('anti-csrf');
+    expect(response.headers['access-control-allow-headers']).toContain(ANTI_CSRF_HEADER);
     expect(response.headers['access-control-allow-credentials']).toBe('true');
   });
 });

@@ -2,7 +2,7 @@ import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } 
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AccessTokenAlgorithm, SessionModuleOptions } from '../lib/index.js';
-import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../lib/testing/index.js';
 import { deriveSubKeys } from '../lib/tokens/secrets.js';
 import { rejectsWith } from './support/assertions.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';

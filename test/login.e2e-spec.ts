@@ -5,6 +5,7 @@ import { createTestDatabase, reachableDatabases, type TestDatabase } from './sup
 import { CookieJar, cookieNamed, setCookies } from './support/cookies.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
 import { LoginController, PasswordStrategy, TwoStepStrategy } from './fixtures/login.fixtures.js';
+import { ACCESS_TOKEN_COOKIE, ID_REFRESH_TOKEN_HEADER } from '../lib/http/wire.js';
 
 const [database] = await reachableDatabases(['mariadb']);
 
@@ -82,7 +83,7 @@ describe.each(database ? ADAPTERS : [])(
           .expect(401);
         expect(response.body.type).toBe('LOGIN_FAILED');
         expect(setCookies(response)).toEqual([]);
-        expect(response.headers['id-refresh-token']).toBeUndefined();
+        expect(response.headers[ID_REFRESH_TOKEN_HEADER]).toBeUndefined();
       }
       expect(await rows()).toBe(before);
       await http.request.get('/me').set('Cookie', jar.header()).expect(200);
@@ -136,13 +137,13 @@ describe.each(database ? ADAPTERS : [])(
       const jar = new CookieJar().store(short);
       const expOf = (token: string) =>
         JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp * 1000;
-      expect(expOf(jar.get('sAccessToken')!) - http.clock.now()).toBeLessThanOrEqual(60_000);
+      expect(expOf(jar.get(ACCESS_TOKEN_COOKIE)!) - http.clock.now()).toBeLessThanOrEqual(60_000);
       http.clock.advance(61);
       expect((await http.request.get('/me').set('Cookie', jar.header()).expect(401)).body.type).toBe(
         'TRY_REFRESH_TOKEN',
       );
       const refreshed = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
-      const token = cookieNamed(refreshed, 'sAccessToken')!.value;
+      const token = cookieNamed(refreshed, ACCESS_TOKEN_COOKIE)!.value;
       expect(expOf(token) - http.clock.now()).toBeLessThanOrEqual(60_000);
       expect(expOf(token) - http.clock.now()).toBeGreaterThan(50_000);
       for (const invalid of [0, 601, 1.5]) {
@@ -163,7 +164,7 @@ describe.each(database ? ADAPTERS : [])(
           .post('/auth/login')
           .send({ strategy: 'password', credentials: { username: 'ada', password: 'right' }, expiresIn })
           .expect(200);
-        const token = cookieNamed(response, 'sAccessToken')!.value;
+        const token = cookieNamed(response, ACCESS_TOKEN_COOKIE)!.value;
         expect(expOf(token) - Math.floor(http.clock.now() / 1000)).toBe(seconds);
       }
     });
@@ -232,6 +233,30 @@ describe.each(database ? ADAPTERS : [])(
       ]);
     });
 
+    it('runs every listener of an event when one of them throws, logging the throw once', async () => {
+      const emitter = http.app.get(SessionEvents);
+      const seen: string[] = [];
+      const faulty = () => {
+        throw new Error('first listener bug');
+      };
+      const healthy = ({ userId }: { userId: unknown }) => void seen.push(String(userId));
+      const listeners = emitter.listenerCount('session.created');
+      emitter.on('session.created', faulty);
+      emitter.once('session.created', healthy);
+      try {
+        await http.request.post('/login').send({ userId: 'isolated' }).expect(200);
+        await http.request.post('/login').send({ userId: 'once-only' }).expect(200);
+      } finally {
+        emitter.off('session.created', faulty);
+      }
+      expect(seen).toEqual(['isolated']);
+      expect(emitter.listenerCount('session.created')).toBe(listeners);
+      expect(http.logs.take('ERROR')).toEqual([
+        "ERROR [SessionEvents] A 'session.created' listener threw: first listener bug",
+        "ERROR [SessionEvents] A 'session.created' listener threw: first listener bug",
+      ]);
+    });
+
     it('gives e2e tests a ready session through createTestSession', async () => {
       const credentials = await createTestSession(http.app, 'tester', { role: 'qa' });
       const me = await http.request.get('/me').set(credentials.headers).expect(200);
@@ -259,7 +284,7 @@ describe.each(database ? ADAPTERS : [])(
             .post('/auth/login')
             .send({ strategy: 'password', credentials: { username: 'ada', password: 'right' }, expiresIn })
             .expect(200);
-          const token = cookieNamed(response, 'sAccessToken')!.value;
+          const token = cookieNamed(response, ACCESS_TOKEN_COOKIE)!.value;
           const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
           expect(exp - Math.floor(long.clock.now() / 1000)).toBe(seconds);
         }

@@ -11,6 +11,7 @@ import {
   type HttpAppOptions,
   type Registration,
 } from './support/http-app.js';
+import { REFRESH_TOKEN_COOKIE } from '../lib/http/wire.js';
 
 /** One way an app can route the refresh controller, and where Nest then really serves it. */
 interface RoutingCase {
@@ -199,15 +200,15 @@ describe.each(ADAPTERS)('sRefreshToken cookie path follows the served refresh ro
       .send({ userId: 'router-user' })
       .expect(200);
     const expectedPath = routing.cookiePath ?? routing.refresh;
-    expect(cookieNamed(login, 'sRefreshToken')?.path).toBe(expectedPath);
+    expect(cookieNamed(login, REFRESH_TOKEN_COOKIE)?.path).toBe(expectedPath);
     const jar = new CookieJar().store(login);
     const refreshed = await http.request
       .post(routing.refresh)
       .set(headers)
       .set('Cookie', jar.header())
       .expect(200);
-    expect(cookieNamed(refreshed, 'sRefreshToken')).toMatchObject({ path: expectedPath });
-    expect(cookieNamed(refreshed, 'sRefreshToken')?.value).not.toBe(jar.get('sRefreshToken'));
+    expect(cookieNamed(refreshed, REFRESH_TOKEN_COOKIE)).toMatchObject({ path: expectedPath });
+    expect(cookieNamed(refreshed, REFRESH_TOKEN_COOKIE)?.value).not.toBe(jar.get(REFRESH_TOKEN_COOKIE));
     // The rotated cookie works at the same path.
     jar.store(refreshed);
     await http.request.post(routing.refresh).set(headers).set('Cookie', jar.header()).expect(200);

@@ -6,6 +6,7 @@ import { DEMO_USER } from '../sample/users/users.service.js';
 import { CookieJar, setCookies } from './support/cookies.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { TEST_SECRET } from './support/engine-app.js';
+import { ANTI_CSRF_HEADER } from '../lib/http/wire.js';
 
 const databases = await reachableDatabases(['sqlite', 'mariadb']);
 
@@ -28,7 +29,7 @@ describe.each(databases)('the sample app on %s', (kind) => {
   /** A browser of its own: cookie jar plus the anti-csrf token it was given. */
   async function signIn(username = DEMO_USER.username, password = DEMO_USER.password) {
     const response = await request.post('/auth/login').send({ username, password }).expect(200);
-    return { jar: new CookieJar().store(response), antiCsrf: response.headers['anti-csrf'] as string };
+    return { jar: new CookieJar().store(response), antiCsrf: response.headers[ANTI_CSRF_HEADER] as string };
   }
 
   it('signs the seeded demo user in and tells who they are', async () => {
@@ -73,7 +74,7 @@ describe.each(databases)('the sample app on %s', (kind) => {
     await request
       .post('/notes')
       .set('Cookie', jar.header())
-      .set('anti-csrf', antiCsrf)
+      .set(ANTI_CSRF_HEADER, antiCsrf)
       .send({ text: 'hello' })
       .expect(201);
     const notes = await request.get('/notes').set('Cookie', jar.header()).expect(200);
@@ -98,7 +99,7 @@ describe.each(databases)('the sample app on %s', (kind) => {
     await request
       .delete(`/sessions/${phoneHandle}`)
       .set('Cookie', laptop.jar.header())
-      .set('anti-csrf', laptop.antiCsrf)
+      .set(ANTI_CSRF_HEADER, laptop.antiCsrf)
       .expect(204);
     const signedOut = await request.get('/me').set('Cookie', phone.jar.header()).expect(401);
     expect(signedOut.body.type).toBe('UNAUTHORISED');
@@ -117,7 +118,7 @@ describe.each(databases)('the sample app on %s', (kind) => {
     await request
       .delete(`/sessions/${otherHandle}`)
       .set('Cookie', demo.jar.header())
-      .set('anti-csrf', demo.antiCsrf)
+      .set(ANTI_CSRF_HEADER, demo.antiCsrf)
       .expect(404);
     await request.get('/me').set('Cookie', other.jar.header()).expect(200);
   });
@@ -128,14 +129,14 @@ describe.each(databases)('the sample app on %s', (kind) => {
     const result = await request
       .post('/sessions/revoke-others')
       .set('Cookie', kept.jar.header())
-      .set('anti-csrf', kept.antiCsrf)
+      .set(ANTI_CSRF_HEADER, kept.antiCsrf)
       .expect(200);
     expect(result.body.revoked).toBeGreaterThanOrEqual(1);
     await request.get('/me').set('Cookie', dropped.jar.header()).expect(401);
     const logout = await request
       .post('/auth/logout')
       .set('Cookie', kept.jar.header())
-      .set('anti-csrf', kept.antiCsrf)
+      .set(ANTI_CSRF_HEADER, kept.antiCsrf)
       .expect(200);
     expect(setCookies(logout).every((cookie) => cookie.value === '')).toBe(true);
     await request.get('/me').set('Cookie', kept.jar.header()).expect(401);

@@ -13,7 +13,7 @@ import {
 } from 'vitest';
 import { SessionErrorMessages as Messages } from '../lib/errors/session-error.messages.js';
 import { SessionError } from '../lib/index.js';
-import { SESSION_STORE, type SessionStore } from '../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../lib/testing/index.js';
 import { deriveSubKeys } from '../lib/tokens/secrets.js';
 import {
   MARIADB,

@@ -5,6 +5,7 @@ import { isErrorFromAuth, type SessionEngine } from '../lib/index.js';
 import { rejectsWith } from './support/assertions.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { createEngineApp, type EngineApp } from './support/engine-app.js';
+import { ANTI_CSRF_HEADER } from '../lib/http/wire.js';
 
 const databases = await reachableDatabases();
 
@@ -172,7 +173,7 @@ describe.each(databases)('SessionEngine on %s', (kind) => {
     });
   });
 
-  describe('anti-csrf', () => {
+  describe(ANTI_CSRF_HEADER, () => {
     it('requires the token of the session: a missing or wrong one fails, only null skips', async () => {
       const first = await engine.createNewSession('csrf-user');
       const second = await engine.createNewSession('csrf-other');

@@ -10,6 +10,7 @@ import { createTestDatabase, reachableDatabases, type TestDatabase } from './sup
 import { TEST_SECRET, createEngineApp, type EngineApp } from './support/engine-app.js';
 import { FakeClock } from './support/fake-clock.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
+import { ACCESS_TOKEN_COOKIE } from '../lib/http/wire.js';
 
 const databases = await reachableDatabases(['sqlite', 'mariadb']);
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
@@ -183,7 +184,7 @@ describe.each(databases.flatMap((kind) => ADAPTERS.map((adapter) => [adapter, ki
     it('answers TRY_REFRESH_TOKEN for tokens of the retired key, refreshes onto the new key, and unpublishes it', async () => {
       const login = await http.request.post('/login').send({ userId: 'victim', payload: {} }).expect(200);
       const jar = new CookieJar().store(login);
-      const token = jar.get('sAccessToken')!;
+      const token = jar.get(ACCESS_TOKEN_COOKIE)!;
       const forged = await forgeWithLeakedKey(http.dataSource, token, http.clock.now());
       await http.request.get('/me').set('Authorization', `Bearer ${forged}`).expect(200);
       await http.request.get('/me').set('Cookie', jar.header()).expect(200);
@@ -197,7 +198,7 @@ describe.each(databases.flatMap((kind) => ADAPTERS.map((adapter) => [adapter, ki
       expect(cookie.headers['set-cookie']).toBeUndefined();
 
       const refreshed = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
-      expect(kidOf(cookieNamed(refreshed, 'sAccessToken')!.value)).toBe(newKid);
+      expect(kidOf(cookieNamed(refreshed, ACCESS_TOKEN_COOKIE)!.value)).toBe(newKid);
       await http.request.get('/me').set('Cookie', jar.store(refreshed).header()).expect(200);
 
       const jwks = await http.request.get('/.well-known/jwks.json').expect(200);

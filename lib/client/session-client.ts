@@ -1,5 +1,14 @@
 // A dependency-free browser client: import it in the page (`nestjs-token-session/client`).
-// It must not import anything from the server side of the package.
+// It imports only the wire contract (`../http/wire.ts`, itself import-free), nothing of the server.
+import {
+  ANTI_CSRF_HEADER,
+  DEFAULT_REFRESH_PATH,
+  HOST_ONLY_NAME_PREFIX,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  ID_REFRESH_TOKEN_REMOVED,
+  SAFE_METHODS,
+} from '../http/wire.js';
 
 /** Options of {@link createSessionClient}. */
 export interface SessionClientOptions {
@@ -85,7 +94,6 @@ interface BrowserGlobals {
   location?: { href: string; origin: string };
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const REFRESH_LOCK = 'nestjs-token-session-refresh';
 const STORAGE_POLL_MS = 20;
 const STORAGE_WAIT_MS = 1000;
@@ -113,17 +121,32 @@ function apiOrigin(entry: unknown): string {
   );
 }
 
+/** The first cookie called `name`, decoded (`undefined` when malformed), or `null` when there is none. */
+function cookieNamed(cookies: string, name: string): string | undefined | null {
+  for (const pair of cookies.split(';')) {
+    const [key, ...rest] = pair.trim().split('=');
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return undefined; // a malformed cookie (`%E0%A4%A`) is no session, never a thrown URIError
+    }
+  }
+  return null;
+}
+
 /** Creates the session client of one page. */
 export function createSessionClient(options: SessionClientOptions = {}): SessionClient {
   const browser = globalThis as BrowserGlobals;
   const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const cookieNamePrefix = options.cookieNamePrefix ?? '';
-  if (cookieNamePrefix !== '' && cookieNamePrefix !== '__Host-') {
+  if (cookieNamePrefix !== '' && cookieNamePrefix !== HOST_ONLY_NAME_PREFIX) {
     throw new Error(
-      `createSessionClient: cookieNamePrefix must be '' or '__Host-' (the server's cookie.namePrefix), got ${JSON.stringify(cookieNamePrefix)}.`,
+      `createSessionClient: cookieNamePrefix must be '' or '${HOST_ONLY_NAME_PREFIX}' (the server's cookie.namePrefix), got ${JSON.stringify(cookieNamePrefix)}.`,
     );
   }
-  const idRefreshCookie = `${cookieNamePrefix}sIdRefreshToken`;
+  // Exact name: with the `__Host-` prefix a plain `sIdRefreshToken` is someone else's cookie.
+  const idRefreshCookie = `${cookieNamePrefix}${ID_REFRESH_TOKEN_COOKIE}`;
   const pageOrigin = browser.location?.origin;
   if (options.apiOrigins !== undefined && !Array.isArray(options.apiOrigins)) {
     throw new Error(
@@ -132,7 +155,7 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   }
   const trustedOrigins = new Set((options.apiOrigins ?? []).map(apiOrigin));
   if (pageOrigin !== undefined && pageOrigin !== 'null') trustedOrigins.add(pageOrigin);
-  const refreshOption = options.refreshPath ?? '/session/refresh';
+  const refreshOption = options.refreshPath ?? DEFAULT_REFRESH_PATH;
   // Without a page (not a browser) a relative path cannot be resolved, nor sent anywhere else.
   const refreshUrl = parseUrl(refreshOption, baseUrl());
   if (refreshUrl !== undefined && !trustedOrigins.has(refreshUrl.origin)) {
@@ -178,18 +201,12 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
+  /**
+   * The `sIdRefreshToken` cookie, or `__Host-sIdRefreshToken` (server option `cookie.namePrefix`),
+   * which wins when both are set: an unprefixed one may outlive a switch to the prefix.
+   */
   function idRefreshToken(): string | undefined {
-    for (const pair of readCookies().split(';')) {
-      const [name, ...rest] = pair.trim().split('=');
-      // Exact name: with the `__Host-` prefix a plain `sIdRefreshToken` is someone else's cookie.
-      if (name !== idRefreshCookie) continue;
-      try {
-        return decodeURIComponent(rest.join('='));
-      } catch {
-        return undefined; // a malformed cookie (`%E0%A4%A`) is no session, never a thrown URIError
-      }
-    }
-    return undefined;
+    return cookieNamed(readCookies(), idRefreshCookie) ?? undefined;
   }
 
   function stored(): StoredToken | undefined {
@@ -236,12 +253,12 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   }
 
   function record(response: Response): void {
-    const idHeader = response.headers.get('id-refresh-token');
-    if (idHeader === 'remove') {
+    const idHeader = response.headers.get(ID_REFRESH_TOKEN_HEADER);
+    if (idHeader === ID_REFRESH_TOKEN_REMOVED) {
       store(undefined);
       return;
     }
-    const antiCsrf = response.headers.get('anti-csrf');
+    const antiCsrf = response.headers.get(ANTI_CSRF_HEADER);
     if (idHeader && antiCsrf) {
       store({ idRefreshToken: idHeader.split(';')[0], antiCsrf });
       signedOut = false;
@@ -320,7 +337,7 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       if (!SAFE_METHODS.has(method)) {
         const antiCsrf = await currentAntiCsrfToken();
         if (antiCsrf) {
-          headers.set('anti-csrf', antiCsrf);
+          headers.set(ANTI_CSRF_HEADER, antiCsrf);
           // `fetch` keeps the header across a redirect to any origin, and a script cannot see where a
           // redirect points before following it: the token goes out only to the URL checked above.
           if (redirect === 'follow') redirect = 'manual';

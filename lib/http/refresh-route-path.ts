@@ -84,3 +84,26 @@ export function refreshCookiePath(served: readonly string[], cookiePath: string 
   if (DYNAMIC_SEGMENT.test(path)) throw configError(RefreshRouteMessages.dynamicPath(path));
   return path;
 }
+
+/**
+ * The `sRefreshToken` cookie path: where Nest serves the mounted refresh controller (see
+ * {@link refreshCookiePath}); when the app serves refresh itself (`refreshRoute: false`),
+ * `refreshToken.cookiePath`, else `refreshToken.path` under the global prefix.
+ * @throws SessionError `GENERAL_ERROR` when no single cookie path fits the served route.
+ */
+export function resolveRefreshCookiePath(
+  refreshToken: { path: string; cookiePath?: string },
+  refreshController: Type | null,
+  modules: ModulesContainer,
+  applicationConfig: ApplicationConfig,
+): string {
+  const { path, cookiePath } = refreshToken;
+  if (refreshController) {
+    const served = servedRoutePaths(refreshController, RequestMethod.POST, modules, applicationConfig);
+    return refreshCookiePath(served, cookiePath);
+  }
+  if (cookiePath !== undefined) return cookiePath;
+  // The app serves refresh itself: assume the global prefix applies.
+  const prefix = applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
+  return `${prefix}${path}`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parentDomains, sessionCookieNames } from './session-transport.js';
+import { parentDomains } from './session-transport.js';
 
 describe('parentDomains', () => {
   it.each([
@@ -31,20 +31,5 @@ describe('parentDomains', () => {
     'x.exa mple.com',
   ])('lists none for %j', (host) => {
     expect(parentDomains(host)).toEqual([]);
-  });
-});
-
-describe('sessionCookieNames', () => {
-  it('keeps the original names by default and prefixes all three with __Host-', () => {
-    expect(sessionCookieNames('')).toEqual({
-      accessToken: 'sAccessToken',
-      refreshToken: 'sRefreshToken',
-      idRefreshToken: 'sIdRefreshToken',
-    });
-    expect(sessionCookieNames('__Host-')).toEqual({
-      accessToken: '__Host-sAccessToken',
-      refreshToken: '__Host-sRefreshToken',
-      idRefreshToken: '__Host-sIdRefreshToken',
-    });
   });
 });

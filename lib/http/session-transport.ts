@@ -1,5 +1,5 @@
 import { serialize, type SerializeOptions } from 'cookie';
-import type { IssuedToken } from '../interfaces/session.interface.js';
+import type { IssuedToken, RefreshedSession } from '../interfaces/session.interface.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import {
   appendToListHeader,
@@ -10,179 +10,17 @@ import {
   type HttpRequestLike,
   type HttpResponseLike,
 } from './http-adapter.js';
-
-/** Cookie names of the original library, kept so existing front ends work unchanged. */
-export const ACCESS_TOKEN_COOKIE = 'sAccessToken';
-export const REFRESH_TOKEN_COOKIE = 'sRefreshToken';
-export const ID_REFRESH_TOKEN_COOKIE = 'sIdRefreshToken';
-
-/** The names of the three session cookies under one `cookie.namePrefix`. */
-export interface SessionCookieNames {
-  accessToken: string;
-  refreshToken: string;
-  idRefreshToken: string;
-}
-
-/** The original names (`cookie.namePrefix: ''`). */
-export const DEFAULT_SESSION_COOKIE_NAMES: SessionCookieNames = {
-  accessToken: ACCESS_TOKEN_COOKIE,
-  refreshToken: REFRESH_TOKEN_COOKIE,
-  idRefreshToken: ID_REFRESH_TOKEN_COOKIE,
-};
-
-/** The cookie names for a `cookie.namePrefix` (`''` or `'__Host-'`). */
-export function sessionCookieNames(namePrefix: string): SessionCookieNames {
-  return {
-    accessToken: `${namePrefix}${ACCESS_TOKEN_COOKIE}`,
-    refreshToken: `${namePrefix}${REFRESH_TOKEN_COOKIE}`,
-    idRefreshToken: `${namePrefix}${ID_REFRESH_TOKEN_COOKIE}`,
-  };
-}
-
-/** Header names of the wire contract. */
-export const ANTI_CSRF_HEADER = 'anti-csrf';
-export const ID_REFRESH_TOKEN_HEADER = 'id-refresh-token';
-export const SESSION_TRANSPORT_HEADER = 'session-transport';
-export const ACCESS_TOKEN_HEADER = 'access-token';
-export const REFRESH_TOKEN_HEADER = 'refresh-token';
-
-/** Request headers a cross-origin front end sends: allow them in CORS. */
-export const SESSION_CORS_ALLOWED_HEADERS = [
-  ANTI_CSRF_HEADER,
-  SESSION_TRANSPORT_HEADER,
-  'authorization',
-] as const;
-/** Response headers a cross-origin front end reads: expose them in CORS. */
-export const SESSION_CORS_EXPOSED_HEADERS = [
-  ANTI_CSRF_HEADER,
-  ID_REFRESH_TOKEN_HEADER,
+import { readCookie } from './request-credentials.js';
+import {
   ACCESS_TOKEN_HEADER,
+  ANTI_CSRF_HEADER,
+  HOST_ONLY_NAME_PREFIX,
+  ID_REFRESH_TOKEN_HEADER,
+  ID_REFRESH_TOKEN_REMOVED,
   REFRESH_TOKEN_HEADER,
-] as const;
-
-/** One session cookie as the request carried it. */
-export interface CookieValue {
-  value: string | undefined;
-  /** The request carried several different copies (a changed cookie domain leaves one behind). */
-  conflicting: boolean;
-  /** The request carried more than one copy. */
-  duplicated: boolean;
-}
-
-/** The session credentials a request carries. */
-export interface RequestCredentials {
-  /** `Authorization: Bearer …` value, if any: header transport. */
-  bearer: string | undefined;
-  accessToken: CookieValue;
-  refreshToken: CookieValue;
-  idRefreshToken: CookieValue;
-}
-
-const NO_COOKIE: CookieValue = { value: undefined, conflicting: false, duplicated: false };
-/** The Bearer scheme, any casing; what follows is the token, however malformed (then refused as such). */
-const BEARER_SCHEME = /^bearer(?:\s|$)/i;
-
-const SEMICOLON = 59;
-const EQUALS = 61;
-const SPACE = 32;
-const TAB = 9;
-
-function isBlank(code: number): boolean {
-  return code === SPACE || code === TAB;
-}
-
-function cookieValue(raw: string): string {
-  let value = raw.trim();
-  if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) {
-    value = value.slice(1, -1);
-  }
-  if (value.includes('%')) {
-    try {
-      value = decodeURIComponent(value);
-    } catch {
-      // Not percent-encoded after all: keep it as sent; verification refuses it if wrong.
-    }
-  }
-  return value;
-}
-
-/**
- * Reads one cookie from a `Cookie` header, keeping count of its copies (a generic parser keeps only
- * the first, so it could not notice a stale duplicate). It scans for the name alone instead of
- * splitting the whole header: apps carry many cookies, and this runs on every guarded request.
- */
-export function readCookie(cookieHeader: string | undefined, name: string): CookieValue {
-  if (!cookieHeader) return NO_COOKIE;
-  let value: string | undefined;
-  let duplicated = false;
-  let conflicting = false;
-  let from = 0;
-  for (;;) {
-    const at = cookieHeader.indexOf(name, from);
-    if (at < 0) break;
-    from = at + name.length;
-    let before = at - 1;
-    while (before >= 0 && isBlank(cookieHeader.charCodeAt(before))) before--;
-    if (before >= 0 && cookieHeader.charCodeAt(before) !== SEMICOLON) continue; // inside another pair
-    let equals = from;
-    while (equals < cookieHeader.length && isBlank(cookieHeader.charCodeAt(equals))) equals++;
-    if (cookieHeader.charCodeAt(equals) !== EQUALS) continue; // a longer name
-    let end = cookieHeader.indexOf(';', equals + 1);
-    if (end < 0) end = cookieHeader.length;
-    const current = cookieValue(cookieHeader.slice(equals + 1, end));
-    if (value === undefined) {
-      value = current;
-    } else {
-      duplicated = true;
-      conflicting ||= current !== value;
-    }
-    from = end;
-  }
-  return value === undefined ? NO_COOKIE : { value, duplicated, conflicting };
-}
-
-/** Reads our three cookies with every copy of each. */
-export function readSessionCookies(
-  cookieHeader: string | undefined,
-  names: SessionCookieNames = DEFAULT_SESSION_COOKIE_NAMES,
-): Pick<RequestCredentials, 'accessToken' | 'refreshToken' | 'idRefreshToken'> {
-  return {
-    accessToken: readCookie(cookieHeader, names.accessToken),
-    refreshToken: readCookie(cookieHeader, names.refreshToken),
-    idRefreshToken: readCookie(cookieHeader, names.idRefreshToken),
-  };
-}
-
-/** The `Authorization: Bearer` value, if the request uses header transport. */
-export function readBearer(request: HttpRequestLike): string | undefined {
-  const authorization = requestHeader(request, 'authorization');
-  return authorization && BEARER_SCHEME.test(authorization) ? authorization.slice(6).trim() : undefined;
-}
-
-/** Everything session-related a request carries. */
-export function readCredentials(
-  request: HttpRequestLike,
-  names: SessionCookieNames = DEFAULT_SESSION_COOKIE_NAMES,
-): RequestCredentials {
-  return { bearer: readBearer(request), ...readSessionCookies(requestHeader(request, 'cookie'), names) };
-}
-
-/** Whether the request carries any session cookie (a cookie session, however broken). */
-export function carriesSessionCookie(credentials: RequestCredentials): boolean {
-  return (
-    credentials.accessToken.value !== undefined ||
-    credentials.refreshToken.value !== undefined ||
-    credentials.idRefreshToken.value !== undefined
-  );
-}
-
-/**
- * Whether the client asked for tokens in headers instead of cookies. Only a login may grant it: a
- * refresh answers on the transport of the refresh token it was sent (see `SessionService`).
- */
-export function wantsHeaderTransport(request: HttpRequestLike): boolean {
-  return requestHeader(request, SESSION_TRANSPORT_HEADER)?.toLowerCase() === 'header';
-}
+  sessionCookieNames,
+  type SessionCookieNames,
+} from './wire.js';
 
 /** Tokens to deliver on create or refresh. */
 export interface DeliveredTokens {
@@ -190,6 +28,16 @@ export interface DeliveredTokens {
   refreshToken: IssuedToken;
   idRefreshToken: IssuedToken;
   antiCsrfToken: string | undefined;
+}
+
+/** The tokens a refresh delivers. */
+export function deliveredTokens(refreshed: RefreshedSession): DeliveredTokens {
+  return {
+    accessToken: refreshed.newAccessToken,
+    refreshToken: refreshed.newRefreshToken,
+    idRefreshToken: refreshed.newIdRefreshToken,
+    antiCsrfToken: refreshed.newAntiCsrfToken,
+  };
 }
 
 /** Most parent domains cleared per cookie, so a long `Host` header cannot multiply `Set-Cookie`. */
@@ -212,7 +60,10 @@ export function parentDomains(host: string | undefined): string[] {
   return parents.slice(-MAX_PARENT_DOMAINS);
 }
 
-/** Writes session cookies and headers in the exact shape existing front ends expect. */
+/**
+ * Writes session cookies and headers in the exact shape existing front ends expect (reading them is
+ * `request-credentials.ts`).
+ */
 export class SessionTransport {
   /** The cookie names under the configured `cookie.namePrefix`. */
   readonly names: SessionCookieNames;
@@ -226,12 +77,7 @@ export class SessionTransport {
   ) {
     this.names = sessionCookieNames(options.cookie.namePrefix);
     this.cookieNames = [this.names.accessToken, this.names.refreshToken, this.names.idRefreshToken];
-    this.hostOnlyNames = options.cookie.namePrefix === '__Host-';
-  }
-
-  /** Everything session-related a request carries, under the configured cookie names. */
-  readCredentials(request: HttpRequestLike): RequestCredentials {
-    return readCredentials(request, this.names);
+    this.hostOnlyNames = options.cookie.namePrefix === HOST_ONLY_NAME_PREFIX;
   }
 
   /**
@@ -308,7 +154,7 @@ export class SessionTransport {
       this.clearingCookies(names, [this.options.cookie.domain, ...this.otherDomains(request)]),
     );
     setHeader(response, 'Cache-Control', 'no-store');
-    setHeader(response, ID_REFRESH_TOKEN_HEADER, 'remove');
+    setHeader(response, ID_REFRESH_TOKEN_HEADER, ID_REFRESH_TOKEN_REMOVED);
     appendToListHeader(response, 'Access-Control-Expose-Headers', [ID_REFRESH_TOKEN_HEADER]);
     return true;
   }

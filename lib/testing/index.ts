@@ -1,9 +1,12 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { sessionCookieNames } from '../http/session-transport.js';
+import { ANTI_CSRF_HEADER, sessionCookieNames } from '../http/wire.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import type { UserId } from '../session.arguments.js';
 import { SESSION_RESOLVED_OPTIONS } from '../session.constants.js';
 import { SessionEngine } from '../session.engine.js';
+
+/** The storage port behind `SessionEngine`: inject `SESSION_STORE` to inspect or fault the stored sessions. */
+export { SESSION_STORE, type SessionRecord, type SessionStore } from '../storage/session-store.js';
 
 /** What a test sends to act as a signed-in user. */
 export interface TestSessionCredentials {
@@ -39,7 +42,7 @@ export async function createTestSession(
     `${names.idRefreshToken}=${created.idRefreshToken.value}`,
   ].join('; ');
   const headers: Record<string, string> = { Cookie: cookie };
-  if (created.antiCsrfToken !== undefined) headers['anti-csrf'] = created.antiCsrfToken;
+  if (created.antiCsrfToken !== undefined) headers[ANTI_CSRF_HEADER] = created.antiCsrfToken;
   return {
     cookie,
     antiCsrf: created.antiCsrfToken,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionEngine } from '../../lib/index.js';
 import { createTestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
+import { ACCESS_TOKEN_COOKIE } from '../../lib/http/wire.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CJK_USER_ID = '漢'.repeat(255);
@@ -78,7 +79,7 @@ describe.runIf(existsSync(CHROMIUM))('the largest access-token cookie in headles
           JSON.stringify({ userId: CJK_USER_ID, payload: payloadOf(accepted) }),
         );
         expect(login.status).toBe(200);
-        const cookie = (await context.cookies()).find((candidate) => candidate.name === 'sAccessToken');
+        const cookie = (await context.cookies()).find((candidate) => candidate.name === ACCESS_TOKEN_COOKIE);
         expect(cookie).toBeDefined();
         expect(cookie!.value.length).toBeGreaterThan(3900);
         const me = await page.evaluate(async () => {

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { SessionClient, SessionClientOptions } from '../../lib/client/session-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
+import { ANTI_CSRF_HEADER, ID_REFRESH_TOKEN_HEADER } from '../../lib/http/wire.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -45,16 +46,21 @@ interface TestPage {
   signedOut: string[];
 }
 
-const clientModule = ts.transpileModule(
-  readFileSync(join(ROOT, 'lib', 'client', 'session-client.ts'), 'utf8'),
-  { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 } },
-).outputText;
+/** The client and the wire contract it imports, served at their place in the package's layout. */
+const pageModules = new Map(
+  ['client/session-client', 'http/wire'].map((file) => [
+    `/${file}.js`,
+    ts.transpileModule(readFileSync(join(ROOT, 'lib', `${file}.ts`), 'utf8'), {
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
+    }).outputText,
+  ]),
+);
 
 /** The test page of `origin`; `head` may add a `<base>`, which the absolute import ignores. */
 const pageHtml = (origin: string, head = '') => `<!doctype html><html><head><meta charset="utf-8">
 ${head}<link rel="icon" href="data:,">
 <script type="module">
-  import { createSessionClient } from '${origin}/client.js';
+  import { createSessionClient } from '${origin}/client/session-client.js';
   window.createSessionClient = createSessionClient;
   window.signedOut = [];
 </script></head><body>client test</body></html>`;
@@ -90,14 +96,17 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
       seen.push({
         origin,
         path: url.pathname,
-        antiCsrf: request.headers['anti-csrf'] as string | undefined,
+        antiCsrf: request.headers[ANTI_CSRF_HEADER] as string | undefined,
         cookie: request.headers.cookie,
       });
       if (url.pathname === '/plant') {
-        response.setHeader('anti-csrf', 'planted-by-attacker');
-        response.setHeader('id-refresh-token', `${url.searchParams.get('id')};${Date.now() + 3_600_000}`);
+        response.setHeader(ANTI_CSRF_HEADER, 'planted-by-attacker');
+        response.setHeader(
+          ID_REFRESH_TOKEN_HEADER,
+          `${url.searchParams.get('id')};${Date.now() + 3_600_000}`,
+        );
       } else if (url.pathname === '/remove') {
-        response.setHeader('id-refresh-token', 'remove');
+        response.setHeader(ID_REFRESH_TOKEN_HEADER, 'remove');
       } else if (url.pathname === '/expired' || url.pathname === '/revoked') {
         const type = url.pathname === '/expired' ? 'TRY_REFRESH_TOKEN' : 'UNAUTHORISED';
         return void response
@@ -117,8 +126,8 @@ describe.runIf(existsSync(CHROMIUM)).each(ADAPTERS)(
         const head = `<base href="${FOREIGN[0]}/">`;
         return void response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml(origin, head));
       }
-      if ((origin === PAGE || origin === local) && path === '/client.js') {
-        return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(clientModule);
+      if ((origin === PAGE || origin === local) && pageModules.has(path)) {
+        return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(pageModules.get(path));
       }
       if (origin === PAGE && path.startsWith('/hop?')) {
         const query = new URL(path, origin).searchParams;

@@ -7,6 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublicAccess, type SessionModuleOptions } from '../../lib/index.js';
 import { createTestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type AdapterKind, type HttpApp } from '../support/http-app.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  REFRESH_TOKEN_COOKIE,
+  SESSION_TRANSPORT_HEADER,
+} from '../../lib/http/wire.js';
 
 /*
  * The transport rules as a real browser applies them: page script on the app's own origin, the
@@ -145,14 +152,18 @@ describe.runIf(existsSync(CHROMIUM))('transport rules in headless Chromium', () 
       const page = await context.newPage();
       await signIn(page, app.origin, 'page-script-victim');
       // Chromium keeps Secure cookies from http://localhost (a secure context).
-      expect(await cookieNames(context)).toEqual(['sAccessToken', 'sIdRefreshToken', 'sRefreshToken']);
-      const before = (await context.cookies()).find((cookie) => cookie.name === 'sRefreshToken')!.value;
+      expect(await cookieNames(context)).toEqual([
+        ACCESS_TOKEN_COOKIE,
+        ID_REFRESH_TOKEN_COOKIE,
+        REFRESH_TOKEN_COOKIE,
+      ]);
+      const before = (await context.cookies()).find((cookie) => cookie.name === REFRESH_TOKEN_COOKIE)!.value;
       const seen = await callFromPage(page, '/session/refresh', {
         method: 'POST',
-        headers: { 'session-transport': 'header' },
+        headers: { [SESSION_TRANSPORT_HEADER]: 'header' },
       });
       expect(seen).toEqual({ status: 200, accessToken: null, refreshToken: null });
-      const after = (await context.cookies()).find((cookie) => cookie.name === 'sRefreshToken')!.value;
+      const after = (await context.cookies()).find((cookie) => cookie.name === REFRESH_TOKEN_COOKIE)!.value;
       expect(after).not.toBe(before);
       expect((await callFromPage(page, '/me', {})).status).toBe(200);
       await context.close();
@@ -196,7 +207,7 @@ describe.runIf(existsSync(CHROMIUM))('transport rules in headless Chromium', () 
       expect((await response.request().allHeaders()).cookie).toBeUndefined();
       // ... and the refusal clears nothing: no Set-Cookie, no id-refresh-token: remove.
       expect(await response.headerValues('set-cookie')).toEqual([]);
-      expect(await response.headerValue('id-refresh-token')).toBeNull();
+      expect(await response.headerValue(ID_REFRESH_TOKEN_HEADER)).toBeNull();
       expect(await context.cookies()).toEqual(signedIn);
       await page.goto(`${app.origin}/page`);
       expect((await callFromPage(page, '/me', {})).status).toBe(200);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -118,6 +118,26 @@ describe('the packed package', () => {
       }
     }
     expect([...undeclared]).toEqual([]);
+  });
+
+  it('gives the browser client only shipped relative files, no package and no Node module', () => {
+    const reached = new Set<string>();
+    const foreign: string[] = [];
+    const visit = (path: string): void => {
+      if (reached.has(path)) return;
+      reached.add(path);
+      const code = readFileSync(join(work, 'package', path), 'utf8');
+      for (const [, specifier] of code.matchAll(
+        /(?:\bfrom\s*|^import\s*|\bimport\(\s*)['"]([^'"\n]+)['"]/gm,
+      )) {
+        if (!specifier!.startsWith('.')) foreign.push(`${specifier} (${path})`);
+        else visit(posix.join(posix.dirname(path), specifier!));
+      }
+    };
+    visit('dist/client/session-client.js');
+    expect(foreign).toEqual([]);
+    expect([...reached].filter((path) => !packedFiles.includes(path))).toEqual([]);
+    expect([...reached]).toContain('dist/http/wire.js');
   });
 });
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionEvents } from '../../lib/index.js';
-import type { SessionStore } from '../../lib/storage/session-store.js';
+import type { SessionStore } from '../../lib/testing/index.js';
 import { CookieJar } from '../support/cookies.js';
 import {
   MARIADB,
@@ -14,6 +14,12 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 import { HttpClient, cookieNames, type HttpAnswer } from './support/http-client.js';
 import { createReliabilityApp, type ReliabilityApp } from './support/reliability-app.js';
 import { SessionRows } from './support/session-rows.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 const [database] = await reachableDatabases(['mariadb']);
 
@@ -107,7 +113,7 @@ describe.each(database ? [database] : [])('faults between the app and %s', () =>
     const jar = new CookieJar();
     const login = await client.post('/login', { jar, body: { userId, data: { plan: 'pro' } } });
     expect(login.status).toBe(200);
-    return { jar, antiCsrf: String(login.headers['anti-csrf']), handle: String(login.body?.handle) };
+    return { jar, antiCsrf: String(login.headers[ANTI_CSRF_HEADER]), handle: String(login.body?.handle) };
   }
 
   /** Refreshes until the app answers 200, as a front end retries; any answer but a 500 is final. */
@@ -131,7 +137,7 @@ describe.each(database ? [database] : [])('faults between the app and %s', () =>
     async ({ apply }) => {
       const user = await signIn(`fault-user-${Math.random()}`);
       const before = await rows.find(user.handle);
-      const csrf = { 'anti-csrf': user.antiCsrf };
+      const csrf = { [ANTI_CSRF_HEADER]: user.antiCsrf };
       apply();
       try {
         const [login, refresh, strict, data, update] = await Promise.all([
@@ -155,7 +161,7 @@ describe.each(database ? [database] : [])('faults between the app and %s', () =>
       const recovered = await refreshAfterRecovery(user.jar);
       expect(recovered.status).toBe(200);
       expect(cookieNames(recovered)).toEqual(
-        expect.arrayContaining(['sAccessToken', 'sRefreshToken', 'sIdRefreshToken']),
+        expect.arrayContaining([ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE]),
       );
       expect(await rows.find(user.handle)).toEqual({
         handle: user.handle,

@@ -8,6 +8,12 @@ import { TEST_SECRET } from '../support/engine-app.js';
 import { cookieNames, type HttpAnswer } from './support/http-client.js';
 import { compileInstance, migrate, startInstance, type Instance } from './support/instances.js';
 import { SessionRows } from './support/session-rows.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 const [database] = await reachableDatabases(['mariadb']);
 /** Figures worth keeping go here (ignored by git), not to the test output. */
@@ -20,7 +26,7 @@ interface SignedIn {
 }
 
 function kidOf(jar: CookieJar): string {
-  return String(decodeProtectedHeader(jar.get('sAccessToken')!).kid);
+  return String(decodeProtectedHeader(jar.get(ACCESS_TOKEN_COOKIE)!).kid);
 }
 
 describe.each(database ? [database] : [])('several app instances as separate processes on %s', () => {
@@ -52,7 +58,7 @@ describe.each(database ? [database] : [])('several app instances as separate pro
     const jar = new CookieJar();
     const login = await on.client.post('/login', { jar, body: { userId, data: { on: on.name } } });
     expect(login.status).toBe(200);
-    return { jar, antiCsrf: String(login.headers['anti-csrf']), handle: String(login.body?.handle) };
+    return { jar, antiCsrf: String(login.headers[ANTI_CSRF_HEADER]), handle: String(login.body?.handle) };
   }
 
   function refresh(on: Instance, jar: CookieJar, store = true): Promise<HttpAnswer> {
@@ -76,7 +82,10 @@ describe.each(database ? [database] : [])('several app instances as separate pro
       handle: user.handle,
       data: { on: 'A' },
     });
-    const note = await b.client.post('/notes', { jar: user.jar, headers: { 'anti-csrf': user.antiCsrf } });
+    const note = await b.client.post('/notes', {
+      jar: user.jar,
+      headers: { [ANTI_CSRF_HEADER]: user.antiCsrf },
+    });
     expect(note.status).toBe(201);
     const refreshed = await refresh(b, user.jar);
     expect(refreshed.status).toBe(200);
@@ -91,21 +100,21 @@ describe.each(database ? [database] : [])('several app instances as separate pro
     expect((await a.client.get('/me', { jar: user.jar })).status).toBe(200);
     const revoke = await b.client.post(`/admin/revoke/${user.handle}`, {
       jar: admin.jar,
-      headers: { 'anti-csrf': admin.antiCsrf },
+      headers: { [ANTI_CSRF_HEADER]: admin.antiCsrf },
     });
     expect(revoke.body).toEqual({ revoked: true });
 
     const note = await a.client.post('/notes', {
       jar: user.jar,
       store: false,
-      headers: { 'anti-csrf': user.antiCsrf },
+      headers: { [ANTI_CSRF_HEADER]: user.antiCsrf },
     });
     expect(note.status).toBe(401);
     expect(note.body?.type).toBe('UNAUTHORISED');
     const me = await a.client.get('/me', { jar: user.jar });
     expect(me.status).toBe(401);
     expect(me.body?.type).toBe('UNAUTHORISED');
-    expect(cookieNames(me)).toEqual(expect.arrayContaining(['sAccessToken', 'sIdRefreshToken']));
+    expect(cookieNames(me)).toEqual(expect.arrayContaining([ACCESS_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE]));
     expect(await rows.find(user.handle)).toBeUndefined();
   });
 
@@ -146,11 +155,13 @@ describe.each(database ? [database] : [])('several app instances as separate pro
   it("picks up on B a key rotated on A even while forged key ids keep B's reload cooldown busy", async () => {
     const bystander = await signIn(b, 'kid-storm-bystander');
     // An attacker's token naming a key id that looks like ours: B reloads its ring once per cooldown.
-    const [, payload, signature] = bystander.jar.get('sAccessToken')!.split('.');
+    const [, payload, signature] = bystander.jar.get(ACCESS_TOKEN_COOKIE)!.split('.');
     const forgedHeader = Buffer.from(
       JSON.stringify({ alg: 'HS256', kid: randomBytes(16).toString('hex'), typ: 'at+jwt' }),
     ).toString('base64url');
-    const forged = bystander.jar.without().set('sAccessToken', `${forgedHeader}.${payload}.${signature}`);
+    const forged = bystander.jar
+      .without()
+      .set(ACCESS_TOKEN_COOKIE, `${forgedHeader}.${payload}.${signature}`);
     const refused = await b.client.get('/me', { jar: forged, store: false });
     expect(refused.body?.type).toBe('TRY_REFRESH_TOKEN');
 
@@ -177,7 +188,7 @@ describe.each(database ? [database] : [])('several app instances as separate pro
       expect(statuses, `session ${index}`).toEqual(['200', '200', '200', '200']);
       const successors = new Set(
         answers[index].map((answer) =>
-          new CookieJar().store({ headers: answer.headers } as never).get('sRefreshToken'),
+          new CookieJar().store({ headers: answer.headers } as never).get(REFRESH_TOKEN_COOKIE),
         ),
       );
       expect(successors.size, `distinct successors of session ${index}`).toBe(1);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SESSION_STORE, type SessionStore } from '../../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../../lib/testing/index.js';
 import { handlerRuns } from '../fixtures/test.controller.js';
 import { CookieJar, cookieNamed } from '../support/cookies.js';
 import { createTestDatabase } from '../support/databases.js';
@@ -12,6 +12,12 @@ import { FakeClock } from '../support/fake-clock.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { countQueries, expectTryRefresh, generationOf } from './support/expectations.js';
 import { b64, decodeJws, hmacJwk, privateKeyOf, publicKeyAsHmacSecrets, signJws } from './support/jws.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 /*
  * Every attack on the access token from the issue, sent over HTTP to a guarded POST route on both
@@ -46,10 +52,10 @@ async function signIn(http: HttpApp, userId = 'victim'): Promise<Victim> {
     .post('/login')
     .send({ userId, payload: { role: 'reader' } })
     .expect(200);
-  const accessToken = cookieNamed(response, 'sAccessToken')!.value;
+  const accessToken = cookieNamed(response, ACCESS_TOKEN_COOKIE)!.value;
   return {
     jar: new CookieJar().store(response),
-    antiCsrf: response.headers['anti-csrf'] as string,
+    antiCsrf: response.headers[ANTI_CSRF_HEADER] as string,
     accessToken,
     claims: decodeJws(accessToken).claims,
   };
@@ -59,8 +65,11 @@ function send(http: HttpApp, victim: Victim, token: string, transport: Transport
   const request = http.request.post('/notes');
   if (transport === 'bearer') return request.set('Authorization', `Bearer ${token}`);
   return request
-    .set('Cookie', `sAccessToken=${token}; sIdRefreshToken=${victim.jar.get('sIdRefreshToken')}`)
-    .set('anti-csrf', victim.antiCsrf);
+    .set(
+      'Cookie',
+      `${ACCESS_TOKEN_COOKIE}=${token}; ${ID_REFRESH_TOKEN_COOKIE}=${victim.jar.get(ID_REFRESH_TOKEN_COOKIE)}`,
+    )
+    .set(ANTI_CSRF_HEADER, victim.antiCsrf);
 }
 
 /** Sends `token` both ways and expects TRY_REFRESH_TOKEN, no query and no handler run each time. */
@@ -400,19 +409,19 @@ describe.each(ADAPTERS)('hostile access tokens on %s (static HS256 key, iss and 
 
   it('ignores access tokens in the query string and the body', async () => {
     const token = victim.accessToken;
-    const query = `sAccessToken=${token}&access_token=${token}&accessToken=${token}&token=${token}`;
-    const cookie = `sIdRefreshToken=${victim.jar.get('sIdRefreshToken')}`;
+    const query = `${ACCESS_TOKEN_COOKIE}=${token}&access_token=${token}&accessToken=${token}&token=${token}`;
+    const cookie = `${ID_REFRESH_TOKEN_COOKIE}=${victim.jar.get(ID_REFRESH_TOKEN_COOKIE)}`;
     const before = handlerRuns.notes;
     const json = await http.request
       .post(`/notes?${query}`)
       .set('Cookie', cookie)
-      .set('anti-csrf', victim.antiCsrf)
+      .set(ANTI_CSRF_HEADER, victim.antiCsrf)
       .send({ sAccessToken: token, access_token: token, accessToken: token });
     expectTryRefresh(json, 'query + JSON body');
     const form = await http.request
       .post(`/notes?${query}`)
       .set('Cookie', cookie)
-      .set('anti-csrf', victim.antiCsrf)
+      .set(ANTI_CSRF_HEADER, victim.antiCsrf)
       .type('form')
       .send(query);
     expectTryRefresh(form, 'query + form body');
@@ -421,10 +430,10 @@ describe.each(ADAPTERS)('hostile access tokens on %s (static HS256 key, iss and 
   });
 
   it('ignores refresh tokens in the query string and the body', async () => {
-    const refresh = victim.jar.get('sRefreshToken')!;
+    const refresh = victim.jar.get(REFRESH_TOKEN_COOKIE)!;
     const generation = await generationOf(http.dataSource, refresh);
     const response = await http.request
-      .post(`/session/refresh?sRefreshToken=${refresh}&refresh_token=${refresh}`)
+      .post(`/session/refresh?${REFRESH_TOKEN_COOKIE}=${refresh}&refresh_token=${refresh}`)
       .send({ sRefreshToken: refresh, refreshToken: refresh, refresh_token: refresh });
     expect(response.status).toBe(401);
     expect(response.body.type).toBe('UNAUTHORISED');

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SessionError, type SessionModuleOptions } from '../../lib/index.js';
 import { cookieNamed } from '../support/cookies.js';
 import { createHttpApp, type HttpApp, type Registration } from '../support/http-app.js';
+import { ACCESS_TOKEN_COOKIE } from '../../lib/http/wire.js';
 
 /*
  * Every bad configuration of the issue fails start-up of a real Nest app (module compiled, app
@@ -206,7 +207,7 @@ describe('start-up configuration checks', () => {
       );
       expect(error).toBeUndefined();
       const login = await http!.request.post('/login').send({ userId: 'ok' }).expect(200);
-      expect(cookieNamed(login, 'sAccessToken')?.domain).toBe('example.com');
+      expect(cookieNamed(login, ACCESS_TOKEN_COOKIE)?.domain).toBe('example.com');
       await http!.close();
       http = undefined;
     }

@@ -6,6 +6,12 @@ import { createTestDatabase, reachableDatabases, type TestDatabase } from '../su
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { BrowserJar } from './support/browser-jar.js';
 import { SESSION_COOKIES, expectTryRefresh, generationOf } from './support/expectations.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 /*
  * Cookie and CSRF attacks over HTTP on both adapters: every refused request answers 401 and never
@@ -24,7 +30,7 @@ async function signIn(http: HttpApp, userId = 'csrf-victim', prefix = ''): Promi
   return {
     response,
     jar: new CookieJar().store(response),
-    antiCsrf: response.headers['anti-csrf'] as string,
+    antiCsrf: response.headers[ANTI_CSRF_HEADER] as string,
     handle: response.body.handle,
   };
 }
@@ -34,7 +40,7 @@ async function postNote(http: HttpApp, cookie: string, antiCsrf?: string | strin
   const before = handlerRuns.notes;
   const request = http.request.post('/notes').set('Cookie', cookie);
   // An array sends the header twice.
-  if (antiCsrf !== undefined) request.set('anti-csrf', antiCsrf as string);
+  if (antiCsrf !== undefined) request.set(ANTI_CSRF_HEADER, antiCsrf as string);
   const response = await request;
   return { response, ran: handlerRuns.notes - before };
 }
@@ -77,14 +83,14 @@ describe.each(ADAPTERS)('cookies and anti-csrf on %s', (adapter) => {
     '__Host-sAccessToken',
     'sAccess%54oken',
   ])('ignores an access cookie named %s', async (name) => {
-    const cookie = `${name}=${victim.jar.get('sAccessToken')}; sIdRefreshToken=${victim.jar.get('sIdRefreshToken')}`;
+    const cookie = `${name}=${victim.jar.get(ACCESS_TOKEN_COOKIE)}; ${ID_REFRESH_TOKEN_COOKIE}=${victim.jar.get(ID_REFRESH_TOKEN_COOKIE)}`;
     await expectRefusedNote(http, cookie, victim.antiCsrf, name);
   });
 
   it.each(['sidrefreshtoken', 'SIDREFRESHTOKEN', 'sIDRefreshToken'])(
     'ignores an idRefreshToken cookie named %s',
     async (name) => {
-      const cookie = `sAccessToken=${victim.jar.get('sAccessToken')}; ${name}=${victim.jar.get('sIdRefreshToken')}`;
+      const cookie = `${ACCESS_TOKEN_COOKIE}=${victim.jar.get(ACCESS_TOKEN_COOKIE)}; ${name}=${victim.jar.get(ID_REFRESH_TOKEN_COOKIE)}`;
       const { response, ran } = await postNote(http, cookie, victim.antiCsrf);
       expect(response.status).toBe(401);
       expect(response.body.type).toBe('UNAUTHORISED');
@@ -96,7 +102,7 @@ describe.each(ADAPTERS)('cookies and anti-csrf on %s', (adapter) => {
     'ignores a refresh cookie named %s and rotates nothing',
     async (name) => {
       const session = await signIn(http, `refresh-${name}`);
-      const refresh = session.jar.get('sRefreshToken')!;
+      const refresh = session.jar.get(REFRESH_TOKEN_COOKIE)!;
       const response = await http.request.post('/session/refresh').set('Cookie', `${name}=${refresh}`);
       expect(response.status).toBe(401);
       expect(response.body.type).toBe('UNAUTHORISED');
@@ -157,17 +163,17 @@ describe.each(ADAPTERS)('cookies and anti-csrf on %s', (adapter) => {
     const session = await signIn(http, 'rotating');
     const refreshed = await http.request
       .post('/session/refresh')
-      .set('Cookie', `sRefreshToken=${session.jar.get('sRefreshToken')}`)
+      .set('Cookie', `${REFRESH_TOKEN_COOKIE}=${session.jar.get(REFRESH_TOKEN_COOKIE)}`)
       .expect(200);
     const jar = new CookieJar().store(session.response).store(refreshed);
-    const newAntiCsrf = refreshed.headers['anti-csrf'] as string;
-    const refreshTag = session.jar.get('sRefreshToken')!.split('.')[3];
+    const newAntiCsrf = refreshed.headers[ANTI_CSRF_HEADER] as string;
+    const refreshTag = session.jar.get(REFRESH_TOKEN_COOKIE)!.split('.')[3];
     const wrong: [string, string][] = [
       ["another session's", other.antiCsrf],
       ['the previous generation', session.antiCsrf],
-      ['the idRefreshToken value', jar.get('sIdRefreshToken')!],
+      ['the idRefreshToken value', jar.get(ID_REFRESH_TOKEN_COOKIE)!],
       ["the refresh token's tag", refreshTag],
-      ["the access token's signature", jar.get('sAccessToken')!.split('.')[2]],
+      ["the access token's signature", jar.get(ACCESS_TOKEN_COOKIE)!.split('.')[2]],
     ];
     for (const [label, value] of wrong) await expectRefusedNote(http, jar.header(), value, label);
     const { response } = await postNote(http, jar.header(), newAntiCsrf);
@@ -199,16 +205,16 @@ describe.each(ADAPTERS)('cookies and anti-csrf on %s', (adapter) => {
       ['ÿ padding', `${valid.slice(0, -3)}ÿÿÿ`],
     ];
     for (const [label, value] of cases) await expectRefusedNote(http, victim.jar.header(), value, label);
-    const idRefresh = `sIdRefreshToken=${victim.jar.get('sIdRefreshToken')}`;
+    const idRefresh = `${ID_REFRESH_TOKEN_COOKIE}=${victim.jar.get(ID_REFRESH_TOKEN_COOKIE)}`;
     for (const access of [
-      `${victim.jar.get('sAccessToken')}é`,
+      `${victim.jar.get(ACCESS_TOKEN_COOKIE)}é`,
       latin1('ä.ö.ü'),
       '%C3%A9.%C3%A9.%C3%A9',
       '%FF%FE',
     ]) {
       await expectRefusedNote(
         http,
-        `sAccessToken=${access}; ${idRefresh}`,
+        `${ACCESS_TOKEN_COOKIE}=${access}; ${idRefresh}`,
         valid,
         `cookie ${access.slice(-12)}`,
       );
@@ -216,11 +222,11 @@ describe.each(ADAPTERS)('cookies and anti-csrf on %s', (adapter) => {
   });
 
   it('accepts duplicate session cookies when every copy is equal', async () => {
-    const access = victim.jar.get('sAccessToken')!;
-    const idRefresh = victim.jar.get('sIdRefreshToken')!;
+    const access = victim.jar.get(ACCESS_TOKEN_COOKIE)!;
+    const idRefresh = victim.jar.get(ID_REFRESH_TOKEN_COOKIE)!;
     for (const cookie of [
-      `sAccessToken=${access}; sAccessToken=${access}; sIdRefreshToken=${idRefresh}; sIdRefreshToken=${idRefresh}`,
-      `sAccessToken=${access}; sIdRefreshToken=${idRefresh}; sAccessToken="${access}"`,
+      `${ACCESS_TOKEN_COOKIE}=${access}; ${ACCESS_TOKEN_COOKIE}=${access}; ${ID_REFRESH_TOKEN_COOKIE}=${idRefresh}; ${ID_REFRESH_TOKEN_COOKIE}=${idRefresh}`,
+      `${ACCESS_TOKEN_COOKIE}=${access}; ${ID_REFRESH_TOKEN_COOKIE}=${idRefresh}; ${ACCESS_TOKEN_COOKIE}="${access}"`,
     ]) {
       const { response, ran } = await postNote(http, cookie, victim.antiCsrf);
       expect(response.status, cookie).toBe(201);
@@ -230,15 +236,15 @@ describe.each(ADAPTERS)('cookies and anti-csrf on %s', (adapter) => {
 
   it('answers TRY_REFRESH_TOKEN to conflicting access cookies, whichever copy comes first', async () => {
     const other = await signIn(http, 'other-copy');
-    const mine = victim.jar.get('sAccessToken')!;
-    const idRefresh = `sIdRefreshToken=${victim.jar.get('sIdRefreshToken')}`;
+    const mine = victim.jar.get(ACCESS_TOKEN_COOKIE)!;
+    const idRefresh = `${ID_REFRESH_TOKEN_COOKIE}=${victim.jar.get(ID_REFRESH_TOKEN_COOKIE)}`;
     for (const [first, second] of [
-      [mine, other.jar.get('sAccessToken')!],
-      [other.jar.get('sAccessToken')!, mine],
+      [mine, other.jar.get(ACCESS_TOKEN_COOKIE)!],
+      [other.jar.get(ACCESS_TOKEN_COOKIE)!, mine],
       [mine, 'garbage'],
       [mine, ''],
     ]) {
-      const cookie = `sAccessToken=${first}; ${idRefresh}; sAccessToken=${second}`;
+      const cookie = `${ACCESS_TOKEN_COOKIE}=${first}; ${idRefresh}; ${ACCESS_TOKEN_COOKIE}=${second}`;
       await expectRefusedNote(http, cookie, victim.antiCsrf, `${first.slice(0, 8)} + ${second.slice(0, 8)}`);
     }
   });
@@ -317,16 +323,18 @@ describe.each(ADAPTERS)('duplicate cookies and a configured cookie.domain on %s'
   it('sets cookies on the domain, and clears both the domain and the host-only variants with the attributes of setting', async () => {
     const { response, jar, antiCsrf } = await login('domain-user');
     for (const name of SESSION_COOKIES) expect(cookieNamed(response, name)?.domain).toBe(DOMAIN);
-    expect(cookieNamed(response, 'sRefreshToken')?.path).toBe('/api/session/refresh');
+    expect(cookieNamed(response, REFRESH_TOKEN_COOKIE)?.path).toBe('/api/session/refresh');
     // Clearing on an UNAUTHORISED answer (idRefreshToken missing)...
-    const refused = await http.request.get('/api/me').set('Cookie', jar.without('sIdRefreshToken').header());
+    const refused = await http.request
+      .get('/api/me')
+      .set('Cookie', jar.without(ID_REFRESH_TOKEN_COOKIE).header());
     expect(refused.status).toBe(401);
-    expectBothVariantsCleared(refused, response, ['sAccessToken', 'sRefreshToken']);
+    expectBothVariantsCleared(refused, response, [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE]);
     // ...and on sign-out.
     const signedOut = await http.request
       .post('/api/logout')
       .set('Cookie', jar.header())
-      .set('anti-csrf', antiCsrf)
+      .set(ANTI_CSRF_HEADER, antiCsrf)
       .expect(200);
     expectBothVariantsCleared(signedOut, response);
   });
@@ -334,15 +342,18 @@ describe.each(ADAPTERS)('duplicate cookies and a configured cookie.domain on %s'
   it('answers conflicting refresh cookies with UNAUTHORISED, clears both variants and rotates nothing', async () => {
     const first = await login('refresh-conflict');
     const second = await login('refresh-conflict');
-    const mine = first.jar.get('sRefreshToken')!;
+    const mine = first.jar.get(REFRESH_TOKEN_COOKIE)!;
     const response = await http.request
       .post('/api/session/refresh')
-      .set('Cookie', `sRefreshToken=${mine}; sRefreshToken=${second.jar.get('sRefreshToken')}`);
+      .set(
+        'Cookie',
+        `${REFRESH_TOKEN_COOKIE}=${mine}; ${REFRESH_TOKEN_COOKIE}=${second.jar.get(REFRESH_TOKEN_COOKIE)}`,
+      );
     expect(response.status).toBe(401);
     expect(response.body.type).toBe('UNAUTHORISED');
-    expectBothVariantsCleared(response, first.response, ['sRefreshToken']);
+    expectBothVariantsCleared(response, first.response, [REFRESH_TOKEN_COOKIE]);
     expect(await generationOf(http.dataSource, mine)).toBe(1);
-    expect(await generationOf(http.dataSource, second.jar.get('sRefreshToken')!)).toBe(1);
+    expect(await generationOf(http.dataSource, second.jar.get(REFRESH_TOKEN_COOKIE)!)).toBe(1);
   });
 });
 
@@ -382,13 +393,13 @@ describe.each(mariadb ? ADAPTERS : [])(
         .expect(200);
       browser.store(firstRefresh);
       // What a front end does: call the API, refresh on TRY_REFRESH_TOKEN, retry; at most twice.
-      let antiCsrf = firstRefresh.headers['anti-csrf'] as string;
+      let antiCsrf = firstRefresh.headers[ANTI_CSRF_HEADER] as string;
       let answer: Response | undefined;
       for (let attempt = 0; attempt < 2; attempt++) {
         answer = await after.request
           .post('/notes')
           .set('Cookie', browser.header('/notes'))
-          .set('anti-csrf', antiCsrf);
+          .set(ANTI_CSRF_HEADER, antiCsrf);
         if (answer.status !== 401) break;
         expect(answer.body.type, 'a stale copy must ask for a refresh, not a sign-in').toBe(
           'TRY_REFRESH_TOKEN',
@@ -398,7 +409,7 @@ describe.each(mariadb ? ADAPTERS : [])(
           .set('Cookie', browser.header('/session/refresh'));
         expect(refreshed.status, `refresh with ${browser.header('/session/refresh')}`).toBe(200);
         browser.store(refreshed);
-        antiCsrf = refreshed.headers['anti-csrf'] as string;
+        antiCsrf = refreshed.headers[ANTI_CSRF_HEADER] as string;
       }
       expect(answer!.status).toBe(201);
     });

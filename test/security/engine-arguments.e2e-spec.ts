@@ -1,7 +1,7 @@
 import { In, IsNull, Like, Not, Raw, type DataSourceOptions } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionEntities, type CreatedSession, type SessionEngine } from '../../lib/index.js';
-import { SESSION_STORE, type SessionRecord, type SessionStore } from '../../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionRecord, type SessionStore } from '../../lib/testing/index.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from '../support/databases.js';
 import { createEngineApp, type EngineApp } from '../support/engine-app.js';
 import { rejectsWith, spyOnStore } from './support/expectations.js';

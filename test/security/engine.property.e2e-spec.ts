@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionError, type CreatedSession, type SessionEngine } from '../../lib/index.js';
-import { readSessionCookies } from '../../lib/http/session-transport.js';
-import { SESSION_STORE, type SessionStore } from '../../lib/storage/session-store.js';
+import { readSessionCookies } from '../../lib/http/request-credentials.js';
+import { SESSION_STORE, type SessionStore } from '../../lib/testing/index.js';
 import { handlerRuns } from '../fixtures/test.controller.js';
 import { CookieJar } from '../support/cookies.js';
 import { createTestDatabase } from '../support/databases.js';
@@ -10,6 +10,12 @@ import { createEngineApp, type EngineApp } from '../support/engine-app.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { generationOf } from './support/expectations.js';
 import { decodeJws, hmacJwk, signJws } from './support/jws.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 /*
  * Property-based tests through the engine and over HTTP: arbitrary strings as access, refresh and
@@ -233,7 +239,7 @@ describe.each(ADAPTERS)('arbitrary session headers over HTTP on %s', (adapter) =
     http = await createHttpApp({ adapter, database: database.options });
     const login = await http.request.post('/login').send({ userId: 'fuzzed' }).expect(200);
     jar = new CookieJar().store(login);
-    antiCsrf = login.headers['anti-csrf'] as string;
+    antiCsrf = login.headers[ANTI_CSRF_HEADER] as string;
   });
   afterAll(async () => {
     await http?.close();
@@ -247,9 +253,9 @@ describe.each(ADAPTERS)('arbitrary session headers over HTTP on %s', (adapter) =
     const fragment = fc.oneof(
       headerText(40),
       fc.constantFrom(
-        `sAccessToken=${jar.get('sAccessToken')!.slice(0, -1)}`,
-        `sIdRefreshToken=${jar.get('sIdRefreshToken')}`,
-        `sAccessToken=${jar.get('sAccessToken')!.split('.').slice(0, 2).join('.')}.`,
+        `${ACCESS_TOKEN_COOKIE}=${jar.get(ACCESS_TOKEN_COOKIE)!.slice(0, -1)}`,
+        `${ID_REFRESH_TOKEN_COOKIE}=${jar.get(ID_REFRESH_TOKEN_COOKIE)}`,
+        `${ACCESS_TOKEN_COOKIE}=${jar.get(ACCESS_TOKEN_COOKIE)!.split('.').slice(0, 2).join('.')}.`,
         'sAccessToken=',
         '; ',
         '=',
@@ -271,7 +277,7 @@ describe.each(ADAPTERS)('arbitrary session headers over HTTP on %s', (adapter) =
       fc.asyncProperty(cookie, authorization, csrf, async (cookieHeader, authorizationHeader, csrfHeader) => {
         const request = http.request.post('/notes').set('Cookie', cookieHeader);
         if (authorizationHeader !== undefined) request.set('Authorization', authorizationHeader);
-        if (csrfHeader !== undefined) request.set('anti-csrf', csrfHeader);
+        if (csrfHeader !== undefined) request.set(ANTI_CSRF_HEADER, csrfHeader);
         const response = await request;
         expect(response.status, response.text).toBe(401);
         expect(['TRY_REFRESH_TOKEN', 'UNAUTHORISED']).toContain(response.body.type);
@@ -280,17 +286,19 @@ describe.each(ADAPTERS)('arbitrary session headers over HTTP on %s', (adapter) =
     );
     expect(handlerRuns.notes).toBe(before);
     // The genuine credentials do pass (the guard was reachable all along).
-    await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201);
+    await http.request.post('/notes').set('Cookie', jar.header()).set(ANTI_CSRF_HEADER, antiCsrf).expect(201);
   });
 
   it('answers 401 to any refresh request it cannot authenticate and writes no row', async () => {
-    const refresh = jar.get('sRefreshToken')!;
+    const refresh = jar.get(REFRESH_TOKEN_COOKIE)!;
     const cookie = fc.oneof(
       headerText(),
       fc
         .record({ kind: fc.constantFrom(...EDITS), at: fc.nat(), char: headerText(1).filter(Boolean) })
-        .map((change) => `sRefreshToken=${applyEdit(refresh, change)}`),
-      fc.tuple(headerText(20), headerText(20)).map(([a, b]) => `sRefreshToken=${a}; sRefreshToken=${b}`),
+        .map((change) => `${REFRESH_TOKEN_COOKIE}=${applyEdit(refresh, change)}`),
+      fc
+        .tuple(headerText(20), headerText(20))
+        .map(([a, b]) => `${REFRESH_TOKEN_COOKIE}=${a}; ${REFRESH_TOKEN_COOKIE}=${b}`),
     );
     const count = await rows();
     const generation = await generationOf(http.dataSource, refresh);

@@ -2,13 +2,24 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SessionError } from '../../lib/errors/session.error.js';
-import { readCredentials, readSessionCookies, type CookieValue } from '../../lib/http/session-transport.js';
+import {
+  readBearer,
+  readRequestCredentials,
+  readSessionCookies,
+  type CookieValue,
+} from '../../lib/http/request-credentials.js';
 import { MAX_USER_ID_LENGTH, maxAccessTokenLength } from '../../lib/session.constants.js';
 import { DEFAULT_SESSION_OPTIONS } from '../../lib/session.options.js';
 import { assertSessionHandle, assertUserId, toJsonText } from '../../lib/session.arguments.js';
 import { verifyAccessToken } from '../../lib/tokens/access-token.js';
 import { mintRefreshToken, parseRefreshToken } from '../../lib/tokens/refresh-token.js';
 import { b64 } from './support/jws.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+} from '../../lib/http/wire.js';
 
 /*
  * Property-based tests of the parsers every request goes through: whatever the input, each answers
@@ -16,7 +27,7 @@ import { b64 } from './support/jws.js';
  */
 
 const RUNS = { numRuns: 400 };
-const NAMES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'] as const;
+const NAMES = [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE] as const;
 
 /** Any UTF-16 code unit, lone surrogates included. */
 const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
@@ -123,22 +134,30 @@ describe('cookie parsing (readSessionCookies)', () => {
   });
 });
 
-describe('header parsing (readCredentials)', () => {
+describe('header parsing (readRequestCredentials)', () => {
   const headerValue = fc.oneof(anyString(), trickyString(), fc.array(trickyString(), { maxLength: 3 }));
 
   it('answers well-formed credentials for any headers, taking a Bearer token only from a Bearer header', () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.constantFrom('authorization', 'cookie', 'anti-csrf', 'x-other'), headerValue),
+        fc.dictionary(fc.constantFrom('authorization', 'cookie', ANTI_CSRF_HEADER, 'x-other'), headerValue),
         fc.option(fc.constantFrom('GET', 'POST', 'get', ''), { nil: undefined }),
         (headers, method) => {
-          const credentials = readCredentials({ method, headers: headers as never });
+          const credentials = readRequestCredentials(
+            { method, headers: headers as never },
+            'access',
+            () => false,
+          );
           const authorization = [headers.authorization].flat()[0];
-          if (credentials.bearer !== undefined) expect(typeof credentials.bearer).toBe('string');
-          if (!/^bearer/i.test(authorization ?? '')) expect(credentials.bearer).toBeUndefined();
-          expectWellFormed(credentials.accessToken);
-          expectWellFormed(credentials.refreshToken);
-          expectWellFormed(credentials.idRefreshToken);
+          if (credentials.kind === 'bearer') {
+            expect(typeof credentials.token).toBe('string');
+            expect(authorization).toMatch(/^bearer/i);
+          }
+          if (credentials.kind === 'cookies') {
+            expectWellFormed(credentials.accessToken);
+            expectWellFormed(credentials.refreshToken);
+            expectWellFormed(credentials.idRefreshToken);
+          }
         },
       ),
       RUNS,
@@ -152,9 +171,9 @@ describe('header parsing (readCredentials)', () => {
         fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.'), minLength: 1, maxLength: 80 }),
         fc.integer({ min: 1, max: 3 }),
         (scheme, token, spaces) => {
-          expect(
-            readCredentials({ headers: { authorization: `${scheme}${' '.repeat(spaces)}${token}` } }).bearer,
-          ).toBe(token);
+          expect(readBearer({ headers: { authorization: `${scheme}${' '.repeat(spaces)}${token}` } })).toBe(
+            token,
+          );
         },
       ),
       RUNS,

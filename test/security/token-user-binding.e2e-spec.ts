@@ -7,6 +7,7 @@ import { createEngineApp, type EngineApp } from '../support/engine-app.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { rejectsWith } from './support/expectations.js';
 import { decodeJws, hmacJwk, signJws } from './support/jws.js';
+import { ACCESS_TOKEN_COOKIE } from '../../lib/http/wire.js';
 
 /*
  * A validly signed access token whose `sub` names another user but whose session id and generation
@@ -101,7 +102,7 @@ describe.each(ADAPTERS)('checkDatabase ties the token to its session user (HTTP,
 
     async function signIn(userId: string | number): Promise<string> {
       const response = await http.request.post('/login').send({ userId }).expect(200);
-      return cookieNamed(response, 'sAccessToken')!.value;
+      return cookieNamed(response, ACCESS_TOKEN_COOKIE)!.value;
     }
 
     it.each(['/strict', '/strict-by-subclass'])(

@@ -9,6 +9,16 @@ import { createTestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { BrowserJar } from './support/browser-jar.js';
 import { SESSION_COOKIES, expectTryRefresh } from './support/expectations.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ACCESS_TOKEN_HEADER,
+  ANTI_CSRF_HEADER,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  REFRESH_TOKEN_COOKIE,
+  REFRESH_TOKEN_HEADER,
+  SESSION_TRANSPORT_HEADER,
+} from '../../lib/http/wire.js';
 
 /*
  * The HTTP transport rules (README, HTTP contract) on both adapters:
@@ -55,7 +65,7 @@ async function signIn(http: HttpApp, userId: string): Promise<SignedIn> {
   return {
     response,
     jar: new CookieJar().store(response),
-    antiCsrf: response.headers['anti-csrf'] as string,
+    antiCsrf: response.headers[ANTI_CSRF_HEADER] as string,
   };
 }
 
@@ -63,12 +73,12 @@ async function signIn(http: HttpApp, userId: string): Promise<SignedIn> {
 async function signInWithHeaders(http: HttpApp, userId: string) {
   const response = await http.request
     .post('/login')
-    .set('session-transport', 'header')
+    .set(SESSION_TRANSPORT_HEADER, 'header')
     .send({ userId })
     .expect(200);
   return {
-    accessToken: response.headers['access-token'] as string,
-    refreshToken: response.headers['refresh-token'] as string,
+    accessToken: response.headers[ACCESS_TOKEN_HEADER] as string,
+    refreshToken: response.headers[REFRESH_TOKEN_HEADER] as string,
   };
 }
 
@@ -101,7 +111,7 @@ function authorization(value: string): string {
 
 function expectNoSetCookie(response: Response, label = ''): void {
   expect(setCookies(response), label).toEqual([]);
-  expect(response.headers['id-refresh-token'], label).toBeUndefined();
+  expect(response.headers[ID_REFRESH_TOKEN_HEADER], label).toBeUndefined();
 }
 
 /** Exactly `names` are cleared (expired, empty), with `id-refresh-token: remove`. */
@@ -109,12 +119,12 @@ function expectClearedOnly(response: Response, names: string[], label = ''): voi
   const cookies = setCookies(response);
   expect(new Set(cookies.map((cookie) => cookie.name)), label).toEqual(new Set(names));
   for (const cookie of cookies) expect([cookie.value, cookie.expires?.getTime()], label).toEqual(['', 0]);
-  expect(response.headers['id-refresh-token'], label).toBe('remove');
+  expect(response.headers[ID_REFRESH_TOKEN_HEADER], label).toBe('remove');
 }
 
 function expectNoTokenHeaders(response: Response): void {
-  expect(response.headers['access-token']).toBeUndefined();
-  expect(response.headers['refresh-token']).toBeUndefined();
+  expect(response.headers[ACCESS_TOKEN_HEADER]).toBeUndefined();
+  expect(response.headers[REFRESH_TOKEN_HEADER]).toBeUndefined();
 }
 
 describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
@@ -147,7 +157,7 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
         const note = await http.request
           .post('/notes')
           .set('Cookie', jar.header())
-          .set('anti-csrf', antiCsrf)
+          .set(ANTI_CSRF_HEADER, antiCsrf)
           .set('Authorization', authorization(value));
         expect(note.status, label).toBe(201);
       }
@@ -172,14 +182,14 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
 
     it('ignores a Bearer value that cannot be our refresh token on a cookie refresh', async () => {
       const { jar } = await signIn(http, 'cookie-refresher');
-      const values = [...(await foreignBearerValues()), ['an access token', jar.get('sAccessToken')!]];
+      const values = [...(await foreignBearerValues()), ['an access token', jar.get(ACCESS_TOKEN_COOKIE)!]];
       for (const [label, value] of values) {
         const response = await http.request
           .post('/session/refresh')
           .set('Cookie', jar.header())
           .set('Authorization', authorization(value));
         expect(response.status, `${label}: ${response.text}`).toBe(200);
-        expect(cookieNamed(response, 'sRefreshToken')?.value, label).toBeTruthy();
+        expect(cookieNamed(response, REFRESH_TOKEN_COOKIE)?.value, label).toBeTruthy();
         expectNoTokenHeaders(response);
         jar.store(response);
       }
@@ -219,14 +229,14 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
       const response = await http.request
         .post('/session/refresh')
         .set('Cookie', jar.header())
-        .set('session-transport', 'header')
+        .set(SESSION_TRANSPORT_HEADER, 'header')
         .expect(200);
       expectNoTokenHeaders(response);
       const exposed = String(response.headers['access-control-expose-headers']).split(/,\s*/);
-      expect(exposed).not.toContain('access-token');
-      expect(exposed).not.toContain('refresh-token');
+      expect(exposed).not.toContain(ACCESS_TOKEN_HEADER);
+      expect(exposed).not.toContain(REFRESH_TOKEN_HEADER);
       for (const name of SESSION_COOKIES) expect(cookieNamed(response, name)?.value, name).toBeTruthy();
-      expect(cookieNamed(response, 'sRefreshToken')?.httpOnly).toBe(true);
+      expect(cookieNamed(response, REFRESH_TOKEN_COOKIE)?.httpOnly).toBe(true);
     });
 
     it('answers a Bearer refresh with token headers and no cookies, even when the request carries cookies', async () => {
@@ -238,10 +248,10 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
         .set('Authorization', `Bearer ${device.refreshToken}`)
         .expect(200);
       expectNoSetCookie(response);
-      expect(response.headers['refresh-token']).toMatch(/\./);
+      expect(response.headers[REFRESH_TOKEN_HEADER]).toMatch(/\./);
       const me = await http.request
         .get('/me')
-        .set('Authorization', `Bearer ${response.headers['access-token']}`)
+        .set('Authorization', `Bearer ${response.headers[ACCESS_TOKEN_HEADER]}`)
         .expect(200);
       expect(me.body.userId).toBe('mobile');
     });
@@ -251,11 +261,11 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
       const response = await http.request
         .post('/switch-user')
         .set('Cookie', jar.header())
-        .set('anti-csrf', antiCsrf)
-        .set('session-transport', 'header')
+        .set(ANTI_CSRF_HEADER, antiCsrf)
+        .set(SESSION_TRANSPORT_HEADER, 'header')
         .expect(200);
       expectNoTokenHeaders(response);
-      expect(cookieNamed(response, 'sAccessToken')?.value).toBeTruthy();
+      expect(cookieNamed(response, ACCESS_TOKEN_COOKIE)?.value).toBeTruthy();
     });
 
     it('gives a login that asks for header transport its tokens in headers', async () => {
@@ -282,29 +292,29 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
 
     it('clears only the cookies carried (off the refresh path, with the refresh cookie they stand for)', async () => {
       const { jar } = await signIn(http, 'partial');
-      const onlyId = `sIdRefreshToken=${jar.get('sIdRefreshToken')}`;
+      const onlyId = `${ID_REFRESH_TOKEN_COOKIE}=${jar.get(ID_REFRESH_TOKEN_COOKIE)}`;
       const refresh = await http.request.post('/session/refresh').set('Cookie', onlyId).expect(401);
-      expectClearedOnly(refresh, ['sIdRefreshToken'], 'refresh with sIdRefreshToken only');
+      expectClearedOnly(refresh, [ID_REFRESH_TOKEN_COOKIE], 'refresh with sIdRefreshToken only');
       const guarded = await http.request
         .get('/me')
-        .set('Cookie', `sAccessToken=${jar.get('sAccessToken')}`)
+        .set('Cookie', `${ACCESS_TOKEN_COOKIE}=${jar.get(ACCESS_TOKEN_COOKIE)}`)
         .expect(401);
       // Off the refresh path, a session cookie also stands for the refresh cookie the browser keeps there.
-      expectClearedOnly(guarded, ['sAccessToken', 'sRefreshToken'], 'guard with sAccessToken only');
+      expectClearedOnly(guarded, [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE], 'guard with sAccessToken only');
     });
 
     it('clears the carried cookies on sign-out, on a revoked session and on theft', async () => {
       const leaving = await signIn(http, 'leaving');
       const signedOut = await http.request
         .post('/logout')
-        .set('Cookie', leaving.jar.without('sRefreshToken').header())
-        .set('anti-csrf', leaving.antiCsrf)
+        .set('Cookie', leaving.jar.without(REFRESH_TOKEN_COOKIE).header())
+        .set(ANTI_CSRF_HEADER, leaving.antiCsrf)
         .expect(200);
       expectClearedOnly(signedOut, SESSION_COOKIES, 'sign-out');
-      expect(cookieNamed(signedOut, 'sRefreshToken')?.path).toBe('/session/refresh');
+      expect(cookieNamed(signedOut, REFRESH_TOKEN_COOKIE)?.path).toBe('/session/refresh');
       const strict = await http.request
         .get('/strict')
-        .set('Cookie', leaving.jar.without('sRefreshToken').header())
+        .set('Cookie', leaving.jar.without(REFRESH_TOKEN_COOKIE).header())
         .expect(401);
       expectClearedOnly(strict, SESSION_COOKIES, 'revoked session');
 
@@ -338,9 +348,9 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
       return {
         headers: {
           'set-cookie': [
-            `sAccessToken=${attacker.get('sAccessToken')}; Path=/; ${attributes}`,
-            `sRefreshToken=${attacker.get('sRefreshToken')}; Path=/session/refresh; ${attributes}`,
-            `sIdRefreshToken=${attacker.get('sIdRefreshToken')}; Path=/; ${attributes}`,
+            `${ACCESS_TOKEN_COOKIE}=${attacker.get(ACCESS_TOKEN_COOKIE)}; Path=/; ${attributes}`,
+            `${REFRESH_TOKEN_COOKIE}=${attacker.get(REFRESH_TOKEN_COOKIE)}; Path=/session/refresh; ${attributes}`,
+            `${ID_REFRESH_TOKEN_COOKIE}=${attacker.get(ID_REFRESH_TOKEN_COOKIE)}; Path=/; ${attributes}`,
           ],
         },
       } as unknown as Response;
@@ -406,7 +416,7 @@ describe.each(ADAPTERS)("cookie.namePrefix '__Host-' on %s", (adapter) => {
     }
     expect(cookieNamed(response, '__Host-sRefreshToken')?.httpOnly).toBe(true);
     expect(cookieNamed(response, '__Host-sIdRefreshToken')?.httpOnly).toBe(false);
-    await http.request.post('/notes').set('Cookie', jar.header()).set('anti-csrf', antiCsrf).expect(201);
+    await http.request.post('/notes').set('Cookie', jar.header()).set(ANTI_CSRF_HEADER, antiCsrf).expect(201);
     const refreshed = await http.request.post('/session/refresh').set('Cookie', jar.header()).expect(200);
     expect(
       setCookies(refreshed)
@@ -417,7 +427,7 @@ describe.each(ADAPTERS)("cookie.namePrefix '__Host-' on %s", (adapter) => {
     const signedOut = await http.request
       .post('/logout')
       .set('Cookie', jar.header())
-      .set('anti-csrf', refreshed.headers['anti-csrf'] as string)
+      .set(ANTI_CSRF_HEADER, refreshed.headers[ANTI_CSRF_HEADER] as string)
       .expect(200);
     expectClearedOnly(signedOut, HOST_NAMES);
     for (const cookie of setCookies(signedOut)) expect(cookie).toMatchObject({ secure: true, path: '/' });

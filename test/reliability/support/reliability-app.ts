@@ -8,7 +8,7 @@ import {
   createSessionEntities,
   type SessionModuleOptions,
 } from '../../../lib/index.js';
-import { SESSION_STORE, type SessionStore } from '../../../lib/storage/session-store.js';
+import { SESSION_STORE, type SessionStore } from '../../../lib/testing/index.js';
 import { TypeOrmSessionStore } from '../../../lib/storage/typeorm-session.store.js';
 import { TestController } from '../../fixtures/test.controller.js';
 import { TEST_SECRET, sessionDatabaseModule } from '../../support/engine-app.js';

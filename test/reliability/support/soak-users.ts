@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CookieJar } from '../../support/cookies.js';
 import { asSupertest, type HttpAnswer, type HttpClient, type RequestOptions } from './http-client.js';
+import { ANTI_CSRF_HEADER, REFRESH_TOKEN_COOKIE } from '../../../lib/http/wire.js';
 
 /** How one soak runs. */
 export interface SoakProfile {
@@ -140,7 +141,7 @@ export class SoakRun {
   /** Takes the tokens of a create or refresh answer, cookies and anti-csrf in the same tick. */
   private adopt(session: BrowserSession, answer: HttpAnswer): void {
     session.jar.store(asSupertest(answer));
-    const antiCsrf = answer.headers['anti-csrf'];
+    const antiCsrf = answer.headers[ANTI_CSRF_HEADER];
     if (typeof antiCsrf === 'string') session.antiCsrf = antiCsrf;
   }
 
@@ -229,7 +230,7 @@ export class SoakRun {
     if (roll < 0.5) {
       const answer = await this.send('POST /notes', 'POST', '/notes', {
         jar,
-        headers: { 'anti-csrf': session.antiCsrf },
+        headers: { [ANTI_CSRF_HEADER]: session.antiCsrf },
       });
       return this.alive(session, 'POST /notes', answer, 201);
     }
@@ -241,7 +242,7 @@ export class SoakRun {
       const next = session.data + 1;
       const answer = await this.send('POST /data', 'POST', '/data', {
         jar,
-        headers: { 'anti-csrf': session.antiCsrf },
+        headers: { [ANTI_CSRF_HEADER]: session.antiCsrf },
         body: { data: { counter: next } },
       });
       if (answer?.status === 200) session.data = next;
@@ -258,7 +259,7 @@ export class SoakRun {
    */
   private async refreshFromTabs(session: BrowserSession): Promise<boolean> {
     const tabs = 2 + Math.floor(Math.random() * 3);
-    const current = session.jar.get('sRefreshToken')!;
+    const current = session.jar.get(REFRESH_TOKEN_COOKIE)!;
     const previous = session.previousRefresh;
     const started = Date.now();
     this.counts.tabRaces++;
@@ -266,11 +267,11 @@ export class SoakRun {
     let usable = true;
     const refreshOne = async (token: string): Promise<string | undefined> => {
       this.counts.refreshRequests++;
-      const jar = session.jar.without().set('sRefreshToken', token);
+      const jar = session.jar.without().set(REFRESH_TOKEN_COOKIE, token);
       const answer = await this.send('POST /session/refresh', 'POST', '/session/refresh', { jar });
       if (answer?.status === 200) {
         this.adopt(session, answer);
-        return new CookieJar().store(asSupertest(answer)).get('sRefreshToken');
+        return new CookieJar().store(asSupertest(answer)).get(REFRESH_TOKEN_COOKIE);
       }
       if (!this.alive(session, 'POST /session/refresh', answer, 200)) usable = false;
       return undefined;
@@ -304,7 +305,7 @@ export class SoakRun {
   private async signOut(session: BrowserSession): Promise<void> {
     const answer = await this.send('POST /logout', 'POST', '/logout', {
       jar: session.jar,
-      headers: { 'anti-csrf': session.antiCsrf },
+      headers: { [ANTI_CSRF_HEADER]: session.antiCsrf },
     });
     if (!this.alive(session, 'POST /logout', answer, 200) || answer?.status !== 200) return;
     this.live.delete(session.handle);

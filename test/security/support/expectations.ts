@@ -2,10 +2,16 @@ import { expect, vi } from 'vitest';
 import type { Response } from 'supertest';
 import type { DataSource } from 'typeorm';
 import { SessionError } from '../../../lib/index.js';
-import type { SessionStore } from '../../../lib/storage/session-store.js';
+import type { SessionStore } from '../../../lib/testing/index.js';
 import { setCookies } from '../../support/cookies.js';
+import {
+  ACCESS_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_COOKIE,
+  ID_REFRESH_TOKEN_HEADER,
+  REFRESH_TOKEN_COOKIE,
+} from '../../../lib/http/wire.js';
 
-export const SESSION_COOKIES = ['sAccessToken', 'sRefreshToken', 'sIdRefreshToken'];
+export const SESSION_COOKIES = [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE];
 
 /** Awaits a rejection and checks it is a SessionError of `type`. */
 export async function rejectsWith(
@@ -30,7 +36,7 @@ export function expectTryRefresh(response: Response, label = ''): void {
   expect(response.status, context).toBe(401);
   expect(response.body?.type, context).toBe('TRY_REFRESH_TOKEN');
   expect(setCookies(response), context).toEqual([]);
-  expect(response.headers['id-refresh-token'], context).toBeUndefined();
+  expect(response.headers[ID_REFRESH_TOKEN_HEADER], context).toBeUndefined();
 }
 
 /** A 401 of some session type, never a 5xx. */
