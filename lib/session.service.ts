@@ -28,7 +28,7 @@ import type {
 } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
-import { refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
+import { ownRefreshRoutePath, refreshCookiePath, servedRoutePaths } from './http/refresh-route-path.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
@@ -426,10 +426,7 @@ export class SessionService implements OnApplicationBootstrap {
       );
       return refreshCookiePath(served, cookiePath);
     }
-    if (cookiePath !== undefined) return cookiePath;
-    // The app serves refresh itself (`refreshRoute: false`): assume the global prefix applies.
-    const prefix = this.applicationConfig.getGlobalPrefix().replace(/^\/*/, '/').replace(/\/+$/, '');
-    return `${prefix}${path}`;
+    return ownRefreshRoutePath(path, cookiePath, this.modules, this.applicationConfig);
   }
 
   private tryRefresh(message: string): SessionError {
