@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { Body, Controller, HttpCode, Post, VersioningType } from '@nestjs/common';
 import type { Test } from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +41,50 @@ function withBody(request: Test, { contentType, body }: (typeof BODIES)[number])
   if (contentType !== undefined) request.set('Content-Type', contentType);
   return body === undefined ? request : request.send(body);
 }
+
+/**
+ * Sends one raw HTTP/1.1 request with `target` as written (supertest would normalise it) and a
+ * malformed JSON body; resolves the response status.
+ */
+async function rawStatus(app: HttpApp, target: string, cookie: string): Promise<number> {
+  const server: Server = app.app.getHttpServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const socket = net.createConnection((server.address() as AddressInfo).port, '127.0.0.1');
+    const body = '{bad';
+    // Connection: close, not a half-close, ends the exchange: the server may close a half-closed socket early.
+    socket.write(
+      `POST ${target} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    let response = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
+    await once(socket, 'close');
+    return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
+  } finally {
+    server.close();
+  }
+}
+
+/**
+ * Request targets with their status on Express and on Fastify, whose routers differ on case, trailing
+ * slashes and `#`: 200 where the router reaches the refresh route (the body is ignored), 400 where it
+ * does not (the app parses the body, as for any other path).
+ */
+const TARGETS: { target: string; express: number; fastify: number }[] = [
+  { target: 'http://x/session/refresh', express: 200, fastify: 200 },
+  { target: 'http://x/session/refresh?a=1', express: 200, fastify: 200 },
+  { target: '/session/refresh?a=1', express: 200, fastify: 200 },
+  { target: '/session/refresh?a=/x#y', express: 200, fastify: 200 },
+  { target: '/session/refresh#fragment', express: 200, fastify: 200 },
+  { target: '/session/refresh/', express: 200, fastify: 400 },
+  { target: '/Session/Refresh', express: 200, fastify: 400 },
+  { target: '/session/refresh;a=1', express: 400, fastify: 400 },
+  { target: '/session%2Frefresh', express: 400, fastify: 400 },
+  { target: '//x/session/refresh', express: 400, fastify: 400 },
+  { target: 'http://x/login', express: 400, fastify: 400 },
+];
 
 describe.each(ADAPTERS)('refresh and JWKS ignore the request body on %s', (adapter) => {
   let db: TestDatabase;
@@ -120,6 +168,12 @@ describe.each(ADAPTERS)('refresh and JWKS ignore the request body on %s', (adapt
       .set('Content-Type', 'application/json')
       .send('{"not json')
       .expect(200);
+  });
+
+  it.each(TARGETS)('answers a malformed JSON POST to $target as its router routes it', async (variant) => {
+    http = await start();
+    const jar = await signIn(http);
+    expect(await rawStatus(http, variant.target, jar.header())).toBe(variant[adapter]);
   });
 
   it("leaves the app's body parsing of its other routes as the adapter does it", async () => {

@@ -1,7 +1,27 @@
-import { RequestMethod, VERSION_NEUTRAL, VersioningType, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  HttpCode,
+  Module,
+  Post,
+  Req,
+  RequestMethod,
+  Res,
+  VERSION_NEUTRAL,
+  VersioningType,
+  type INestApplication,
+  type Type,
+} from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionModule, type SessionModuleExtras, type SessionModuleOptions } from '../lib/index.js';
+import {
+  PublicAccess,
+  SessionModule,
+  SessionService,
+  type HttpRequestLike,
+  type HttpResponseLike,
+  type SessionModuleExtras,
+  type SessionModuleOptions,
+} from '../lib/index.js';
 import { CookieJar, cookieNamed } from './support/cookies.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import {
@@ -13,11 +33,30 @@ import {
 } from './support/http-app.js';
 import { REFRESH_TOKEN_COOKIE } from '../lib/http/wire.js';
 
+/** The app's own refresh route, for `refreshRoute: false`. */
+@Controller('session/refresh')
+class OwnRefreshController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @PublicAccess()
+  @Post()
+  @HttpCode(200)
+  async refresh(@Req() request: HttpRequestLike, @Res({ passthrough: true }) response: HttpResponseLike) {
+    await this.sessions.refreshSession(request, response);
+  }
+}
+
+@Module({ controllers: [OwnRefreshController] })
+class OwnRefreshModule {}
+
+const OWN_ROUTE = { refreshRoute: false } as const;
+
 /** One way an app can route the refresh controller, and where Nest then really serves it. */
 interface RoutingCase {
   name: string;
   configure?: (app: INestApplication) => void;
   imports?: HttpAppOptions['imports'];
+  controllers?: Type[];
   extras?: SessionModuleExtras;
   registration?: Registration;
   options?: Partial<SessionModuleOptions>;
@@ -138,13 +177,34 @@ const ROUTINGS: RoutingCase[] = [
     login: '/login',
     refresh: '/session/refresh',
   },
+  {
+    name: 'refreshRoute false and the app serving refresh under a global prefix',
+    extras: OWN_ROUTE,
+    controllers: [OwnRefreshController],
+    configure: (app) => app.setGlobalPrefix('api'),
+    login: '/api/login',
+    refresh: '/api/session/refresh',
+  },
+  {
+    name: 'refreshRoute false, URI versioning and refreshToken.cookiePath naming the served path',
+    extras: OWN_ROUTE,
+    controllers: [OwnRefreshController],
+    configure: (app) => app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' }),
+    options: { refreshToken: { cookiePath: '/v1/session/refresh' } },
+    login: '/v1/login',
+    refresh: '/v1/session/refresh',
+    cookiePath: '/v1/session/refresh',
+  },
 ];
 
 /** Routings no single cookie path fits without an option, and what start-up says to do. */
 const REFUSED: {
   name: string;
-  configure: (app: INestApplication) => void;
+  configure?: (app: INestApplication) => void;
   options?: Partial<SessionModuleOptions>;
+  extras?: SessionModuleExtras;
+  controllers?: Type[];
+  imports?: HttpAppOptions['imports'];
   message: RegExp;
 }[] = [
   {
@@ -165,6 +225,69 @@ const REFUSED: {
     options: { refreshToken: { cookiePath: '/session/refresh' } },
     message:
       /refreshToken\.cookiePath '\/session\/refresh' does not cover the refresh route served at '\/v1\/session\/refresh'/,
+  },
+  {
+    name: 'a global prefix with a space, which browsers send percent-encoded',
+    configure: (app) => app.setGlobalPrefix('my api'),
+    message:
+      /served at '\/my api\/session\/refresh', which is not the path a browser sends: it sends '\/my%20api\/session\/refresh'.*global prefix.*refreshToken\.cookiePath/,
+  },
+  {
+    name: 'a non-ASCII refreshToken.path',
+    options: { refreshToken: { path: '/sessão/refresh' } },
+    message: /served at '\/sessão\/refresh'.*it sends '\/sess%C3%A3o\/refresh'.*refreshToken\.path/,
+  },
+  {
+    name: 'a dot segment in the global prefix, which browsers resolve',
+    configure: (app) => app.setGlobalPrefix('api/./v'),
+    message: /served at '\/api\/.\/v\/session\/refresh'.*it sends '\/api\/v\/session\/refresh'/,
+  },
+  {
+    name: 'a refreshToken.cookiePath browsers send percent-encoded',
+    configure: (app) => app.setGlobalPrefix('my api'),
+    options: { refreshToken: { cookiePath: '/my api' } },
+    message: /refreshToken\.cookiePath '\/my api' is not the path a browser sends: it sends '\/my%20api'/,
+  },
+  {
+    name: 'refreshRoute false with a non-ASCII refreshToken.path',
+    extras: OWN_ROUTE,
+    options: { refreshToken: { path: '/sessão/refresh' } },
+    message: /served at '\/sessão\/refresh'.*it sends '\/sess%C3%A3o\/refresh'/,
+  },
+  {
+    name: 'refreshRoute false with a refreshToken.cookiePath browsers send percent-encoded',
+    extras: OWN_ROUTE,
+    options: { refreshToken: { cookiePath: '/my session' } },
+    message: /refreshToken\.cookiePath '\/my session' is not the path a browser sends: it sends '\/my%20session'/,
+  },
+  {
+    name: 'refreshRoute false with URI versioning',
+    extras: OWN_ROUTE,
+    controllers: [OwnRefreshController],
+    configure: (app) => app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' }),
+    message:
+      /with refreshRoute: false .*with URI versioning its path cannot be known.*Set refreshToken\.cookiePath/,
+  },
+  {
+    name: "refreshRoute false with the global prefix's exclude list",
+    extras: OWN_ROUTE,
+    controllers: [OwnRefreshController],
+    configure: (app) => app.setGlobalPrefix('api', EXCLUDE_REFRESH),
+    message: /with refreshRoute: false .*the global prefix's exclude list.*Set refreshToken\.cookiePath/,
+  },
+  {
+    name: 'refreshRoute false with a route parameter in the global prefix',
+    extras: OWN_ROUTE,
+    controllers: [OwnRefreshController],
+    configure: (app) => app.setGlobalPrefix(':tenant'),
+    message:
+      /with refreshRoute: false .*a route parameter in the global prefix.*Set refreshToken\.cookiePath/,
+  },
+  {
+    name: "refreshRoute false with a RouterModule path on the app's refresh route",
+    extras: OWN_ROUTE,
+    imports: [OwnRefreshModule, RouterModule.register([{ path: 'auth', module: OwnRefreshModule }])],
+    message: /with refreshRoute: false .*RouterModule paths.*Set refreshToken\.cookiePath/,
   },
 ];
 
@@ -191,6 +314,7 @@ describe.each(ADAPTERS)('sRefreshToken cookie path follows the served refresh ro
       extras: routing.extras,
       registration: routing.registration,
       imports: routing.imports,
+      controllers: routing.controllers,
       configure: routing.configure,
     });
     const headers = routing.headers ?? {};
@@ -220,6 +344,9 @@ describe.each(ADAPTERS)('sRefreshToken cookie path follows the served refresh ro
         adapter,
         database: db.options,
         options: refused.options,
+        extras: refused.extras,
+        controllers: refused.controllers,
+        imports: refused.imports,
         configure: refused.configure,
       }),
     ).rejects.toThrow(refused.message);

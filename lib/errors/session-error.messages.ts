@@ -37,6 +37,20 @@ export const RefreshRouteMessages = {
     `refreshToken.cookiePath '${cookiePath}' does not cover the refresh route served at '${path}': ` +
     `the browser would never send the refresh cookie there. Set it to '${path}' or a parent of it, or remove it ` +
     'to follow the route.',
+  notBrowserForm: (path: string, sentAs: string | undefined, cookiePath: boolean) =>
+    `${cookiePath ? `refreshToken.cookiePath '${path}'` : `the refresh route is served at '${path}', which`} ` +
+    (sentAs === undefined
+      ? 'holds a character a cookie Path cannot carry (`;`, `<` or a control character)'
+      : `is not the path a browser sends: it sends '${sentAs}', so the refresh cookie would never reach the route`) +
+    (cookiePath
+      ? `. Write it the way browsers send request paths${sentAs === undefined ? '' : ` ('${sentAs}')`}.`
+      : ". Use only letters, digits and - . _ ~ ! $ & ' ( ) * + , = : @ in the global prefix, RouterModule paths, " +
+        'versions and refreshToken.path (refreshPath with forRootAsync), or set refreshToken.cookiePath to a parent ' +
+        "path that has none of the others (such as '/')."),
+  ownRouteUnknown: (reasons: readonly string[]) =>
+    `with refreshRoute: false the app serves the refresh route itself, and with ${reasons.join(' and ')} ` +
+    'its path cannot be known from the global prefix and refreshToken.path. ' +
+    "Set refreshToken.cookiePath to the path your refresh route is served at (such as '/v1/session/refresh').",
 } as const;
 
 /** Start-up failures of the session tables: what is wrong and how to fix it. */

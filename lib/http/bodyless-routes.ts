@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Inject, Injectable, RequestMethod, SetMetadata, type Type } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { SESSION_BODYLESS_CONTROLLERS } from '../session.constants.js';
@@ -40,6 +41,33 @@ interface NodeRequestLike {
   method?: string;
   url?: string;
   headers: Record<string, unknown>;
+}
+
+/**
+ * The pathname Express routes a request by: `parseurl(req).pathname`, Express's own dependency, not
+ * ours, so used only when it resolves. Otherwise the same result: an origin-form target up to `?` or
+ * `#`, as it is (not normalised: `//x/a` stays, unlike WHATWG parsing), and the path of an absolute-form
+ * target (`POST http://host/session/refresh`, RFC 9112 §3.2.2).
+ */
+const routedPathname: (request: NodeRequestLike) => string = (() => {
+  try {
+    const parseurl = createRequire(import.meta.url)('parseurl') as (
+      request: NodeRequestLike,
+    ) => { pathname?: string | null } | undefined;
+    return (request: NodeRequestLike) => parseurl(request)?.pathname ?? '';
+  } catch {
+    return (request: NodeRequestLike) => targetPathname(request.url ?? '');
+  }
+})();
+
+/** `parseurl`'s pathname of a request target, without `parseurl` (see `routedPathname`). */
+export function targetPathname(url: string): string {
+  if (url.startsWith('/')) return /^[^?#]*/.exec(url)![0];
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '';
+  }
 }
 
 /** Headers that make a parser read the body: hidden on body-less routes, which ignore it anyway. */
@@ -86,8 +114,8 @@ export class SessionBodylessRoutes {
     // Registered ahead of the body parsers `app.init()` adds, which skip a request without a type.
     adapter.use((request: NodeRequestLike, _response: unknown, next: () => void) => {
       this.matcher ??= this.createMatcher(express);
-      const path = (request.url ?? '').split('?', 1)[0];
-      if (this.matcher(request.method ?? 'GET', path)) delete request.headers['content-type'];
+      if (this.matcher(request.method ?? 'GET', routedPathname(request)))
+        delete request.headers['content-type'];
       next();
     });
   }

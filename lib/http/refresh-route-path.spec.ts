@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cookiePathCovers, refreshCookiePath } from './refresh-route-path.js';
+import { assertBrowserPath, cookiePathCovers, refreshCookiePath } from './refresh-route-path.js';
 
 describe('cookiePathCovers', () => {
   it.each([
@@ -34,5 +34,27 @@ describe('refreshCookiePath', () => {
     [['/v1/session/refresh'], '/session/refresh', /does not cover the refresh route served at '\/v1/],
   ])('refuses %j with cookiePath %s', (served, cookiePath, message) => {
     expect(() => refreshCookiePath(served, cookiePath)).toThrow(message);
+  });
+});
+
+describe('assertBrowserPath', () => {
+  it.each(['/', '/session/refresh', "/a-b_c.d~e!$&'()*+,=:@/refresh", '/already%20encoded'])(
+    'accepts %s, which browsers send as it is',
+    (path) => {
+      expect(assertBrowserPath(path, false)).toBe(path);
+    },
+  );
+
+  it.each([
+    ['/my api/refresh', /it sends '\/my%20api\/refresh'/],
+    ['/sessão/refresh', /it sends '\/sess%C3%A3o\/refresh'/],
+    ['/a/../refresh', /it sends '\/refresh'/],
+    ['/a\\b', /it sends '\/a\/b'/],
+    ['/a?b', /it sends '\/a'/],
+    ['/a#b', /it sends '\/a'/],
+    ['/a{b}', /it sends '\/a%7Bb%7D'/],
+    ['/a;b', /a character a cookie Path cannot carry/],
+  ])('refuses %s', (path, message) => {
+    expect(() => assertBrowserPath(path, false)).toThrow(message);
   });
 });

@@ -69,7 +69,10 @@ export interface RefreshTokenOptions {
    * really serves the refresh route (global prefix and its `exclude`, URI version, `RouterModule`
    * path), found at start-up. Set it only where that path is not one literal path (a version array,
    * a route parameter in the global prefix): it must cover every path the route is served at, or
-   * start-up fails. With `refreshRoute: false`, set it to the path of your own refresh route.
+   * start-up fails. With `refreshRoute: false`, set it to the path of your own refresh route (start-up
+   * fails without it under URI versioning, a global prefix `exclude` list or route parameter, or
+   * `RouterModule` paths). It and the served path must be what browsers send (no space, non-ASCII,
+   * dot segment or `;`), or start-up fails.
    * @default the served path of the refresh route
    */
   cookiePath?: string;
