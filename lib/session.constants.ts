@@ -10,8 +10,6 @@ export const SESSION_RESOLVED_OPTIONS = Symbol('SESSION_RESOLVED_OPTIONS');
 export const SESSION_REFRESH_CONTROLLER = Symbol('SESSION_REFRESH_CONTROLLER');
 /** Injection token of the library's routes that read no body (`BodylessController[]`). */
 export const SESSION_BODYLESS_CONTROLLERS = Symbol('SESSION_BODYLESS_CONTROLLERS');
-/** Injection token of the entity schemas the module was built with. */
-export const SESSION_ENTITIES = Symbol('SESSION_ENTITIES');
 
 /** Largest JSON text of a session's `jwtPayload`: it travels in the access-token cookie. */
 export const MAX_JWT_PAYLOAD_BYTES = 2048;

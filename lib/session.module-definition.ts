@@ -6,17 +6,14 @@ import {
   type VERSION_NEUTRAL,
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import { SessionBodylessRoutes, type BodylessController } from './http/bodyless-routes.js';
-import type { DataSource } from 'typeorm';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import {
   SESSION_BODYLESS_CONTROLLERS,
   SESSION_CLOCK,
-  SESSION_ENTITIES,
   SESSION_REFRESH_CONTROLLER,
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
@@ -25,10 +22,7 @@ import { SessionJwksController } from './session-jwks.controller.js';
 import { createRefreshController } from './session-refresh.controller.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
-import { createSessionEntities, type SessionEntities } from './storage/session.entities.js';
-import { ensureByteExactText } from './storage/session.charset.js';
-import { SESSION_STORE } from './storage/session-store.js';
-import { TypeOrmSessionStore } from './storage/typeorm-session.store.js';
+import { sessionStorage } from './storage/session-storage.providers.js';
 import { systemClock } from './tokens/clock.js';
 
 /** Settings needed while the module is built, accepted by `forRoot` and `forRootAsync` alike. */
@@ -83,18 +77,26 @@ export const {
       refreshVersion: undefined,
     },
     (definition, extras) => {
-      const entities = createSessionEntities(extras.tables);
+      const storage = sessionStorage(extras.tables, extras.dataSource);
       const refreshPath = extras.refreshPath ?? DEFAULT_SESSION_OPTIONS.refreshToken.path;
       const refreshController =
         extras.refreshRoute !== false ? createRefreshController(refreshPath, extras.refreshVersion) : null;
-      const providers: Provider[] = [
-        { provide: SESSION_ENTITIES, useValue: entities },
+      // What other modules may inject; the module's own wiring stays private.
+      const exported: Provider[] = [
         {
           provide: SESSION_RESOLVED_OPTIONS,
           useFactory: (options: SessionModuleOptions) => resolveSessionOptions(options, { refreshPath }),
           inject: [SESSION_MODULE_OPTIONS],
         },
         { provide: SESSION_CLOCK, useValue: systemClock },
+        SessionEvents,
+        SessionEngine,
+        LoginStrategyRegistry,
+        SessionService,
+        SessionGuard,
+      ];
+      const internal: Provider[] = [
+        ...storage.providers,
         { provide: SESSION_REFRESH_CONTROLLER, useValue: refreshController },
         {
           provide: SESSION_BODYLESS_CONTROLLERS,
@@ -104,19 +106,6 @@ export const {
           ] satisfies BodylessController[],
         },
         SessionBodylessRoutes,
-        {
-          provide: SESSION_STORE,
-          useFactory: async (dataSource: DataSource, sessionEntities: SessionEntities) => {
-            await ensureByteExactText(dataSource, sessionEntities);
-            return new TypeOrmSessionStore(dataSource, sessionEntities);
-          },
-          inject: [getDataSourceToken(extras.dataSource), SESSION_ENTITIES],
-        },
-        SessionEvents,
-        SessionEngine,
-        LoginStrategyRegistry,
-        SessionService,
-        SessionGuard,
       ];
       const controllers: Type[] = [SessionJwksController];
       if (refreshController) controllers.unshift(refreshController);
@@ -124,21 +113,11 @@ export const {
         ...definition,
         global: extras.isGlobal,
         controllers: [...(definition.controllers ?? []), ...controllers],
-        imports: [
-          ...(definition.imports ?? []),
-          DiscoveryModule,
-          TypeOrmModule.forFeature(Object.values(entities), extras.dataSource),
-        ],
-        providers: [...(definition.providers ?? []), ...providers],
+        imports: [...(definition.imports ?? []), DiscoveryModule, ...storage.imports],
+        providers: [...(definition.providers ?? []), ...internal, ...exported],
         exports: [
           ...(definition.exports ?? []),
-          SessionEvents,
-          SessionEngine,
-          LoginStrategyRegistry,
-          SessionService,
-          SessionGuard,
-          SESSION_RESOLVED_OPTIONS,
-          SESSION_CLOCK,
+          ...exported.map((provider) => ('provide' in provider ? provider.provide : provider)),
         ],
       };
     },
