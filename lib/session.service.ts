@@ -27,8 +27,8 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { LoginError } from './errors/login.error.js';
 import type { LoginIdentity, LoginStrategyResult } from './login/login-strategy.js';
+import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
-import ms from 'ms';
 
 /** How the credential that authenticated a request travelled. */
 type CredentialTransport = 'cookie' | 'header';
@@ -73,7 +73,8 @@ export class SessionService implements OnApplicationBootstrap {
   /** Operations of a header-authenticated session: a header credential never clears cookies. */
   private readonly headerOperations: SessionOperations;
   /** The transport of the credential each request was authenticated with. */
-  private readonly authenticatedBy = new WeakMap<HttpRequestLike, CredentialTransport>();
+  /** How each request's session was authenticated, keyed by the raw Node request (see `requestKey`). */
+  private readonly authenticatedBy = new WeakMap<object, CredentialTransport>();
   private refreshCookiePath: string | undefined;
   /** The engine's own-token check, bound once: it settles a Bearer value next to session cookies. */
   private readonly couldBeOwnToken: CouldBeOwnToken;
@@ -156,7 +157,7 @@ export class SessionService implements OnApplicationBootstrap {
         `No login strategy is named '${String(strategyName)}'.`,
       );
     }
-    const accessTokenValidity = this.expiresInOf(options.expiresIn);
+    const accessTokenValidity = loginExpiresIn(options.expiresIn, this.options.accessToken.validity);
     let result: LoginStrategyResult;
     try {
       result = await strategy.validate(credentials);
@@ -343,26 +344,6 @@ export class SessionService implements OnApplicationBootstrap {
     return this.engine.listSessionsForUser(userId);
   }
 
-  /** `expiresIn` in whole seconds; strings as `@nestjs/jwt` reads them, except a bare number. */
-  private expiresInOf(expiresIn: unknown): number | undefined {
-    if (expiresIn === undefined) return undefined;
-    const max = this.options.accessToken.validity;
-    let seconds: unknown = expiresIn;
-    // `ms` reads a string without a unit as milliseconds ('120' is 120 ms): refused as ambiguous.
-    if (typeof expiresIn === 'string' && /[a-z]$/i.test(expiresIn)) {
-      const milliseconds = ms(expiresIn as ms.StringValue) as number | undefined;
-      seconds = milliseconds === undefined ? undefined : milliseconds / 1000;
-    }
-    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > max) {
-      const shown = typeof expiresIn === 'string' ? `'${expiresIn.slice(0, 40)}'` : String(expiresIn);
-      throw new LoginError(
-        LoginError.INVALID_LOGIN_OPTIONS,
-        `expiresIn ${shown} is invalid: give a whole number of seconds from 1 to ${max}, or a duration with a unit within it, such as '15m' or '1h'.`,
-      );
-    }
-    return seconds;
-  }
-
   /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */
   private antiCsrfToken(
     credentials: Extract<RequestCredentials, { kind: 'cookies' }>,
@@ -383,9 +364,21 @@ export class SessionService implements OnApplicationBootstrap {
     created: DeliveredTokens & { session: SessionInfo },
   ): Session {
     const request = requestOf(response);
-    const viaHeader = wantsHeaderTransport(request) && this.authenticatedBy.get(request) !== 'cookie';
+    const viaHeader = wantsHeaderTransport(request) && !this.holdsCookieSession(request);
     this.transport.deliver(response, created, viaHeader, request);
     return this.requestSession(created.session, request, response, viaHeader ? 'header' : 'cookie');
+  }
+
+  /**
+   * Whether the request was authenticated by, or carries, a cookie session: its new tokens then go
+   * into cookies only, never into headers page script could read.
+   */
+  private holdsCookieSession(request: HttpRequestLike): boolean {
+    const seen = this.authenticatedBy.get(requestKey(request));
+    if (seen !== undefined) return seen === 'cookie';
+    return (
+      readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names).kind === 'cookies'
+    );
   }
 
   private requestSession(
@@ -394,7 +387,7 @@ export class SessionService implements OnApplicationBootstrap {
     response: HttpResponseLike,
     transport: CredentialTransport,
   ): Session {
-    this.authenticatedBy.set(request, transport);
+    this.authenticatedBy.set(requestKey(request), transport);
     const operations = transport === 'cookie' ? this.operations : this.headerOperations;
     return new RequestSession(info, response, operations);
   }
@@ -445,4 +438,12 @@ export class SessionService implements OnApplicationBootstrap {
       this.transport.clear(response, request, offRefreshPath);
     }
   }
+}
+
+/**
+ * One key per HTTP request whichever object a caller holds: Fastify's request wraps the Node request
+ * (`raw`) that Express hands out directly, and an app may pass either (`reply` or `reply.raw`).
+ */
+function requestKey(request: HttpRequestLike): object {
+  return (request as { raw?: object }).raw ?? request;
 }

@@ -43,6 +43,16 @@ class TransportRulesController {
     return { handle: session.getHandle() };
   }
 
+  /** The same through the Node response (Fastify's `reply.raw`), as a middleware-style caller holds it. */
+  @UseGuards(SessionGuard)
+  @Post('switch-user-raw')
+  @HttpCode(200)
+  async switchUserRaw(@Res({ passthrough: true }) response: HttpResponseLike) {
+    const raw = (response as { raw?: HttpResponseLike }).raw ?? response;
+    const session = await this.sessions.createNewSession(raw, 'switched');
+    return { handle: session.getHandle() };
+  }
+
   /** Sets cookies and clears them again in one response. */
   @PublicAccess()
   @Post('login-then-logout')
@@ -256,13 +266,28 @@ describe.each(ADAPTERS)('HTTP transport rules on %s', (adapter) => {
       expect(me.body.userId).toBe('mobile');
     });
 
-    it('starts a session in a cookie-authenticated request with cookies, whatever session-transport asks', async () => {
-      const { jar, antiCsrf } = await signIn(http, 'switcher');
+    it.each(['/switch-user', '/switch-user-raw'])(
+      'starts a session in a cookie-authenticated request (%s) with cookies, whatever session-transport asks',
+      async (path) => {
+        const { jar, antiCsrf } = await signIn(http, 'switcher');
+        const response = await http.request
+          .post(path)
+          .set('Cookie', jar.header())
+          .set(ANTI_CSRF_HEADER, antiCsrf)
+          .set(SESSION_TRANSPORT_HEADER, 'header')
+          .expect(200);
+        expectNoTokenHeaders(response);
+        expect(cookieNamed(response, ACCESS_TOKEN_COOKIE)?.value).toBeTruthy();
+      },
+    );
+
+    it('answers a login carrying a cookie session with cookies, whatever session-transport asks', async () => {
+      const { jar } = await signIn(http, 'first');
       const response = await http.request
-        .post('/switch-user')
+        .post('/login')
         .set('Cookie', jar.header())
-        .set(ANTI_CSRF_HEADER, antiCsrf)
         .set(SESSION_TRANSPORT_HEADER, 'header')
+        .send({ userId: 'second' })
         .expect(200);
       expectNoTokenHeaders(response);
       expect(cookieNamed(response, ACCESS_TOKEN_COOKIE)?.value).toBeTruthy();
