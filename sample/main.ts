@@ -12,9 +12,13 @@ export async function createSampleApp(config: SampleConfig): Promise<NestExpress
     logger: ['error', 'warn'],
   });
   app.useStaticAssets(join(PROJECT_ROOT, 'sample', 'public'));
-  // The browser client, as `npm run sample` compiled it from lib/client.
-  const client = join(PROJECT_ROOT, 'dist-sample', 'lib', 'client');
-  if (existsSync(client)) app.useStaticAssets(client, { prefix: '/assets/' });
+  // The browser client as `npm run sample` compiled it, in the package's layout: the client imports
+  // the wire contract from `../http/wire.js`, so both folders are served side by side.
+  const compiled = join(PROJECT_ROOT, 'dist-sample', 'lib');
+  for (const folder of ['client', 'http']) {
+    const path = join(compiled, folder);
+    if (existsSync(path)) app.useStaticAssets(path, { prefix: `/assets/${folder}/` });
+  }
   app.enableShutdownHooks();
   return app;
 }

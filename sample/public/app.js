@@ -1,4 +1,4 @@
-import { createSessionClient } from '/assets/session-client.js';
+import { createSessionClient } from '/assets/client/session-client.js';
 
 const $ = (selector) => document.querySelector(selector);
 
