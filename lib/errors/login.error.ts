@@ -3,12 +3,6 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 /** Why a login through a strategy was refused. */
 export type LoginErrorType = 'LOGIN_FAILED' | 'UNKNOWN_LOGIN_STRATEGY' | 'INVALID_LOGIN_OPTIONS';
 
-const STATUS: Record<LoginErrorType, number> = {
-  LOGIN_FAILED: HttpStatus.UNAUTHORIZED,
-  UNKNOWN_LOGIN_STRATEGY: HttpStatus.BAD_REQUEST,
-  INVALID_LOGIN_OPTIONS: HttpStatus.BAD_REQUEST,
-};
-
 /**
  * A refused login. Its own type (not `UNAUTHORISED`), so a failed attempt never clears the cookies
  * of a session the browser already has. Renders itself like `SessionError`.
@@ -25,7 +19,8 @@ export class LoginError extends HttpException {
     readonly type: LoginErrorType,
     message: string,
   ) {
-    super({ statusCode: STATUS[type], type, message }, STATUS[type]);
+    const status = type === LoginError.LOGIN_FAILED ? HttpStatus.UNAUTHORIZED : HttpStatus.BAD_REQUEST;
+    super({ statusCode: status, type, message }, status);
     this.name = 'LoginError';
   }
 }
