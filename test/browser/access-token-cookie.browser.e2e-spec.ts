@@ -1,30 +1,21 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { SessionEngine } from '../../lib/index.js';
 import { createTestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { ACCESS_TOKEN_COOKIE } from '../../lib/http/wire.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CJK_USER_ID = '漢'.repeat(255);
 const payloadOf = (bytes: number) => ({ p: 'x'.repeat(bytes - 8) });
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI) throw new Error(`CI requires Debian's chromium at ${CHROMIUM} (see .ci/run).`);
-  console.warn(
-    `\n*** ${CHROMIUM} is missing: the browser tests are NOT run (apt-get install chromium). ***\n`,
-  );
-}
+const canRun = chromiumAvailable();
 
-describe.runIf(existsSync(CHROMIUM))('the largest access-token cookie in headless Chromium', () => {
+describe.runIf(canRun)('the largest access-token cookie in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,23 +1,18 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
 const ACCESS_TOKEN_SECONDS = 3;
 /** Waits for what the page shows; generous, as the machine may be busy (no speed is asserted). */
 const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI) throw new Error(`CI requires Debian's chromium at ${CHROMIUM} (see .ci/run).`);
-  console.warn(
-    `\n*** ${CHROMIUM} is missing: the browser tests are NOT run (apt-get install chromium). ***\n`,
-  );
-}
+const canRun = chromiumAvailable();
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -53,7 +48,7 @@ async function startSample(port: number, dataDir: string): Promise<ChildProcess>
   return child;
 }
 
-describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () => {
+describe.runIf(canRun)('the sample page in headless Chromium', () => {
   let sample: ChildProcess;
   let browser: Browser;
   let baseUrl: string;
@@ -73,18 +68,7 @@ describe.runIf(existsSync(CHROMIUM))('the sample page in headless Chromium', () 
     const port = await freePort();
     sample = await startSample(port, dataDir);
     baseUrl = `http://localhost:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

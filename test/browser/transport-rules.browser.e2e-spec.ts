@@ -1,9 +1,9 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { PublicAccess, type SessionModuleOptions } from '../../lib/index.js';
 import { createTestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type AdapterKind, type HttpApp } from '../support/http-app.js';
@@ -21,14 +21,7 @@ import {
  * http://localhost:<port>; the attacker's page at http://127.0.0.1:<port>, another site.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI) throw new Error(`CI requires Debian's chromium at ${CHROMIUM} (see .ci/run).`);
-  console.warn(
-    `\n*** ${CHROMIUM} is missing: the browser tests are NOT run (apt-get install chromium). ***\n`,
-  );
-}
+const canRun = chromiumAvailable();
 
 /** An empty same-origin page for page script to run on. */
 @Controller()
@@ -99,7 +92,7 @@ async function cookieNames(context: BrowserContext): Promise<string[]> {
   return (await context.cookies()).map((cookie) => cookie.name).sort();
 }
 
-describe.runIf(existsSync(CHROMIUM))('transport rules in headless Chromium', () => {
+describe.runIf(canRun)('transport rules in headless Chromium', () => {
   let browser: Browser;
   let attacker: Server;
   let attackerOrigin: string;
@@ -115,18 +108,7 @@ describe.runIf(existsSync(CHROMIUM))('transport rules in headless Chromium', () 
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerOrigin = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
