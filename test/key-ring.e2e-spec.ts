@@ -1,12 +1,12 @@
 import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { AccessTokenAlgorithm, SessionModuleOptions } from '../lib/index.js';
+import type { AccessTokenAlgorithm } from '../lib/index.js';
 import { SESSION_STORE, type SessionStore } from '../lib/testing/index.js';
 import { deriveSubKeys } from '../lib/tokens/secrets.js';
 import { rejectsWith } from './support/assertions.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
-import { TEST_SECRET, createEngineApp, type EngineApp } from './support/engine-app.js';
+import { TEST_SECRET, createEngineApp, engineAppsOn, type EngineApp } from './support/engine-app.js';
 import { FakeClock } from './support/fake-clock.js';
 
 const databases = await reachableDatabases();
@@ -14,33 +14,7 @@ const databases = await reachableDatabases();
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
 
 describe.each(databases)('signing keys and revocation on %s', (kind) => {
-  let database: TestDatabase;
-  const apps: EngineApp[] = [];
-
-  async function boot(
-    options: Partial<SessionModuleOptions> = {},
-    clock = new FakeClock(),
-  ): Promise<EngineApp> {
-    const app = await createEngineApp(database.options, options, clock);
-    apps.push(app);
-    return app;
-  }
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterEach(async () => {
-    const [first] = apps;
-    // Each test starts from empty tables, key ring included.
-    if (first) {
-      await first.dataSource.query('DELETE FROM session_info');
-      await first.dataSource.query('DELETE FROM session_signing_keys');
-    }
-    for (const app of apps.splice(0)) await app.close();
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const { boot, release } = engineAppsOn(kind);
 
   describe('the key ring', () => {
     it('never rejects an outstanding token while keys rotate', async () => {
@@ -264,7 +238,7 @@ describe.each(databases)('signing keys and revocation on %s', (kind) => {
         interval: 50,
       });
       await ctx.close();
-      apps.splice(apps.indexOf(ctx), 1);
+      release(ctx);
       const calls = cleanup.mock.calls.length;
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(cleanup.mock.calls.length).toBe(calls);
@@ -284,7 +258,7 @@ describe.each(databases)('signing keys and revocation on %s', (kind) => {
       const cleanup = vi.spyOn(ctx.engine, 'removeExpiredSessions');
       await inFlight;
       await ctx.close();
-      apps.splice(apps.indexOf(ctx), 1);
+      release(ctx);
       await Promise.allSettled(cleanup.mock.results.map((result) => result.value));
       expect(ctx.logs.take('ERROR')).toEqual([]);
     });

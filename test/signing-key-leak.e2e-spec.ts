@@ -1,13 +1,13 @@
 import { SignJWT, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import type { DataSource } from 'typeorm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionEngine, type SessionModuleOptions } from '../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionEngine } from '../lib/index.js';
 import { DEFAULT_RING_RELOAD_INTERVAL_MS } from '../lib/tokens/key-ring.js';
 import { deriveSubKeys, open } from '../lib/tokens/secrets.js';
 import { rejectsWith } from './support/assertions.js';
 import { CookieJar, cookieNamed } from './support/cookies.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
-import { TEST_SECRET, createEngineApp, type EngineApp } from './support/engine-app.js';
+import { TEST_SECRET, engineAppsOn } from './support/engine-app.js';
 import { FakeClock } from './support/fake-clock.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from './support/http-app.js';
 import { ACCESS_TOKEN_COOKIE } from '../lib/http/wire.js';
@@ -39,29 +39,7 @@ async function forgeWithLeakedKey(dataSource: DataSource, token: string, now: nu
 }
 
 describe.each(databases)('a leaked signing key on %s', (kind) => {
-  let database: TestDatabase;
-  const apps: EngineApp[] = [];
-
-  async function boot(options: Partial<SessionModuleOptions> = {}, clock = new FakeClock()) {
-    const app = await createEngineApp(database.options, options, clock);
-    apps.push(app);
-    return app;
-  }
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterEach(async () => {
-    const [first] = apps;
-    if (first) {
-      await first.dataSource.query('DELETE FROM session_info');
-      await first.dataSource.query('DELETE FROM session_signing_keys');
-    }
-    for (const app of apps.splice(0)) await app.close();
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const { boot } = engineAppsOn(kind);
 
   it('stops verifying at once after rotateSigningKeys({ immediately: true }), cached tokens and checkDatabase included', async () => {
     const ctx = await boot({ accessToken: { algorithm: 'ES256' } });

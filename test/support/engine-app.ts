@@ -10,6 +10,8 @@ import {
   sessionMigrations,
   type SessionModuleOptions,
 } from '../../lib/index.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases.js';
 import { silentTypeOrmLogger } from '../reliability/support/typeorm-logger.js';
 import { FakeClock } from './fake-clock.js';
 import { captureLogs, type CapturedLogs } from './logs.js';
@@ -75,5 +77,42 @@ export async function createEngineApp(
       return Number(row.n);
     },
     close: () => app.close(),
+  };
+}
+
+/**
+ * Engine apps on one test database of `kind`, for the `describe` block that calls it: `boot` starts
+ * one (closed after the test), each test starts from empty tables (key ring included), and the
+ * database is dropped at the end. `release` hands an app a test closed itself back.
+ */
+export function engineAppsOn(kind: DatabaseKind): {
+  boot(options?: Partial<SessionModuleOptions>, clock?: FakeClock): Promise<EngineApp>;
+  release(app: EngineApp): void;
+} {
+  let database: TestDatabase;
+  const apps: EngineApp[] = [];
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterEach(async () => {
+    const [first] = apps;
+    if (first) {
+      await first.dataSource.query('DELETE FROM session_info');
+      await first.dataSource.query('DELETE FROM session_signing_keys');
+    }
+    for (const app of apps.splice(0)) await app.close();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  return {
+    async boot(options = {}, clock = new FakeClock()) {
+      const app = await createEngineApp(database.options, options, clock);
+      apps.push(app);
+      return app;
+    },
+    release(app) {
+      apps.splice(apps.indexOf(app), 1);
+    },
   };
 }
