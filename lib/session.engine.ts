@@ -7,7 +7,6 @@ import type {
   CreatedSession,
   GetSessionOptions,
   RefreshedSession,
-  SessionListEntry,
   VerifiedSession,
 } from './interfaces/session.interface.js';
 import { AccessTokenVerifier, tryRefreshError } from './engine/access-verifier.js';
@@ -15,7 +14,6 @@ import { BoundedSessionStore } from './engine/bounded-store.js';
 import { SessionTokenIssuer, renewed, userIdOf } from './engine/token-issuer.js';
 import {
   accessTokenValidityOf,
-  assertSessionHandle,
   assertUserId,
   toJsonText,
   userKeyOf,
@@ -30,6 +28,7 @@ import {
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
+import { SessionHandleOperations } from './engine/handle-operations.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -69,12 +68,10 @@ const MAX_ROTATION_ATTEMPTS = 4;
  * token strings; `SessionService` wraps it for HTTP requests.
  */
 @Injectable()
-export class SessionEngine implements OnModuleInit, OnModuleDestroy {
-  private readonly logger = new Logger('SessionEngine');
+export class SessionEngine extends SessionHandleOperations implements OnModuleInit, OnModuleDestroy {
+  private readonly logger: Logger;
   private readonly keys: SubKeys;
   private readonly policy: RefreshPolicy;
-  /** The store, every call bounded by `databaseTimeout`. */
-  private readonly db: BoundedSessionStore;
   private ring!: KeyRing;
   private verifier!: AccessTokenVerifier;
   private readonly issuer: SessionTokenIssuer;
@@ -85,12 +82,14 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
     @Inject(SESSION_STORE) store: SessionStore,
-    @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
-    private readonly events: SessionEvents,
+    @Inject(SESSION_CLOCK) clock: SessionClock,
+    events: SessionEvents,
   ) {
+    const logger = new Logger('SessionEngine');
+    super(new BoundedSessionStore(store, options.databaseTimeout, logger), clock, events);
+    this.logger = logger;
     this.keys = deriveSubKeys(options.secret);
     this.policy = refreshPolicyOf(options.refreshToken, MAX_REMEMBERED_ANCESTORS);
-    this.db = new BoundedSessionStore(store, options.databaseTimeout, this.logger);
     this.issuer = new SessionTokenIssuer(options, this.keys, () =>
       this.db.keyRing('write', () => this.ring.signingKey()),
     );
@@ -272,95 +271,6 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The data of a live session.
-   * @throws SessionError `UNAUTHORISED` when the session is gone; `GENERAL_ERROR` for a malformed
-   * handle or an unavailable database.
-   */
-  async getSessionData(sessionHandle: string): Promise<unknown> {
-    const record = await this.findLiveSession(sessionHandle);
-    return JSON.parse(record.sessionData);
-  }
-
-  /**
-   * Replaces the data of a live session.
-   * @throws SessionError `UNAUTHORISED` when the session is gone; `GENERAL_ERROR` for bad arguments
-   * or an unavailable database.
-   */
-  async updateSessionData(sessionHandle: string, newSessionData: unknown): Promise<void> {
-    assertSessionHandle(sessionHandle);
-    const text = toJsonText('sessionData', newSessionData, MAX_SESSION_DATA_BYTES);
-    const now = this.clock.now();
-    const updated = await this.db.updateSessionData(sessionHandle, text, now);
-    if (!updated) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-  }
-
-  /**
-   * Revokes one session; `false` when there was none.
-   * @throws SessionError `GENERAL_ERROR` for a malformed handle or an unavailable database.
-   */
-  async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
-    assertSessionHandle(sessionHandle);
-    const revoked = await this.db.deleteSession(sessionHandle);
-    if (revoked) this.events.publish('session.revoked', { reason: 'revoke', sessionHandle, count: 1 });
-    return revoked;
-  }
-
-  /**
-   * Revokes a session only if it belongs to `userId` ("sign out that device" pages); `false` for a
-   * handle of another user or no session.
-   * @throws SessionError `GENERAL_ERROR` for bad arguments or an unavailable database.
-   */
-  async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
-    assertSessionHandle(sessionHandle);
-    assertUserId(userId);
-    const revoked = await this.db.deleteSessionOfUser(sessionHandle, userKeyOf(userId));
-    if (revoked)
-      this.events.publish('session.revoked', { reason: 'revoke-for-user', sessionHandle, userId, count: 1 });
-    return revoked;
-  }
-
-  /**
-   * Revokes every session of a user except one ("sign out everywhere else"); returns how many.
-   * @throws SessionError `GENERAL_ERROR` for bad arguments or an unavailable database.
-   */
-  async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
-    assertUserId(userId);
-    assertSessionHandle(keptSessionHandle);
-    const count = await this.db.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle);
-    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
-    return count;
-  }
-
-  /**
-   * Revokes every session of a user in one statement; returns how many.
-   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
-   */
-  async revokeAllSessionsForUser(userId: UserId): Promise<number> {
-    assertUserId(userId);
-    const count = await this.db.deleteSessionsOfUser(userKeyOf(userId));
-    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-all', userId, count });
-    return count;
-  }
-
-  /**
-   * Handles of a user's live sessions.
-   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
-   */
-  async getAllSessionHandlesForUser(userId: UserId): Promise<string[]> {
-    return (await this.listSessionsForUser(userId)).map((entry) => entry.handle);
-  }
-
-  /**
-   * A user's live sessions with their times, oldest first (for "your devices" pages).
-   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
-   */
-  async listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
-    assertUserId(userId);
-    const now = this.clock.now();
-    return this.db.findSessionsOfUser(userKeyOf(userId), now);
-  }
-
-  /**
    * Publishes a new signing key and retires the current one. Returns the new key's id.
    * - Normal: the new key signs after one ring reload interval (every instance has seen it by
    *   then); the old keys keep verifying until their last tokens expire, so nobody must refresh.
@@ -402,15 +312,6 @@ export class SessionEngine implements OnModuleInit, OnModuleDestroy {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
     if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
-  }
-
-  private async findLiveSession(sessionHandle: string): Promise<SessionRecord> {
-    assertSessionHandle(sessionHandle);
-    const record = await this.db.findSession(sessionHandle);
-    if (!isLiveSession(record, this.clock.now())) {
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-    }
-    return record;
   }
 
   private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {

@@ -19,14 +19,14 @@ import {
 import { deliveredTokens, SessionTransport, type DeliveredTokens } from './http/session-transport.js';
 import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
-import type { GetSessionOptions, SessionInfo, SessionListEntry } from './interfaces/session.interface.js';
+import type { GetSessionOptions, SessionInfo } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { resolveRefreshCookiePath } from './http/refresh-route-path.js';
 import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
-import { LoginError } from './errors/login.error.js';
-import type { LoginIdentity, LoginStrategyResult } from './login/login-strategy.js';
+import { attemptLogin } from './login/login-attempt.js';
+import { SessionHandleApi } from './session-handle-api.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 
@@ -66,7 +66,7 @@ export type LoginOutcome =
  * `SessionEngine`. Works with the Express and Fastify adapters, no cookie middleware needed.
  */
 @Injectable()
-export class SessionService implements OnApplicationBootstrap {
+export class SessionService extends SessionHandleApi implements OnApplicationBootstrap {
   private readonly transport: SessionTransport;
   /** Operations of a cookie-authenticated session: an auth failure or sign-out clears its cookies. */
   private readonly operations: SessionOperations;
@@ -80,7 +80,7 @@ export class SessionService implements OnApplicationBootstrap {
   private readonly couldBeOwnToken: CouldBeOwnToken;
 
   constructor(
-    private readonly engine: SessionEngine,
+    engine: SessionEngine,
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
     private readonly applicationConfig: ApplicationConfig,
     private readonly strategies: LoginStrategyRegistry,
@@ -88,6 +88,7 @@ export class SessionService implements OnApplicationBootstrap {
     private readonly modules: ModulesContainer,
     @Inject(SESSION_REFRESH_CONTROLLER) private readonly refreshController: Type | null,
   ) {
+    super(engine);
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
     this.operations = {
@@ -148,36 +149,10 @@ export class SessionService implements OnApplicationBootstrap {
     credentials: unknown,
     options: LoginOptions = {},
   ): Promise<LoginOutcome> {
-    const strategy = typeof strategyName === 'string' ? this.strategies.get(strategyName) : undefined;
-    const attempt = { strategy: String(strategyName) };
-    if (!strategy) {
-      this.events.publish('login.attempt', { ...attempt, success: false, error: 'unknown-strategy' });
-      throw new LoginError(
-        LoginError.UNKNOWN_LOGIN_STRATEGY,
-        `No login strategy is named '${String(strategyName)}'.`,
-      );
-    }
     const accessTokenValidity = loginExpiresIn(options.expiresIn, this.options.accessToken.validity);
-    let result: LoginStrategyResult;
-    try {
-      result = await strategy.validate(credentials);
-    } catch (error) {
-      this.events.publish('login.attempt', {
-        ...attempt,
-        success: false,
-        error: (error as Error)?.message ?? String(error),
-      });
-      throw error;
-    }
-    if (result === null || result === undefined || result === false) {
-      this.events.publish('login.attempt', { ...attempt, success: false, error: 'invalid-credentials' });
-      throw new LoginError(LoginError.LOGIN_FAILED, 'The credentials are not valid.');
-    }
-    if (typeof result === 'object' && 'pending' in result && result.pending === true) {
-      // No event: as in Kuzzle, the attempt is reported when the login completes or fails.
-      return { status: 'pending', challenge: result.challenge };
-    }
-    const identity = typeof result === 'object' ? (result as LoginIdentity) : { userId: result };
+    const decision = await attemptLogin(this.strategies, this.events, strategyName, credentials);
+    if ('pending' in decision) return { status: 'pending', challenge: decision.challenge };
+    const { identity } = decision;
     const created = await this.engine.createNewSession(
       identity.userId,
       identity.jwtPayload,
@@ -187,7 +162,11 @@ export class SessionService implements OnApplicationBootstrap {
       },
     );
     const session = this.deliverNewSession(response, created);
-    this.events.publish('login.attempt', { ...attempt, success: true, userId: identity.userId });
+    this.events.publish('login.attempt', {
+      strategy: String(strategyName),
+      success: true,
+      userId: identity.userId,
+    });
     return { status: 'signed-in', session };
   }
 
@@ -302,46 +281,6 @@ export class SessionService implements OnApplicationBootstrap {
   setRelevantHeadersForOptionsAPI(response: HttpResponseLike): void {
     appendToListHeader(response, 'Access-Control-Allow-Headers', SESSION_CORS_ALLOWED_HEADERS);
     setHeader(response, 'Access-Control-Allow-Credentials', 'true');
-  }
-
-  /** See {@link SessionEngine.getSessionData}. */
-  getSessionData(sessionHandle: string): Promise<unknown> {
-    return this.engine.getSessionData(sessionHandle);
-  }
-
-  /** See {@link SessionEngine.updateSessionData}. */
-  updateSessionData(sessionHandle: string, data: unknown): Promise<void> {
-    return this.engine.updateSessionData(sessionHandle, data);
-  }
-
-  /** Revokes a session by handle (an admin's call: the caller's own cookies are left alone). */
-  revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
-    return this.engine.revokeSessionUsingSessionHandle(sessionHandle);
-  }
-
-  /** Revokes a session only if it belongs to `userId`; `false` for another user's handle. */
-  revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
-    return this.engine.revokeSessionForUser(sessionHandle, userId);
-  }
-
-  /** Revokes every other session of the session's user ("sign out everywhere else"); returns how many. */
-  revokeOtherSessions(session: Session): Promise<number> {
-    return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
-  }
-
-  /** See {@link SessionEngine.revokeAllSessionsForUser}. */
-  revokeAllSessionsForUser(userId: UserId): Promise<number> {
-    return this.engine.revokeAllSessionsForUser(userId);
-  }
-
-  /** See {@link SessionEngine.getAllSessionHandlesForUser}. */
-  getAllSessionHandlesForUser(userId: UserId): Promise<string[]> {
-    return this.engine.getAllSessionHandlesForUser(userId);
-  }
-
-  /** See {@link SessionEngine.listSessionsForUser}. */
-  listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
-    return this.engine.listSessionsForUser(userId);
   }
 
   /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */
