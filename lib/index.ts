@@ -19,6 +19,9 @@ export {
 } from './session.events.js';
 export type { SessionErrorOptions, SessionErrorType, TokenTheftDetails } from './errors/session.error.js';
 export type * from './interfaces/session-options.interface.js';
+export type * from './interfaces/observability-options.interface.js';
+export { SessionObservability } from './observability/session-observability.js';
+export type { SessionHealth } from './observability/session-health.js';
 export type * from './interfaces/session.interface.js';
 export type { UserId } from './session.arguments.js';
 export {
@@ -70,5 +73,7 @@ export {
   type SessionEntities,
 } from './storage/session.entities.js';
 export { createSessionMigrations, sessionMigrations } from './storage/session.migrations.js';
+export { TypeOrmAuditSink, type TypeOrmAuditSinkOptions } from './storage/typeorm-audit.sink.js';
+export type { SessionAuditRow } from './storage/session-audit.entity.js';
 export type { SessionClock } from './tokens/clock.js';
 export { systemClock } from './tokens/clock.js';

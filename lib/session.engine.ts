@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Optional } from '@nestjs/common';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
@@ -28,6 +29,8 @@ import {
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
+import { SessionTelemetry } from './observability/session-telemetry.js';
+import { checkSessionHealth, type SessionHealth } from './observability/session-health.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
@@ -84,9 +87,10 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     @Inject(SESSION_STORE) store: SessionStore,
     @Inject(SESSION_CLOCK) clock: SessionClock,
     events: SessionEvents,
+    @Optional() private readonly telemetry: SessionTelemetry = SessionTelemetry.off,
   ) {
     const logger = new Logger('SessionEngine');
-    super(new BoundedSessionStore(store, options.databaseTimeout, logger), clock, events);
+    super(new BoundedSessionStore(store, options.databaseTimeout, logger, telemetry), clock, events);
     this.logger = logger;
     this.keys = deriveSubKeys(options.secret);
     this.policy = refreshPolicyOf(options.refreshToken, MAX_REMEMBERED_ANCESTORS);
@@ -121,7 +125,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
           this.clock,
           timings,
         );
-    this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options);
+    this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options, this.telemetry);
     if (cleanupInterval > 0) {
       this.cleanupTimer = setInterval(() => {
         this.cleanupRun ??= this.removeExpiredSessions()
@@ -205,11 +209,12 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
       verified.antiCsrf ??= deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
       if (typeof antiCsrfToken !== 'string' || !constantTimeEqual(antiCsrfToken, verified.antiCsrf)) {
-        throw this.tryRefresh(Messages.antiCsrfMismatch);
+        throw this.telemetry.failed('verify', this.tryRefresh(Messages.antiCsrfMismatch));
       }
     }
     if (options.checkDatabase ?? this.options.accessToken.blacklisting) {
-      await this.assertLiveGeneration(claims);
+      const subject = this.telemetry.subjectAttributes(claims.handle);
+      await this.telemetry.trace('check-database', subject, () => this.assertLiveGeneration(claims));
     }
     return verified.result;
   }
@@ -290,6 +295,11 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     // Follows a retirement made elsewhere from the next call on; checks need no database.
     void this.ring.reloadIfStale()?.catch(() => undefined);
     return this.ring.jwks() as { keys: Record<string, unknown>[] };
+  }
+
+  /** For health checks (`SessionHealthIndicator`): one bounded store query and the key ring's freshness. */
+  checkHealth(): Promise<SessionHealth> {
+    return checkSessionHealth(this.db, this.ring, this.clock);
   }
 
   /**

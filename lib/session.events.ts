@@ -64,12 +64,33 @@ export interface SessionEventMap {
 @Injectable()
 export class SessionEvents extends EventEmitter<SessionEventMap> {
   private readonly logger = new Logger('SessionEvents');
+  /** Observers of every event (telemetry, audit), run before the listeners; see {@link observe}. */
+  private readonly observers: ((event: string, payload: unknown) => void)[] = [];
+
+  /**
+   * Calls `observer` with every event published from now on, whatever its name (events added later
+   * included), before the event's listeners. Isolated like a listener. Returns a function that stops it.
+   */
+  observe(observer: (event: string, payload: unknown) => void): () => void {
+    this.observers.push(observer);
+    return () => {
+      const index = this.observers.indexOf(observer);
+      if (index >= 0) this.observers.splice(index, 1);
+    };
+  }
 
   /**
    * Emits to each listener in turn, isolated: one that throws is logged and the others still run;
    * no exception escapes to the request that emitted the event.
    */
   publish<K extends keyof SessionEventMap>(event: K, ...payload: SessionEventMap[K]): void {
+    for (const observer of this.observers) {
+      try {
+        observer(event, payload[0]);
+      } catch (error) {
+        this.logger.error(`A '${event}' observer threw: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
     if (this.listenerCount(event) === 0) return;
     // The raw listeners, so that a `once` listener is removed as `emit` would remove it.
     for (const listener of this.rawListeners(event) as ((...args: SessionEventMap[K]) => unknown)[]) {

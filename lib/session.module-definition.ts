@@ -24,6 +24,8 @@ import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { sessionStorage } from './storage/session-storage.providers.js';
 import { systemClock } from './tokens/clock.js';
+import { SessionObservability } from './observability/session-observability.js';
+import { SessionTelemetry } from './observability/session-telemetry.js';
 
 /** Settings needed while the module is built, accepted by `forRoot` and `forRootAsync` alike. */
 export interface SessionModuleExtras {
@@ -94,6 +96,19 @@ export const {
         LoginStrategyRegistry,
         SessionService,
         SessionGuard,
+        {
+          provide: SessionObservability,
+          useFactory: (...args: ConstructorParameters<typeof SessionObservability>) =>
+            new SessionObservability(...args),
+          inject: [
+            SESSION_MODULE_OPTIONS,
+            SessionTelemetry,
+            SessionEvents,
+            SessionEngine,
+            SessionService,
+            SESSION_CLOCK,
+          ],
+        },
       ];
       const internal: Provider[] = [
         ...storage.providers,
@@ -106,6 +121,13 @@ export const {
           ] satisfies BodylessController[],
         },
         SessionBodylessRoutes,
+        {
+          // `@opentelemetry/api` is imported here, at start-up, only if installed and not turned off.
+          provide: SessionTelemetry,
+          useFactory: (options: SessionModuleOptions, resolved: { secret: string }) =>
+            SessionTelemetry.load(resolved.secret, options.telemetry),
+          inject: [SESSION_MODULE_OPTIONS, SESSION_RESOLVED_OPTIONS],
+        },
       ];
       const controllers: Type[] = [SessionJwksController];
       if (refreshController) controllers.unshift(refreshController);

@@ -232,6 +232,7 @@ describe.each(databases)('upgrading a database built by the first session migrat
       const dataSource = after.get<DataSource>(getDataSourceToken());
       expect(await migrationRows(dataSource)).toEqual({
         AlignSessionColumnTypes1764460800000: 1,
+        CreateSessionAuditTable1764892800000: 1,
         CreateSessionTables1763769600000: 1,
       });
     } finally {
@@ -245,7 +246,7 @@ async function describeColumns(dataSource: DataSource): Promise<unknown[]> {
   return dataSource.query(
     'SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, COLLATION_NAME ' +
       'FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ' +
-      "AND TABLE_NAME IN ('session_info', 'session_signing_keys') ORDER BY TABLE_NAME, ORDINAL_POSITION",
+      "AND TABLE_NAME IN ('session_info', 'session_signing_keys', 'session_audit') ORDER BY TABLE_NAME, ORDINAL_POSITION",
   );
 }
 
@@ -307,7 +308,7 @@ describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3', 'utf8mb4'] : [
 
     it('gives both paths the same columns: types, nullability, utf8mb4_bin', () => {
       const [synchronized, migrated] = Object.values(columns);
-      expect(migrated).toHaveLength(23);
+      expect(migrated).toHaveLength(33);
       expect(synchronized).toEqual(migrated);
       for (const column of migrated as {
         CHARACTER_SET_NAME: string | null;
@@ -405,6 +406,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         const [replica] = replicas;
         expect(await migrationRows(replica)).toEqual({
           AlignSessionColumnTypes1764460800000: 1,
+          CreateSessionAuditTable1764892800000: 1,
           CreateSessionTables1763769600000: 1,
         });
         const tables: { name: string }[] = await replica.query(
@@ -414,6 +416,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         );
         expect(tables.map((table) => table.name)).toEqual([
           'migrations',
+          'session_audit',
           'session_info',
           'session_signing_keys',
         ]);

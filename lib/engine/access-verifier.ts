@@ -7,6 +7,7 @@ import type { SessionClock } from '../tokens/clock.js';
 import type { KeyRing } from '../tokens/key-ring.js';
 import { VerifiedTokenCache, type VerifiedToken } from '../tokens/verified-token-cache.js';
 import type { BoundedSessionStore } from './bounded-store.js';
+import { SessionTelemetry } from '../observability/session-telemetry.js';
 
 const SECOND = 1000;
 /** Verified access tokens remembered per instance (about 1 KB each). */
@@ -32,6 +33,8 @@ export class AccessTokenVerifier {
     private readonly db: BoundedSessionStore,
     private readonly clock: SessionClock,
     options: ResolvedSessionOptions,
+    /** Counts cache hits and misses; a miss (which may load a key) gets a `session.verify` span. */
+    private readonly telemetry: SessionTelemetry = SessionTelemetry.off,
   ) {
     const { issuer, audience, clockTolerance } = options.accessToken;
     this.options = { issuer, audience, clockTolerance, maxLength: maxAccessTokenLength(options.cookie) };
@@ -46,7 +49,9 @@ export class AccessTokenVerifier {
     if (this.ring.isStale(now)) return undefined;
     const cached = this.verified.get(accessToken, now);
     // The entry holds only while its key is still the ring's (a reload may retire it).
-    return cached !== undefined && this.ring.cachedKey(cached.key.kid) === cached.key ? cached : undefined;
+    if (cached === undefined || this.ring.cachedKey(cached.key.kid) !== cached.key) return undefined;
+    this.telemetry.verification(true);
+    return cached;
   }
 
   /**
@@ -54,7 +59,13 @@ export class AccessTokenVerifier {
    * @throws SessionError `TRY_REFRESH_TOKEN` for a missing, expired or invalid token;
    * `GENERAL_ERROR` when its key must be loaded and the database is unavailable.
    */
-  async verify(accessToken: string | undefined): Promise<VerifiedToken> {
+  verify(accessToken: string | undefined): Promise<VerifiedToken> {
+    if (!this.telemetry.enabled) return this.verifyToken(accessToken);
+    this.telemetry.verification(false);
+    return this.telemetry.trace('verify', {}, () => this.verifyToken(accessToken));
+  }
+
+  private async verifyToken(accessToken: string | undefined): Promise<VerifiedToken> {
     if (accessToken === undefined || accessToken === '') {
       throw tryRefreshError(Messages.accessTokenMissing, this.expiredStatus);
     }

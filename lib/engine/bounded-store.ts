@@ -3,6 +3,7 @@ import { SessionErrorMessages as Messages } from '../errors/session-error.messag
 import { SessionError } from '../errors/session.error.js';
 import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.js';
+import { SessionTelemetry } from '../observability/session-telemetry.js';
 
 const SECOND = 1000;
 
@@ -65,11 +66,16 @@ export class BoundedSessionStore {
     /** `databaseTimeout`, in seconds. */
     private readonly databaseTimeout: number,
     private readonly logger: StorageLogger,
+    /** Records each call's duration and timeouts (`session.db.*` metrics), key-ring reload spans. */
+    private readonly telemetry: SessionTelemetry = SessionTelemetry.off,
   ) {
     this.timeoutMs = databaseTimeout * SECOND;
     this.replyMarginMs = Math.min(250, this.timeoutMs / 4);
     this.signingKeys = {
-      loadSigningKeys: (now: number) => this.bound('read', () => this.store.loadSigningKeys(now), 'key-ring'),
+      loadSigningKeys: (now: number) =>
+        this.telemetry.trace('key-ring.reload', {}, () =>
+          this.bound('read', () => this.store.loadSigningKeys(now), 'key-ring'),
+        ),
       insertSigningKey: (key: StoredSigningKey) =>
         this.bound('write', () => this.store.insertSigningKey(key), 'key-ring'),
       retireSigningKeys: (kids: string[], signUntil: number, verifyUntil: number) =>
@@ -146,6 +152,11 @@ export class BoundedSessionStore {
     return this.bound('write', () => this.store.deleteExpired(now));
   }
 
+  /** One bounded query (the database's clock) telling whether the store answers: for health checks. */
+  ping(): Promise<unknown> {
+    return this.bound('read', () => this.store.readDatabaseClock());
+  }
+
   /**
    * Runs a key-ring operation (which reaches storage through {@link signingKeys}) within
    * `databaseTimeout`; its failures are the key ring's `GENERAL_ERROR`.
@@ -207,8 +218,11 @@ export class BoundedSessionStore {
       );
     });
     try {
-      return await Promise.race([operation(remaining), timeout]);
+      const result = await Promise.race([operation(remaining), timeout]);
+      this.telemetry.databaseCall(access, subject, started, undefined, false);
+      return result;
     } catch (error) {
+      this.telemetry.databaseCall(access, subject, started, error, error instanceof StorageTimeout);
       const reported = enclosing?.failed === true;
       if (enclosing) enclosing.failed = true;
       if (error instanceof SessionError) throw error;

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { SessionAuditOptions, SessionTelemetryOptions } from './observability-options.interface.js';
 
 /** Signing algorithms for access tokens. */
 export type AccessTokenAlgorithm = 'HS256' | 'ES256' | 'EdDSA' | 'RS256';
@@ -145,6 +146,10 @@ export interface SessionModuleOptions {
    * @default the smaller of 5 and half of `refreshToken.gracePeriod`
    */
   databaseTimeout?: number;
+  /** OpenTelemetry spans and metrics, when `@opentelemetry/api` is installed (README, Operations). */
+  telemetry?: SessionTelemetryOptions;
+  /** An audit trail of every lifecycle event, written off the request path (README, Operations). */
+  audit?: SessionAuditOptions;
 }
 
 /** Table names of the session entities. */
@@ -159,6 +164,11 @@ export interface SessionTableNames {
    * @default 'session_signing_keys'
    */
   signingKeys?: string;
+  /**
+   * The audit trail (`TypeOrmAuditSink`).
+   * @default 'session_audit'
+   */
+  audit?: string;
 }
 
 /** Options with every default applied; what the library reads at run time. */

@@ -3,24 +3,32 @@ import type { SessionTableNames } from '../interfaces/session-options.interface.
 import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
 import type { SessionRecord } from './session-store.js';
 import type { StoredSigningKey } from './signing-key-store.js';
+import { createSessionAuditEntity, type SessionAuditRow } from './session-audit.entity.js';
 
 /** Default table names. */
 export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
   sessions: 'session_info',
   signingKeys: 'session_signing_keys',
+  audit: 'session_audit',
 };
 
 /** The session entities of one table naming. */
 export interface SessionEntities {
   session: EntitySchema<SessionRecord>;
   signingKey: EntitySchema<StoredSigningKey>;
+  /** The audit trail written by `TypeOrmAuditSink` (empty unless one is configured). */
+  audit: EntitySchema<SessionAuditRow>;
 }
 
 const cache = new Map<string, SessionEntities>();
 
 /** The entity names (TypeORM targets) of one table naming; naming strategies receive them. */
 export function sessionEntityNames(names: Required<SessionTableNames>): Required<SessionTableNames> {
-  return { sessions: `NtsSession_${names.sessions}`, signingKeys: `NtsSigningKey_${names.signingKeys}` };
+  return {
+    sessions: `NtsSession_${names.sessions}`,
+    signingKeys: `NtsSigningKey_${names.signingKeys}`,
+    audit: `NtsAudit_${names.audit}`,
+  };
 }
 
 /**
@@ -29,7 +37,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
  */
 export function createSessionEntities(tables: SessionTableNames = {}): SessionEntities {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
-  const cacheKey = `${names.sessions}\u0000${names.signingKeys}`;
+  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.audit}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const entityNames = sessionEntityNames(names);
@@ -57,6 +65,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       },
       indices: [{ name: `IDX_${names.signingKeys}_verify_until`, columns: ['verifyUntil'] }],
     }),
+    audit: createSessionAuditEntity(entityNames.audit, names.audit),
   };
   cache.set(cacheKey, entities);
   return entities;

@@ -18,7 +18,8 @@ export interface SubKeys {
 
 const HKDF_SALT = 'nestjs-token-session/v1';
 
-function subKey(secret: string, purpose: string): Buffer {
+/** One HKDF-SHA256 sub-key of the secret for `purpose`. */
+export function subKey(secret: string, purpose: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, purpose, 32));
 }
 

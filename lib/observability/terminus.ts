@@ -1,0 +1,3 @@
+// Entry `nestjs-token-session/terminus`: the only files that import @nestjs/terminus.
+export { SessionHealthIndicator } from './session-health.indicator.js';
+export type { SessionHealth } from './session-health.js';
