@@ -1,5 +1,6 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 import { SessionError } from '../errors/session.error.js';
+import { getRequestSession } from '../http/request-session.js';
 import type { CreatedSession, RefreshedSession } from '../interfaces/session.interface.js';
 import type { SessionEngine } from '../session.engine.js';
 import type { SessionService } from '../session.service.js';
@@ -131,9 +132,13 @@ export function instrumentService(service: SessionService): void {
       ['updateSessionData', 2],
       ['revokeSession', 1],
     ] as const) {
-      wrapMethod(operations, name, (original, args) =>
-        withRequest(requestContextOf(requestOfResponse(args[at]), transport), () => original(...args)),
-      );
+      wrapMethod(operations, name, (original, args) => {
+        const request = requestOfResponse(args[at]);
+        const session = request && typeof request === 'object' ? getRequestSession(request) : undefined;
+        const context = requestContextOf(request, transport);
+        if (session) context.session = { handle: session.getHandle(), userId: session.getUserId() };
+        return withRequest(context, () => original(...args));
+      });
     }
   }
 }

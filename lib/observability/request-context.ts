@@ -8,6 +8,8 @@ export interface SessionRequestContext {
   adapter?: 'express' | 'fastify';
   /** How the credential (or, for a login, the new tokens) travels. */
   transport?: 'cookie' | 'header';
+  /** The request's own session (sign-out, data calls): names the user of events about it. */
+  session?: { handle: string; userId: string | number };
 }
 
 /**

@@ -42,7 +42,12 @@ export function auditEventOf(
     type,
     time,
     sessionHandle: text(fields.sessionHandle),
-    userId: text(fields.userId),
+    // A sign-out names its handle only; the request's own session knows the user.
+    userId:
+      text(fields.userId) ??
+      (request?.session && request.session.handle === fields.sessionHandle
+        ? text(request.session.userId)
+        : undefined),
     ip: text(fields.ip) ?? request?.ip,
     userAgent: text(fields.userAgent) ?? request?.userAgent,
     // An actor may be an id or an RFC 8693 `act` claim ({ sub }).
