@@ -127,6 +127,7 @@ describe.each(runs)(
       const me = await http.request.get('/me').set('Cookie', jar.header()).expect(200);
       await http.request.get('/me').set('Cookie', jar.header()).expect(200);
       await http.request.post('/notes').set('Cookie', jar.header()).expect(401);
+      await http.request.get('/me').expect(401); // no session at all: refused before the engine
       await http.request.get('/strict').set('Cookie', jar.header()).expect(200);
       const first = jar.get(REFRESH_TOKEN_COOKIE)!;
       const rotated = await refresh(first).expect(200);
@@ -177,7 +178,12 @@ describe.each(runs)(
       expect(theft.attributes['session.handle.hash']).toMatch(/^[0-9a-f]{32}$/);
       // The anti-csrf failure on a cached token: a failed verification, reported on its own.
       const verifications = named('session.verify');
-      expect(verifications.some((span) => span.attributes['error.type'] === 'TRY_REFRESH_TOKEN')).toBe(true);
+      const failed = (type: string) => verifications.filter((span) => span.attributes['error.type'] === type);
+      expect(failed('TRY_REFRESH_TOKEN')).toHaveLength(1); // reported once, by the engine
+      // A request without session cookies fails in the request layer: its span names transport and adapter.
+      expect(failed('UNAUTHORISED').map((span) => span.attributes)).toEqual([
+        expect.objectContaining({ 'session.outcome': 'unauthorised', 'session.adapter': adapter }),
+      ]);
       // Two sessions, two first verifications; the repeated GET /me was answered from the cache.
       expect(verifications.filter((span) => span.attributes['session.outcome'] === 'success')).toHaveLength(
         2,

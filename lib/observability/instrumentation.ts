@@ -105,7 +105,7 @@ interface SessionOperationsShape {
  * transport and adapter and audit events carry IP and user agent: login, create, refresh, and the
  * data and sign-out calls of a request's `Session`. `verifyRequest` (the guard's hot path) is left alone.
  */
-export function instrumentService(service: SessionService): void {
+export function instrumentService(service: SessionService, telemetry: SessionTelemetry): void {
   const login = (response: unknown) => {
     const request = requestOfResponse(response) as { headers?: Record<string, unknown> } | undefined;
     const transport = request?.headers?.['session-transport'] === 'header' ? 'header' : 'cookie';
@@ -115,6 +115,22 @@ export function instrumentService(service: SessionService): void {
     withRequest(login(args[0]), () => original(...args)),
   );
   wrapMethod(service, 'login', (original, args) => withRequest(login(args[0]), () => original(...args)));
+  // The guard's path: nothing is added to a success; a failure no engine span reported (no session
+  // cookies, no idRefreshToken, a missing custom anti-csrf header) gets its `session.verify` span.
+  if (telemetry.enabled) {
+    wrapMethod(service, 'verifyRequest', (original, args) =>
+      original(...args).catch((error: unknown) => {
+        if (error instanceof SessionError) {
+          const { transport, adapter } = requestContextOf(args[0], credentialTransportOf(args[0]));
+          telemetry.failed('verify', error, {
+            [TelemetryAttributes.transport]: transport!,
+            [TelemetryAttributes.adapter]: adapter!,
+          });
+        }
+        throw error;
+      }),
+    );
+  }
   wrapMethod(service, 'refreshSession', (original, args) =>
     withRequest(requestContextOf(args[0], credentialTransportOf(args[0])), () => original(...args)),
   );

@@ -76,7 +76,7 @@ export class SessionObservability implements OnModuleDestroy {
       return;
     }
     instrumentEngine(engine, telemetry);
-    instrumentService(service);
+    instrumentService(service, telemetry);
     this.stopObserving = events.observe((type, payload) => this.observe(type, payload));
   }
 

@@ -133,6 +133,8 @@ export class SessionTelemetry {
   private readonly tracer: Tracer | undefined;
   private readonly instruments: Instruments | undefined;
   private readonly operations = new AsyncLocalStorage<Operation>();
+  /** Errors a span has reported: an outer layer seeing them again adds no second span. */
+  private readonly reported = new WeakSet<object>();
 
   private constructor(
     private readonly api: OtelApi | undefined,
@@ -217,9 +219,14 @@ export class SessionTelemetry {
     );
   }
 
-  /** Reports a failure that happened without I/O (no span was open) as an ended span; returns it. */
-  failed<E>(operation: SessionOperation, error: E): E {
-    if (this.tracer) this.endFailed(this.tracer.startSpan(`session.${operation}`), error, undefined);
+  /**
+   * Reports a failure that happened without I/O (no span was open) as an ended span, unless a span
+   * already reported this error; returns it.
+   */
+  failed<E>(operation: SessionOperation, error: E, attributes?: Attributes): E {
+    if (this.tracer && !(error !== null && typeof error === 'object' && this.reported.has(error))) {
+      this.endFailed(this.tracer.startSpan(`session.${operation}`, { attributes }), error, undefined);
+    }
     return error;
   }
 
@@ -277,6 +284,7 @@ export class SessionTelemetry {
   }
 
   private endFailed(span: Span, error: unknown, outcome: string | undefined): void {
+    if (error !== null && typeof error === 'object') this.reported.add(error);
     const type = errorTypeOf(error);
     span.setAttribute(TelemetryAttributes.errorType, type);
     span.setAttribute(TelemetryAttributes.outcome, outcome ?? outcomeOfError(error));
