@@ -1,10 +1,14 @@
 import { Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ANTI_CSRF_HEADER,
   LoginStrategy,
   REFRESH_TOKEN_COOKIE,
+  SessionEngine,
+  SessionModule,
   SessionObservability,
   TypeOrmAuditSink,
   type LoginStrategyResult,
@@ -19,7 +23,7 @@ import {
   type DatabaseKind,
   type TestDatabase,
 } from './support/databases.js';
-import { TEST_SECRET } from './support/engine-app.js';
+import { TEST_SECRET, sessionDatabaseModule } from './support/engine-app.js';
 import { createHttpApp, type AdapterKind, type HttpApp } from './support/http-app.js';
 import { counterSum, OtelTestSdk } from './support/otel.js';
 
@@ -393,5 +397,52 @@ describe('a failing audit sink never affects requests', () => {
         options: { audit: { sink: {} as SessionAuditSink } },
       }),
     ).rejects.toThrow(/`audit.sink` must be an object with a `write\(events\)` method/);
+  });
+});
+
+describe('TypeOrmAuditSink registered as the README shows (forRootAsync, inject DataSource)', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('writes the engine’s events, and writes what is queued before the module shuts down', async () => {
+    const closed: string[] = [];
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        sessionDatabaseModule(db.options),
+        SessionModule.forRootAsync({
+          inject: [DataSource],
+          useFactory: (dataSource: DataSource) => {
+            const sink = new TypeOrmAuditSink(dataSource);
+            return {
+              secret: TEST_SECRET,
+              audit: {
+                sink: {
+                  write: (events: readonly SessionAuditEvent[]) => sink.write(events),
+                  close: async () => {
+                    const [{ n }] = await dataSource.query('SELECT COUNT(*) AS n FROM session_audit');
+                    closed.push(`rows at close: ${n}`);
+                    await sink.close();
+                  },
+                },
+              },
+            };
+          },
+        }),
+      ],
+    }).compile();
+    const app = await moduleRef.init();
+    const engine = app.get(SessionEngine);
+    const created = await engine.createNewSession('async-user', {}, {});
+    await engine.revokeSessionUsingSessionHandle(created.session.handle);
+    // No flush: closing the app writes the queue before closing the sink.
+    await app.close();
+    expect(closed).toEqual(['rows at close: 2']);
   });
 });
