@@ -20,6 +20,7 @@ export {
 export type { SessionErrorOptions, SessionErrorType, TokenTheftDetails } from './errors/session.error.js';
 export type * from './interfaces/session-options.interface.js';
 export type * from './interfaces/session.interface.js';
+export type * from './interfaces/session-metadata.interface.js';
 export type { UserId } from './session.arguments.js';
 export {
   MAX_JWT_PAYLOAD_BYTES,

@@ -2,6 +2,7 @@ import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunn
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
+import { addSessionMetadataMigration } from './migrations/add-session-metadata.migration.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -12,7 +13,7 @@ const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
-const isMysql = (runner: QueryRunner) => ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
+export const isMysql = (runner: QueryRunner) => ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
 const isSqlite = (runner: QueryRunner) =>
   ['sqljs', 'better-sqlite3', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native'].includes(
     runner.connection.driver.options.type,
@@ -79,7 +80,7 @@ async function lockMigrations(runner: QueryRunner): Promise<void> {
  * Takes the lock, then tells whether another instance ran `migration` while this one waited. That
  * instance's row is removed: TypeORM writes this run's row once `up` returns, so one row remains.
  */
-async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
+export async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
   await lockMigrations(runner);
   const { connection } = runner;
   const table = connection.driver.buildTableName(
@@ -228,7 +229,11 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     }
   }
 
-  return [CreateSessionTables1763769600000, AlignSessionColumnTypes1764460800000];
+  return [
+    CreateSessionTables1763769600000,
+    AlignSessionColumnTypes1764460800000,
+    addSessionMetadataMigration((runner) => paths(runner).sessions),
+  ];
 }
 
 /** The migrations with the default table names. */
