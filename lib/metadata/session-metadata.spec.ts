@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SessionError } from '../errors/session.error.js';
+import { resolveSessionOptions } from '../session.options.js';
 import { SessionMetadataCapture, sessionListEntry, withActivity } from './session-metadata.js';
 
 const NOW = 1_800_000_000_000;
@@ -10,6 +11,24 @@ const SAFARI_IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 const key = randomBytes(32);
 const capture = (ip: 'full' | 'truncated' | 'hashed' | 'none') => new SessionMetadataCapture({ ip }, key);
+
+describe('the sessionMetadata option', () => {
+  const secret = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+  it('defaults to truncated IPs, keeps false, and refuses an unknown IP mode at start-up', () => {
+    expect(resolveSessionOptions({ secret }).sessionMetadata).toEqual({ ip: 'truncated' });
+    expect(resolveSessionOptions({ secret, sessionMetadata: {} }).sessionMetadata).toEqual({
+      ip: 'truncated',
+    });
+    expect(resolveSessionOptions({ secret, sessionMetadata: { ip: 'hashed' } }).sessionMetadata).toEqual({
+      ip: 'hashed',
+    });
+    expect(resolveSessionOptions({ secret, sessionMetadata: false }).sessionMetadata).toBe(false);
+    expect(() => resolveSessionOptions({ secret, sessionMetadata: { ip: 'partial' as never } })).toThrow(
+      /sessionMetadata\.ip must be one of "full", "truncated", "hashed", "none", got "partial"/,
+    );
+  });
+});
 
 describe('session metadata capture', () => {
   it('parses the device and keeps the truncated IP by default', async () => {
