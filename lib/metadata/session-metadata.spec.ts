@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SessionError } from '../errors/session.error.js';
 import { resolveSessionOptions } from '../session.options.js';
-import { SessionMetadataCapture, sessionListEntry, withActivity } from './session-metadata.js';
+import {
+  SessionMetadataCapture,
+  sessionListEntry,
+  sessionMetadataOf,
+  withActivity,
+} from './session-metadata.js';
 
 const NOW = 1_800_000_000_000;
 const CHROME_MAC =
@@ -85,6 +90,16 @@ describe('session metadata capture', () => {
     expect(same).toMatchObject({ deviceBrowser: null, deviceOs: null, deviceType: null });
     const created = { ...(await on.atCreate({ ip: '203.0.113.9', userAgent: CHROME_MAC }, NOW - 5000)) };
     expect(withActivity(created, { ...same, ip: null })).toEqual({ ...created, lastActiveAt: NOW });
+  });
+
+  it('forgets the previous device when a new user agent does not tell a part', async () => {
+    const on = capture('full');
+    const created = await on.atCreate({ userAgent: CHROME_MAC }, NOW - 5000);
+    const activity = await on.atRefresh({ userAgent: 'curl/8.5.0' }, created, NOW);
+    const after = withActivity(created, activity);
+    expect(after.userAgent).toBe('curl/8.5.0');
+    expect(sessionMetadataOf(after).device).not.toMatchObject({ browser: 'Chrome 131' });
+    expect(sessionMetadataOf(after).device?.os).toBeNull();
   });
 
   it('asks for a last-activity write at most once a minute', () => {

@@ -112,12 +112,15 @@ export class SessionMetadataCapture {
         : null;
     const device =
       userAgent === null || userAgent === storedUserAgent ? undefined : await parseDevice(userAgent);
+    // A part a new user agent does not tell is stored as '' (read back as null): a refresh's null
+    // would keep the previous device's part.
+    const part = (value: string | null | undefined) => (device === undefined ? null : (value ?? ''));
     return {
       ip: this.keptIp(input.ip),
       userAgent,
-      deviceBrowser: device?.browser ?? null,
-      deviceOs: device?.os ?? null,
-      deviceType: device?.type ?? null,
+      deviceBrowser: part(device?.browser),
+      deviceOs: part(device?.os),
+      deviceType: part(device?.type),
       lastActiveAt: now,
     };
   }
@@ -134,7 +137,8 @@ export class SessionMetadataCapture {
 
 /** The public metadata of a row (or a listed summary). */
 export function sessionMetadataOf(row: MetadataColumns): SessionMetadata {
-  const { deviceBrowser, deviceOs, deviceType } = row;
+  const known = (value: string | null) => (value === '' ? null : value);
+  const [deviceBrowser, deviceOs, deviceType] = [row.deviceBrowser, row.deviceOs, row.deviceType].map(known);
   const device =
     row.userAgent === null && deviceBrowser === null && deviceOs === null && deviceType === null
       ? null
