@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  SessionEngine,
+  SessionError,
   SessionEvents,
   type SessionCreatedEvent,
   type SessionListEntry,
@@ -242,6 +244,36 @@ describe.runIf(databases.includes('sqlite'))('session metadata details (SQLite)'
     http.clock.advance(120);
     expect(await lastActive('/devices')).toBe(start + 61_000);
     expect(await lastActive('/devices/checked')).toBe(start + 240_000);
+  });
+
+  it('takes the metadata framework-free through SessionEngine, with the same privacy rules', async () => {
+    http = await bootApp({ adapter: 'express', database, options: { sessionMetadata: { ip: 'hashed' } } });
+    const engine = http.app.get(SessionEngine);
+    const metadata = {
+      ip: '203.0.113.9',
+      userAgent: SAFARI_IPHONE,
+      loginMethod: 'impersonation',
+      label: 'Support',
+    };
+    const created = await engine.createNewSession('engine-user', {}, {}, { metadata });
+    await expect(
+      engine.createNewSession('engine-user', {}, {}, { metadata: { label: 'x'.repeat(129) } }),
+    ).rejects.toBeInstanceOf(SessionError);
+    http.clock.advance(5);
+    await engine.refreshSession(created.refreshToken.value, { metadata: { userAgent: FIREFOX_LINUX } });
+    const listed = await engine.listSessionsForUser('engine-user', { currentHandle: created.session.handle });
+    expect(listed).toEqual([
+      expect.objectContaining({
+        handle: created.session.handle,
+        current: true,
+        ip: expect.stringMatching(/^[\w-]{43}$/),
+        userAgent: FIREFOX_LINUX,
+        device: { browser: 'Firefox 133', os: 'Linux', type: 'desktop' },
+        loginMethod: 'impersonation',
+        label: 'Support',
+        lastActiveAt: http.clock.now(),
+      }),
+    ]);
   });
 
   it('refuses a label that is not a string of at most 128 characters, writing nothing', async () => {
