@@ -56,6 +56,8 @@ function optionalText(name: string, value: unknown, max: number, cut: boolean): 
  */
 export class SessionMetadataCapture {
   private readonly ipPrivacy: SessionIpPrivacy;
+  /** The last user agent parsed: a refresh retried after a lost race, or a busy client, parses once. */
+  private lastParsed: { userAgent: string; device: ReturnType<typeof parseDevice> } | undefined;
 
   constructor(
     private readonly options: false | Required<SessionMetadataOptions>,
@@ -111,7 +113,7 @@ export class SessionMetadataCapture {
         ? clip(input.userAgent, MAX_USER_AGENT_LENGTH)
         : null;
     const device =
-      userAgent === null || userAgent === storedUserAgent ? undefined : await parseDevice(userAgent);
+      userAgent === null || userAgent === storedUserAgent ? undefined : await this.parse(userAgent);
     // A part a new user agent does not tell is stored as '' (read back as null): a refresh's null
     // would keep the previous device's part.
     const part = (value: string | null | undefined) => (device === undefined ? null : (value ?? ''));
@@ -123,6 +125,13 @@ export class SessionMetadataCapture {
       deviceType: part(device?.type),
       lastActiveAt: now,
     };
+  }
+
+  private parse(userAgent: string): ReturnType<typeof parseDevice> {
+    if (this.lastParsed?.userAgent !== userAgent) {
+      this.lastParsed = { userAgent, device: parseDevice(userAgent) };
+    }
+    return this.lastParsed.device;
   }
 
   private keptIp(value: unknown): string | null {
