@@ -23,6 +23,7 @@ export type * from './interfaces/observability-options.interface.js';
 export { SessionObservability } from './observability/session-observability.js';
 export type { SessionHealth } from './observability/session-health.js';
 export type * from './interfaces/session.interface.js';
+export type * from './interfaces/session-metadata.interface.js';
 export type { UserId } from './session.arguments.js';
 export {
   MAX_JWT_PAYLOAD_BYTES,

@@ -1,4 +1,4 @@
-import type { SessionListEntry } from './interfaces/session.interface.js';
+import type { ListSessionsOptions, SessionListEntry } from './interfaces/session.interface.js';
 import type { Session } from './http/session.js';
 import type { UserId } from './session.arguments.js';
 import type { SessionEngine } from './session.engine.js';
@@ -46,7 +46,7 @@ export abstract class SessionHandleApi {
   }
 
   /** See {@link SessionEngine.listSessionsForUser}. */
-  listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
-    return this.engine.listSessionsForUser(userId);
+  listSessionsForUser(userId: UserId, options?: ListSessionsOptions): Promise<SessionListEntry[]> {
+    return this.engine.listSessionsForUser(userId, options);
   }
 }

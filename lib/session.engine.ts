@@ -7,6 +7,7 @@ import type {
   CreateSessionOptions,
   CreatedSession,
   GetSessionOptions,
+  RefreshSessionOptions,
   RefreshedSession,
   VerifiedSession,
 } from './interfaces/session.interface.js';
@@ -32,6 +33,12 @@ import { SessionEvents } from './session.events.js';
 import { SessionTelemetry } from './observability/session-telemetry.js';
 import { checkSessionHealth, type SessionHealth } from './observability/session-health.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
+import {
+  LAST_ACTIVE_INTERVAL_MS,
+  SessionMetadataCapture,
+  sessionMetadataOf,
+  withActivity,
+} from './metadata/session-metadata.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -79,6 +86,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private verifier!: AccessTokenVerifier;
   private readonly issuer: SessionTokenIssuer;
   private readonly ownTokenChecks: OwnTokenChecks;
+  private readonly metadata: SessionMetadataCapture;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
 
@@ -103,6 +111,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       couldBeOwnKeyId: (kid) => this.ring.couldHaveMadeKeyId(kid),
       refreshTokenTag: this.keys.refreshTokenTag,
     };
+    this.metadata = new SessionMetadataCapture(options.sessionMetadata, this.keys.metadataIp);
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -180,13 +189,14 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       createdAt: now,
       lastRefreshedAt: now,
       ...firstExpiry(now, this.policy),
+      ...(await this.metadata.atCreate(options.metadata, now)),
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issuer.issue(record, refreshToken, now);
     await this.db.insertSession(record);
-    this.events.publish('session.created', { sessionHandle: handle, userId });
+    this.events.publish('session.created', { sessionHandle: handle, userId, ...this.eventMetadata(record) });
     return issued;
   }
 
@@ -234,7 +244,10 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    * older version whose access token no longer fits a cookie (not rotated: sign in again);
    * `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED` on reuse; `GENERAL_ERROR` when the database is unavailable.
    */
-  async refreshSession(refreshToken: string | undefined): Promise<RefreshedSession> {
+  async refreshSession(
+    refreshToken: string | undefined,
+    options: RefreshSessionOptions = {},
+  ): Promise<RefreshedSession> {
     const claims = parseRefreshToken(this.keys.refreshTokenTag, refreshToken);
     if (!claims) throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     const token = refreshToken as string;
@@ -253,14 +266,17 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
         // Before the write: a rotation must not commit a token that could not be delivered.
         await this.issuer.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
         const { rotation, token } = nextRotation(record, now, this.policy, this.keys);
-        if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, rotation, databaseNow)) {
-          return this.refreshed(await this.issuer.issue({ ...record, ...rotation }, token, now), false);
+        const activity = await this.metadata.atRefresh(options.metadata, record, now);
+        const write = { ...rotation, ...activity };
+        if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, write, databaseNow)) {
+          const issued = await this.issuer.issue({ ...record, ...rotation }, token, now);
+          return this.refreshed(issued, false, withActivity(record, activity));
         }
         refused = true;
         continue; // Another request rotated first (or the deadline passed): re-read to tell which.
       }
       const live = verdict.kind === 'replay' ? openLiveToken(this.keys.liveTokenSeal, record) : undefined;
-      if (live) return this.refreshed(await this.issuer.issue(record, live, now), true);
+      if (live) return this.refreshed(await this.issuer.issue(record, live, now), true, record);
       await this.db.deleteSession(record.handle);
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
@@ -314,7 +330,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
     const record = await this.db.findSessionState(claims.handle);
-    const liveness = generationLiveness(record, claims.generation, this.clock.now(), this.policy.gracePeriod);
+    const now = this.clock.now();
+    const liveness = generationLiveness(record, claims.generation, now, this.policy.gracePeriod);
     if (liveness === 'gone') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     // The token names its user; the row must be that user's, byte for byte (a token signed for
     // another user with this session's id is not this session's).
@@ -322,15 +339,24 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
     if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
+    if (this.metadata.touchDue(record!.lastActiveAt, now)) {
+      // Once a minute at most; a failed write only loses a "last active" time.
+      await this.db.touchSession(claims.handle, now, now - LAST_ACTIVE_INTERVAL_MS).catch(() => false);
+    }
   }
 
-  private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {
+  private refreshed(issued: CreatedSession, replay: boolean, row: SessionRecord): RefreshedSession {
     this.events.publish('session.refreshed', {
       sessionHandle: issued.session.handle,
       userId: issued.session.userId,
       replay,
+      ...this.eventMetadata(row),
     });
     return renewed(issued);
+  }
+
+  private eventMetadata(row: SessionRecord) {
+    return this.metadata.enabled ? { metadata: sessionMetadataOf(row) } : {};
   }
 
   private tryRefresh(message: string): SessionError {

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
+import type { SessionMetadata } from './interfaces/session-metadata.interface.js';
 import type { UserId } from './session.arguments.js';
 
 /** A login through a strategy that completed or failed (a pending first step fires none, as in Kuzzle). */
@@ -16,6 +17,8 @@ export interface LoginAttemptEvent {
 export interface SessionCreatedEvent {
   sessionHandle: string;
   userId: UserId;
+  /** What the session recorded about its client; absent with `sessionMetadata: false`. */
+  metadata?: SessionMetadata;
 }
 
 /** A refresh; `replay` when a just-rotated token was answered with the live one (grace period). */
@@ -23,6 +26,8 @@ export interface SessionRefreshedEvent {
   sessionHandle: string;
   userId: UserId;
   replay: boolean;
+  /** The session's metadata after the refresh; absent with `sessionMetadata: false`. */
+  metadata?: SessionMetadata;
 }
 
 /** Sessions revoked by sign-out, an admin, "sign out everywhere" or theft detection. */

@@ -27,6 +27,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
   antiCsrf: 'token',
   sessionExpiredStatusCode: 401,
   cleanupInterval: 3600,
+  sessionMetadata: { ip: 'truncated' },
 };
 
 const MIN_SECRET_BYTES = 32;
@@ -105,6 +106,13 @@ export function resolveSessionOptions(
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
     cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
     databaseTimeout: 0,
+    sessionMetadata:
+      options.sessionMetadata === false
+        ? false
+        : ({
+            ...(defaults.sessionMetadata as object),
+            ...(options.sessionMetadata as object | undefined),
+          } as ResolvedSessionOptions['sessionMetadata']),
   };
   resolved.databaseTimeout =
     options.databaseTimeout ?? Math.min(DEFAULT_DATABASE_TIMEOUT, resolved.refreshToken.gracePeriod / 2);
@@ -219,6 +227,9 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
       `databaseTimeout (${options.databaseTimeout} s) must be at most half of refreshToken.gracePeriod (${grace} s): ` +
         'a refresh that commits just before timing out must still be recoverable by a retry inside the grace period.',
     );
+  }
+  if (options.sessionMetadata !== false) {
+    requireOneOf('sessionMetadata.ip', options.sessionMetadata.ip, ['full', 'truncated', 'hashed', 'none']);
   }
   const staticKeys = accessToken.signingKey.keys;
   if (staticKeys !== undefined) validateStaticKeys(staticKeys, accessToken.algorithm);

@@ -18,6 +18,8 @@ import {
 } from './http/request-credentials.js';
 import { deliveredTokens, SessionTransport, type DeliveredTokens } from './http/session-transport.js';
 import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
+import { requestMetadata } from './http/request-metadata.js';
+import { loginLabel } from './metadata/login-label.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
 import type { GetSessionOptions, SessionInfo } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
@@ -55,6 +57,11 @@ export interface LoginOptions {
    * Kuzzle SDK take it (`'90s'`, `'15m'`, `'1h'`, `'7d'`, parsed by the `ms` package).
    */
   expiresIn?: number | string;
+  /**
+   * A name for the session shown on "your devices" pages (at most 128 characters), e.g. `'Work laptop'`.
+   * @throws LoginError `INVALID_LOGIN_OPTIONS` (400) for a non-string or a longer one.
+   */
+  label?: string;
 }
 
 /** What `SessionService.login` answers. */
@@ -101,6 +108,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
         this.transport.clear(response);
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
+      listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
     };
     this.headerOperations = {
       getSessionData: (handle) => this.engine.getSessionData(handle),
@@ -108,6 +116,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       revokeSession: async (handle) => {
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
+      listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
     };
   }
 
@@ -133,7 +142,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     jwtPayload?: unknown,
     sessionData?: unknown,
   ): Promise<Session> {
-    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData);
+    const metadata = { ...requestMetadata(requestOf(response)), loginMethod: 'direct' };
+    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData, { metadata });
     return this.deliverNewSession(response, created);
   }
 
@@ -150,6 +160,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     options: LoginOptions = {},
   ): Promise<LoginOutcome> {
     const accessTokenValidity = loginExpiresIn(options.expiresIn, this.options.accessToken.validity);
+    const label = loginLabel(options.label);
     const decision = await attemptLogin(this.strategies, this.events, strategyName, credentials);
     if ('pending' in decision) return { status: 'pending', challenge: decision.challenge };
     const { identity } = decision;
@@ -159,6 +170,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       identity.sessionData,
       {
         accessTokenValidity,
+        metadata: { ...requestMetadata(requestOf(response)), loginMethod: String(strategyName), label },
       },
     );
     const session = this.deliverNewSession(response, created);
@@ -250,7 +262,9 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       this.transport.names,
     );
     if (credentials.kind === 'bearer') {
-      const refreshed = await this.engine.refreshSession(credentials.token);
+      const refreshed = await this.engine.refreshSession(credentials.token, {
+        metadata: requestMetadata(request),
+      });
       this.transport.deliver(response, deliveredTokens(refreshed), true, request);
       return this.requestSession(refreshed.session, request, response, 'header');
     }
@@ -261,7 +275,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     }
     const refreshed = await this.clearOnAuthError(
       response,
-      () => this.engine.refreshSession(refreshToken),
+      () => this.engine.refreshSession(refreshToken, { metadata: requestMetadata(request) }),
       request,
       false,
     );

@@ -47,10 +47,10 @@ export class AppController {
     return this.notes.save(this.notes.create({ userId, text, createdAt: Date.now() }));
   }
 
+  /** The user's sessions with browser, OS, network (truncated IP) and last activity; this one `current`. */
   @Get('sessions')
-  async listSessions(@Session() session: Session) {
-    const sessions = await this.sessions.listSessionsForUser(session.getUserId());
-    return sessions.map((entry) => ({ ...entry, current: entry.handle === session.getHandle() }));
+  listSessions(@Session() session: Session) {
+    return session.listSessions();
   }
 
   @Delete('sessions/:handle')

@@ -287,8 +287,10 @@ describe.each(runs)(
       expect(named).toEqual([false, false, ...Array(9).fill(true)]);
       expect(rows[6].session_handle).toBe(handles[0]);
       expect(rows[10].session_handle).toBe(handles[1]);
-      expect(JSON.parse(rows[4].details)).toEqual({ replay: false });
-      expect(JSON.parse(rows[5].details)).toEqual({ replay: true });
+      // A refresh names the device it came from (session metadata), not its raw metadata object.
+      const device = expect.objectContaining({ browser: expect.any(String) });
+      expect(JSON.parse(rows[4].details)).toEqual({ replay: false, loginMethod: 'password', device });
+      expect(JSON.parse(rows[5].details)).toEqual({ replay: true, loginMethod: 'password', device });
       expect(JSON.parse(rows[1].details)).toEqual({ strategy: 'no-such-strategy', success: false });
     });
 

@@ -4,7 +4,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
 import { DataSource, DefaultNamingStrategy, type DataSourceOptions } from 'typeorm';
 import type { SqljsDriver } from 'typeorm/driver/sqljs/SqljsDriver.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   SessionEngine,
   SessionModule,
@@ -20,6 +20,7 @@ import {
   type TestDatabase,
 } from './support/databases.js';
 import { TEST_SECRET } from './support/engine-app.js';
+import { insertLegacySessions, type LegacySession } from './support/legacy-sessions.js';
 
 const databases = await reachableDatabases();
 const servers = databases.filter((kind) => kind !== 'sqlite');
@@ -188,30 +189,36 @@ describe('the session migrations and entities describe one schema', () => {
   }
 });
 
-describe.each(databases)('upgrading a database built by the first session migration on %s', (kind) => {
+describe.each(databases)('upgrading a database built by older session migrations on %s', (kind) => {
   let database: TestDatabase;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     database = await createTestDatabase(kind);
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await database?.drop();
   });
 
-  it('keeps live sessions working across the new migrations', async () => {
+  it.each([
+    ['the first session migration', 1],
+    ['0.1.0 (the first two)', 2],
+  ])('keeps live sessions of %s working across the new migrations', async (_, shipped) => {
     const entities = Object.values(createSessionEntities());
-    const [first] = createSessionMigrations();
-    const before = await bootApp({ ...database.options, entities, migrations: [first], migrationsRun: true });
-    let created: Awaited<ReturnType<SessionEngine['createNewSession']>>;
+    const older = new DataSource({
+      ...database.options,
+      migrations: createSessionMigrations().slice(0, shipped),
+      migrationsRun: true,
+    } as DataSourceOptions);
+    await older.initialize();
+    let legacy: LegacySession[];
     let saved: { database?: Uint8Array } = {};
     try {
-      created = await before.get(SessionEngine).createNewSession('dino🦕', { n: 1 }, { pet: '🦕' });
-      const dataSource = before.get<DataSource>(getDataSourceToken());
+      legacy = await insertLegacySessions(older, ['dino🦕', 'ada']);
       // sql.js lives in memory: carry the database file over to the next boot.
-      if (kind === 'sqlite') saved = { database: (dataSource.driver as SqljsDriver).export() };
+      if (kind === 'sqlite') saved = { database: (older.driver as SqljsDriver).export() };
     } finally {
-      await before.close();
+      await older.destroy();
     }
     const after = await bootApp({
       ...database.options,
@@ -222,15 +229,26 @@ describe.each(databases)('upgrading a database built by the first session migrat
     } as Partial<TypeOrmModuleOptions>);
     try {
       const engine = after.get(SessionEngine);
-      const refreshed = await engine.refreshSession(created.refreshToken.value);
-      expect(refreshed.session).toEqual({
-        handle: created.session.handle,
-        userId: 'dino🦕',
-        jwtPayload: { n: 1 },
+      const [dino, ada] = legacy;
+      // Listed before their next refresh, with empty metadata.
+      expect(await engine.listSessionsForUser('dino🦕')).toEqual([
+        expect.objectContaining({ handle: dino!.handle, ip: null, device: null, lastActiveAt: null }),
+      ]);
+      const refreshed = await engine.refreshSession(dino!.refreshToken, {
+        metadata: { ip: '203.0.113.9', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' },
       });
-      expect(await engine.getSessionData(created.session.handle)).toEqual({ pet: '🦕' });
+      expect(refreshed.session).toEqual({ handle: dino!.handle, userId: 'dino🦕', jwtPayload: { n: 1 } });
+      expect(await engine.getSessionData(dino!.handle)).toEqual({ pet: '🦕' });
+      expect(await engine.listSessionsForUser('dino🦕')).toEqual([
+        expect.objectContaining({
+          ip: '203.0.113.0',
+          device: expect.objectContaining({ browser: 'Firefox 133' }),
+        }),
+      ]);
+      expect((await engine.refreshSession(ada!.refreshToken)).session.handle).toBe(ada!.handle);
       const dataSource = after.get<DataSource>(getDataSourceToken());
       expect(await migrationRows(dataSource)).toEqual({
+        AddSessionMetadata1764633600000: 1,
         AlignSessionColumnTypes1764460800000: 1,
         CreateSessionAuditTable1764892800000: 1,
         CreateSessionTables1763769600000: 1,
@@ -308,7 +326,7 @@ describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3', 'utf8mb4'] : [
 
     it('gives both paths the same columns: types, nullability, utf8mb4_bin', () => {
       const [synchronized, migrated] = Object.values(columns);
-      expect(migrated).toHaveLength(33);
+      expect(migrated).toHaveLength(41);
       expect(synchronized).toEqual(migrated);
       for (const column of migrated as {
         CHARACTER_SET_NAME: string | null;
@@ -405,6 +423,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         ).toEqual(['up', 'up', 'up']);
         const [replica] = replicas;
         expect(await migrationRows(replica)).toEqual({
+          AddSessionMetadata1764633600000: 1,
           AlignSessionColumnTypes1764460800000: 1,
           CreateSessionAuditTable1764892800000: 1,
           CreateSessionTables1763769600000: 1,

@@ -1,7 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
-import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
+import type {
+  SessionActivity,
+  SessionRecord,
+  SessionRotation,
+  SessionStore,
+} from '../storage/session-store.js';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.js';
 import { SessionTelemetry } from '../observability/session-telemetry.js';
 
@@ -120,12 +125,16 @@ export class BoundedSessionStore {
   rotateRefreshToken(
     handle: string,
     expectedHash: string,
-    rotation: SessionRotation,
+    rotation: SessionRotation & SessionActivity,
     databaseNow: number | undefined,
   ): Promise<boolean> {
     return this.guarded(databaseNow, (deadline) =>
       this.store.rotateRefreshToken(handle, expectedHash, rotation, deadline),
     );
+  }
+
+  touchSession(handle: string, now: number, notAfter: number): Promise<boolean> {
+    return this.bound('write', () => this.store.touchSession(handle, now, notAfter));
   }
 
   updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
-import type { SessionListEntry } from '../interfaces/session.interface.js';
+import type { ListSessionsOptions, SessionListEntry } from '../interfaces/session.interface.js';
+import { sessionListEntry } from '../metadata/session-metadata.js';
 import {
   assertSessionHandle,
   assertUserId,
@@ -107,13 +108,16 @@ export abstract class SessionHandleOperations {
   }
 
   /**
-   * A user's live sessions with their times, oldest first (for "your devices" pages).
+   * A user's live sessions with their times and metadata (IP, user agent, device, last activity,
+   * login method, label), oldest first, for "your devices" pages; the entry of
+   * `options.currentHandle` carries `current: true`.
    * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
    */
-  async listSessionsForUser(userId: UserId): Promise<SessionListEntry[]> {
+  async listSessionsForUser(userId: UserId, options: ListSessionsOptions = {}): Promise<SessionListEntry[]> {
     assertUserId(userId);
     const now = this.clock.now();
-    return this.db.findSessionsOfUser(userKeyOf(userId), now);
+    const summaries = await this.db.findSessionsOfUser(userKeyOf(userId), now);
+    return summaries.map((summary) => sessionListEntry(summary, options.currentHandle));
   }
 
   protected async findLiveSession(sessionHandle: string): Promise<SessionRecord> {

@@ -1,4 +1,4 @@
-import type { SessionInfo } from '../interfaces/session.interface.js';
+import type { SessionInfo, SessionListEntry } from '../interfaces/session.interface.js';
 import type { UserId } from '../session.arguments.js';
 import type { HttpResponseLike } from './http-adapter.js';
 
@@ -7,6 +7,7 @@ export interface SessionOperations {
   getSessionData(handle: string, response: HttpResponseLike): Promise<unknown>;
   updateSessionData(handle: string, data: unknown, response: HttpResponseLike): Promise<void>;
   revokeSession(handle: string, response: HttpResponseLike): Promise<void>;
+  listSessions(userId: UserId, handle: string): Promise<SessionListEntry[]>;
 }
 
 /** The session of the current request, as handlers get it from `@Session()`. */
@@ -34,6 +35,12 @@ export interface Session {
    * Bearer token authenticated it: a header credential never clears cookies).
    */
   revokeSession(): Promise<void>;
+  /**
+   * The signed-in user's live sessions with their metadata, oldest first; this one carries
+   * `current: true` (see `SessionEngine.listSessionsForUser`).
+   * @throws SessionError `GENERAL_ERROR` when the database is unavailable.
+   */
+  listSessions(): Promise<SessionListEntry[]>;
 }
 
 /** The {@link Session} of one request and its response. */
@@ -83,5 +90,14 @@ export class RequestSession implements Session {
    */
   revokeSession(): Promise<void> {
     return this.operations.revokeSession(this.info.handle, this.response);
+  }
+
+  /**
+   * The signed-in user's live sessions with their metadata, oldest first; this one carries
+   * `current: true` (see `SessionEngine.listSessionsForUser`).
+   * @throws SessionError `GENERAL_ERROR` when the database is unavailable.
+   */
+  listSessions(): Promise<SessionListEntry[]> {
+    return this.operations.listSessions(this.info.userId, this.info.handle);
   }
 }

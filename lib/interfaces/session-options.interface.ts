@@ -1,3 +1,4 @@
+import type { SessionMetadataOptions } from './session-metadata.interface.js';
 import type { JWK } from 'jose';
 import type { SessionAuditOptions, SessionTelemetryOptions } from './observability-options.interface.js';
 
@@ -150,6 +151,14 @@ export interface SessionModuleOptions {
   telemetry?: SessionTelemetryOptions;
   /** An audit trail of every lifecycle event, written off the request path (README, Operations). */
   audit?: SessionAuditOptions;
+  /**
+   * What each session records about its client (IP, user agent, device, last activity, login
+   * method, label) for "your devices" pages; `false` records nothing. The IP is the adapter's
+   * request IP (`req.ip` on Express, `request.ip` on Fastify): behind a proxy it is the client's
+   * only when the app trusts the proxy (Express `app.set('trust proxy', …)`, Fastify `trustProxy`).
+   * @default { ip: 'truncated' }
+   */
+  sessionMetadata?: false | SessionMetadataOptions;
 }
 
 /** Table names of the session entities. */
@@ -185,4 +194,5 @@ export interface ResolvedSessionOptions {
   sessionExpiredStatusCode: number;
   cleanupInterval: number;
   databaseTimeout: number;
+  sessionMetadata: false | Required<SessionMetadataOptions>;
 }

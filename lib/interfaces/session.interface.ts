@@ -1,3 +1,5 @@
+import type { SessionMetadata, SessionMetadataInput } from './session-metadata.interface.js';
+
 /** The session an access or refresh token belongs to. */
 export interface SessionInfo {
   /** The session handle: revoke or look up the session with it. */
@@ -23,6 +25,14 @@ export interface CreateSessionOptions {
    * @default accessToken.validity
    */
   accessTokenValidity?: number;
+  /** What is known about the client (IP, user agent, login method, label); see `sessionMetadata`. */
+  metadata?: SessionMetadataInput;
+}
+
+/** Per-call options of `SessionEngine.refreshSession`. */
+export interface RefreshSessionOptions {
+  /** The client's current IP and user agent, recorded with the session; see `sessionMetadata`. */
+  metadata?: SessionMetadataInput;
 }
 
 /**
@@ -70,10 +80,21 @@ export interface GetSessionOptions {
   checkDatabase?: boolean;
 }
 
-/** A live session of a user, for "your devices" pages (times in epoch ms). */
-export interface SessionListEntry {
+/**
+ * A live session of a user, for "your devices" pages (times in epoch ms), with its
+ * {@link SessionMetadata} (IP, user agent, device, last activity, login method, label).
+ */
+export interface SessionListEntry extends SessionMetadata {
   handle: string;
   createdAt: number;
   lastRefreshedAt: number;
   expiresAt: number;
+  /** `true` on the session of the caller (`currentHandle`, or the session `listSessions()` was called on). */
+  current?: true;
+}
+
+/** Options of `listSessionsForUser`. */
+export interface ListSessionsOptions {
+  /** The caller's own session handle: its entry gets `current: true`. */
+  currentHandle?: string;
 }

@@ -35,8 +35,12 @@ export function auditEventOf(
   const fields = (payload !== null && typeof payload === 'object' ? payload : {}) as Record<string, unknown>;
   const details: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
-    if (!COLUMNS.has(key) && value !== undefined) details[key] = value;
+    if (!COLUMNS.has(key) && key !== 'metadata' && value !== undefined) details[key] = value;
   }
+  // Session metadata (README, "Your devices"): the login method and device say what the row lacks.
+  const metadata = fields.metadata as { loginMethod?: unknown; device?: unknown } | null | undefined;
+  if (metadata?.loginMethod) details.loginMethod = metadata.loginMethod;
+  if (metadata?.device) details.device = metadata.device;
   const actor = fields.actor;
   const event: SessionAuditEvent = {
     type,

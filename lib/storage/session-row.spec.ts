@@ -19,6 +19,14 @@ const record: SessionRecord = {
   lastRefreshedAt: 1_700_000_000_000,
   expiresAt: 1_708_640_000_000,
   absoluteExpiresAt: null,
+  ip: '203.0.113.0',
+  userAgent: 'Mozilla/5.0 🦊',
+  deviceBrowser: 'Firefox 133',
+  deviceOs: 'Linux',
+  deviceType: 'desktop',
+  loginMethod: 'password',
+  label: null,
+  lastActiveAt: 1_700_000_000_000,
 };
 
 /** The row as `query` answers it, under the property names the statements select. */
@@ -56,14 +64,26 @@ describe('the session row', () => {
   it('keeps NULL of the nullable columns', () => {
     const values = encodeRow({ ...record, accessTokenValidity: 60, absoluteExpiresAt: 5 }, SESSION_ROW);
     const nullable = SESSION_ROW.filter((entry) => entry.options.nullable).map((entry) => entry.property);
-    expect(nullable).toEqual(['sealedLiveToken', 'accessTokenValidity', 'absoluteExpiresAt']);
+    const metadata = [
+      'ip',
+      'userAgent',
+      'deviceBrowser',
+      'deviceOs',
+      'deviceType',
+      'loginMethod',
+      'label',
+      'lastActiveAt',
+    ] as const;
+    expect(nullable).toEqual(['sealedLiveToken', 'accessTokenValidity', 'absoluteExpiresAt', ...metadata]);
+    const noMetadata = Object.fromEntries(metadata.map((property) => [property, null]));
     const row = {
       ...asSelected(values),
       sealedLiveToken: null,
       accessTokenValidity: null,
       absoluteExpiresAt: null,
+      ...noMetadata,
     };
-    expect(decodeRow(row, SESSION_ROW)).toEqual({ ...record, sealedLiveToken: null });
+    expect(decodeRow(row, SESSION_ROW)).toEqual({ ...record, sealedLiveToken: null, ...noMetadata });
   });
 
   it('gives every column one name, and the entity its codec as a transformer', () => {

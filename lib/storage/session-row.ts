@@ -66,6 +66,15 @@ export const SESSION_ROW = [
   millis('lastRefreshedAt', 'last_refreshed_at'),
   millis('expiresAt', 'expires_at'),
   millis('absoluteExpiresAt', 'absolute_expires_at', true),
+  // Session metadata ("your devices"), added by AddSessionMetadata1764633600000; null when not captured.
+  column('ip', 'ip', { type: 'varchar', length: 64, nullable: true }),
+  column('userAgent', 'user_agent', { type: 'varchar', length: 512, nullable: true }),
+  column('deviceBrowser', 'device_browser', { type: 'varchar', length: 64, nullable: true }),
+  column('deviceOs', 'device_os', { type: 'varchar', length: 64, nullable: true }),
+  column('deviceType', 'device_type', { type: 'varchar', length: 16, nullable: true }),
+  column('loginMethod', 'login_method', { type: 'varchar', length: 64, nullable: true }),
+  column('label', 'label', { type: 'varchar', length: 128, nullable: true }),
+  millis('lastActiveAt', 'last_active_at', true),
 ];
 
 /** Every property of a record has its column (a compile-time check). */

@@ -33,10 +33,32 @@ export interface SessionRecord {
   lastRefreshedAt: number;
   expiresAt: number;
   absoluteExpiresAt: number | null;
+  /** The client's IP as `sessionMetadata.ip` keeps it (full, truncated or an HMAC); null when not kept. */
+  ip: string | null;
+  /** The `User-Agent` header, at most 512 characters. */
+  userAgent: string | null;
+  deviceBrowser: string | null;
+  deviceOs: string | null;
+  /** `desktop`, `mobile`, `tablet`, `tv` or `bot`. */
+  deviceType: string | null;
+  /** The login strategy's name, `direct` for `createNewSession`, `impersonation`. */
+  loginMethod: string | null;
+  /** A name the user gave the session at login. */
+  label: string | null;
+  /** Last refresh or (at most once a minute) `checkDatabase` request, epoch ms. */
+  lastActiveAt: number | null;
 }
 
 /** What a revocation check reads. */
-export type SessionState = Pick<SessionRecord, 'userKey' | 'generation' | 'ancestors' | 'expiresAt'>;
+export type SessionState = Pick<
+  SessionRecord,
+  'userKey' | 'generation' | 'ancestors' | 'expiresAt' | 'lastActiveAt'
+>;
+
+/** What a refresh updates of the session metadata; a `null` or missing field keeps the stored value. */
+export type SessionActivity = Partial<
+  Pick<SessionRecord, 'ip' | 'userAgent' | 'deviceBrowser' | 'deviceOs' | 'deviceType' | 'lastActiveAt'>
+>;
 
 /** What a rotation writes. */
 export type SessionRotation = Pick<
@@ -51,7 +73,10 @@ export type SessionRotation = Pick<
 >;
 
 /** A session as a "your devices" page lists it. */
-export interface SessionSummary {
+export interface SessionSummary extends Pick<
+  SessionRecord,
+  'ip' | 'userAgent' | 'deviceBrowser' | 'deviceOs' | 'deviceType' | 'loginMethod' | 'label' | 'lastActiveAt'
+> {
   handle: string;
   createdAt: number;
   lastRefreshedAt: number;
@@ -94,9 +119,14 @@ export interface SessionStore extends SigningKeyStore {
   rotateRefreshToken(
     handle: string,
     expectedHash: string,
-    rotation: SessionRotation,
+    rotation: SessionRotation & SessionActivity,
     deadline: number | undefined,
   ): Promise<boolean>;
+  /**
+   * Sets `lastActiveAt` to `now` unless it is already after `notAfter` (epoch ms); `false` when
+   * nothing changed. Several instances touching at once write once.
+   */
+  touchSession(handle: string, now: number, notAfter: number): Promise<boolean>;
   /** Updates the data of a live session; `false` when there is none. */
   updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean>;
   deleteSession(handle: string): Promise<boolean>;

@@ -3,6 +3,7 @@ import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
 import { createSessionAuditTableMigration } from './migrations/create-session-audit-table.js';
+import { addSessionMetadataMigration } from './migrations/add-session-metadata.migration.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -234,6 +235,7 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
   return [
     CreateSessionTables1763769600000,
     AlignSessionColumnTypes1764460800000,
+    addSessionMetadataMigration((runner) => paths(runner).sessions),
     createSessionAuditTableMigration(names.audit, (runner) =>
       tablePath(runner, entityNames.audit, names.audit),
     ),

@@ -3,6 +3,7 @@ import {
   LessThanOrEqual,
   MoreThan,
   Not,
+  Or,
   type DataSource,
   type QueryResult,
   type Repository,
@@ -11,6 +12,7 @@ import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn }
 import type { StoredSigningKey } from './signing-key-store.js';
 import type { SessionEntities } from './session.entities.js';
 import type {
+  SessionActivity,
   SessionRead,
   SessionRecord,
   SessionRotation,
@@ -68,8 +70,30 @@ function millis(value: number): number {
   throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }
 
-const STATE_COLUMNS = sessionColumns('userKey', 'generation', 'ancestors', 'expiresAt');
-const SUMMARY_COLUMNS = sessionColumns('handle', 'createdAt', 'lastRefreshedAt', 'expiresAt');
+const STATE_COLUMNS = sessionColumns('userKey', 'generation', 'ancestors', 'expiresAt', 'lastActiveAt');
+const SUMMARY_COLUMNS = sessionColumns(
+  'handle',
+  'createdAt',
+  'lastRefreshedAt',
+  'expiresAt',
+  'ip',
+  'userAgent',
+  'deviceBrowser',
+  'deviceOs',
+  'deviceType',
+  'loginMethod',
+  'label',
+  'lastActiveAt',
+);
+/** Metadata a refresh may update; each keeps its stored value when given null (`COALESCE`). */
+const ACTIVITY_COLUMNS = sessionColumns(
+  'ip',
+  'userAgent',
+  'deviceBrowser',
+  'deviceOs',
+  'deviceType',
+  'lastActiveAt',
+);
 const ROTATED_COLUMNS = sessionColumns(
   'refreshHash',
   'generation',
@@ -164,13 +188,14 @@ export class TypeOrmSessionStore implements SessionStore {
   async rotateRefreshToken(
     handle: string,
     expectedHash: string,
-    rotation: SessionRotation,
+    rotation: SessionRotation & SessionActivity,
     deadline: number | undefined,
   ): Promise<boolean> {
     // One conditional UPDATE decides the race: no lock is held across round trips. It applies only
     // before `deadline` on the database's clock, so a statement that arrives after the caller gave up
     // cannot rotate a token the client never received.
     const values = encodeRow(rotation, ROTATED_COLUMNS);
+    values.push(...ACTIVITY_COLUMNS.map((entry) => entry.encode(rotation[entry.property] ?? null)));
     values.push(text(handle), text(expectedHash));
     const { rotate, rotateBefore } = this.statements();
     let sql = rotate;
@@ -239,9 +264,13 @@ export class TypeOrmSessionStore implements SessionStore {
     const clockColumn = clockNow ? `, ${clockNow} AS ${driver.escape('databaseNow')}` : '';
     const byHandle = (columns: SessionColumn[], extra = '') =>
       statement(() => `SELECT ${select(columns)}${extra} FROM ${table} WHERE ${handle} = ${parameter()}`);
+    // A metadata column given null keeps its value (capture off, or nothing new to record).
+    const keepUnlessGiven = (entry: SessionColumn) =>
+      `${column(entry)} = COALESCE(${postgres ? `CAST(${parameter()} AS ${entry.postgresType})` : parameter()}, ${column(entry)})`;
     const rotate = statement(
       () =>
-        `UPDATE ${table} SET ${ROTATED_COLUMNS.map((entry) => `${column(entry)} = ${parameter()}`).join(', ')} ` +
+        `UPDATE ${table} SET ${ROTATED_COLUMNS.map((entry) => `${column(entry)} = ${parameter()}`).join(', ')}, ` +
+        `${ACTIVITY_COLUMNS.map(keepUnlessGiven).join(', ')} ` +
         `WHERE ${handle} = ${parameter()} AND ${refreshHash} = ${parameter()}`,
     );
     // The same rotation with a deadline: its parameter follows the rotation's.
@@ -263,6 +292,16 @@ export class TypeOrmSessionStore implements SessionStore {
       clock: clockNow ? `SELECT ${clockNow} AS ${driver.escape('databaseNow')}` : undefined,
     };
     return this.statementCache;
+  }
+
+  async touchSession(handle: string, now: number, notAfter: number): Promise<boolean> {
+    const result = await withRetry(() =>
+      this.sessions.update(
+        { handle: text(handle), lastActiveAt: Or(IsNull(), LessThanOrEqual(millis(notAfter))) },
+        { lastActiveAt: millis(now) },
+      ),
+    );
+    return result.affected === 1;
   }
 
   async updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {

@@ -44,6 +44,14 @@ function row(overrides: Partial<SessionRecord> = {}): SessionRecord {
     lastRefreshedAt: NOW - 60_000,
     expiresAt: NOW + 60_000,
     absoluteExpiresAt: null,
+    ip: null,
+    userAgent: null,
+    deviceBrowser: null,
+    deviceOs: null,
+    deviceType: null,
+    loginMethod: null,
+    label: null,
+    lastActiveAt: null,
     ...overrides,
   };
 }

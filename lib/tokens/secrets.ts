@@ -14,6 +14,8 @@ export interface SubKeys {
   idRefreshToken: Buffer;
   /** Authenticates the ids of ring keys. */
   keyId: Buffer;
+  /** Keys the HMAC of client IPs kept as `sessionMetadata.ip: 'hashed'`. */
+  metadataIp: Buffer;
 }
 
 const HKDF_SALT = 'nestjs-token-session/v1';
@@ -32,6 +34,7 @@ export function deriveSubKeys(secret: string): SubKeys {
     antiCsrf: subKey(secret, 'anti-csrf'),
     idRefreshToken: subKey(secret, 'id-refresh-token'),
     keyId: subKey(secret, 'key-id'),
+    metadataIp: subKey(secret, 'session-metadata-ip'),
   };
 }
 

@@ -137,7 +137,10 @@ function cell(...children) {
 
 async function renderSessions() {
   const sessions = await json('/sessions');
-  sessions.sort((a, b) => Number(b.current) - Number(a.current) || b.lastRefreshedAt - a.lastRefreshedAt);
+  const lastActive = (entry) => entry.lastActiveAt ?? entry.lastRefreshedAt;
+  sessions.sort(
+    (a, b) => Number(Boolean(b.current)) - Number(Boolean(a.current)) || lastActive(b) - lastActive(a),
+  );
   $('#sessions').replaceChildren(
     ...sessions.map((entry) => {
       const row = document.createElement('tr');
@@ -145,16 +148,22 @@ async function renderSessions() {
       row.dataset.handle = entry.handle;
       const name = entry.current
         ? Object.assign(document.createElement('strong'), { textContent: 'This device' })
-        : 'Another device';
+        : (entry.label ?? 'Another device');
       const id = Object.assign(document.createElement('small'), {
         textContent: ` ${entry.handle.slice(0, 8)}`,
       });
       row.append(
         cell(name, id),
         cell(time(entry.createdAt)),
-        cell(time(entry.lastRefreshedAt)),
+        cell(time(lastActive(entry))),
         cell(time(entry.expiresAt)),
+        cell(entry.device?.browser ?? 'Unknown browser'),
+        cell(entry.device?.os ?? 'Unknown OS'),
+        cell(entry.ip ?? '—'),
       );
+      row.children[4].className = 'browser';
+      row.children[5].className = 'os';
+      row.children[6].className = 'network';
       const actions = cell();
       if (!entry.current) {
         const button = Object.assign(document.createElement('button'), {
@@ -164,7 +173,8 @@ async function renderSessions() {
         button.addEventListener(
           'click',
           action('revoke the session', $('#sessions-message'), async () => {
-            const question = `Sign out the session that signed in ${time(entry.createdAt)}? That browser or device is signed out at its next request.`;
+            const where = [entry.device?.browser, entry.device?.os].filter(Boolean).join(' on ');
+            const question = `Sign out the session that signed in ${time(entry.createdAt)}${where ? ` from ${where}` : ''}? That browser or device is signed out at its next request.`;
             if (!confirm(question)) return;
             await json(`/sessions/${entry.handle}`, { method: 'DELETE' });
             $('#sessions-message').textContent = 'Session revoked.';

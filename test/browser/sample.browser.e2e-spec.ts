@@ -83,8 +83,8 @@ describe.runIf(canRun)('the sample page in headless Chromium', () => {
     expect(problems.splice(0)).toEqual([]);
   });
 
-  async function device(): Promise<BrowserContext> {
-    const context = await browser.newContext();
+  async function device(userAgent?: string): Promise<BrowserContext> {
+    const context = await browser.newContext({ userAgent });
     contexts.push(context);
     context.on('request', (request) => {
       if (request.url().endsWith('/session/refresh')) refreshes.push(request.url());
@@ -192,6 +192,41 @@ describe.runIf(canRun)('the sample page in headless Chromium', () => {
     await poll(() => phone.locator('#status').textContent()).toBe('You are signed out.');
     await poll(() => phone.locator('#signed-out').isVisible()).toBe(true);
     await poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
+  });
+
+  it('shows the browser, OS, network and last activity of each device, and marks this one', async () => {
+    const laptop = await (
+      await device('Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0')
+    ).newPage();
+    const phone = await (
+      await device(
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+      )
+    ).newPage();
+    await signIn(phone);
+    await signIn(laptop);
+    const [phoneHandle, laptopHandle] = [await handleOf(phone), await handleOf(laptop)];
+    await laptop.evaluate(refreshView);
+    const row = (handle: string) => laptop.locator(`tr[data-handle="${handle}"]`);
+    await poll(() => row(phoneHandle).locator('td.browser').textContent()).toBe('Safari 17');
+    expect(await row(phoneHandle).locator('td.os').textContent()).toBe('iOS 17.5');
+    // The sample trusts no proxy: the network is the loopback's, its last part hidden.
+    expect(await row(phoneHandle).locator('td.network').textContent()).toBe('127.0.0.0');
+    expect(await row(phoneHandle).locator('td').nth(2).textContent()).toMatch(/\(.+\)$/);
+    expect(await row(laptopHandle).locator('td').first().textContent()).toMatch(/^This device/);
+    expect(await row(laptopHandle).locator('td.browser').textContent()).toBe('Firefox 133');
+    expect(await row(laptopHandle).locator('td.os').textContent()).toBe('Linux');
+    expect(await row(laptopHandle).locator('button.revoke').count()).toBe(0);
+    await laptop.screenshot({ path: '/tmp/sample-devices.png', fullPage: true });
+
+    const asked: string[] = [];
+    laptop.once('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await row(phoneHandle).locator('button.revoke').click();
+    await poll(() => asked).toEqual([expect.stringMatching(/from Safari 17 on iOS 17\.5\?/)]);
+    expect(await row(phoneHandle).count()).toBe(1);
   });
 
   it('signs out from the page', async () => {

@@ -49,6 +49,8 @@ export interface HttpAppOptions {
   providers?: Provider[];
   /** More modules for the fixture module (e.g. a `RouterModule`). */
   imports?: (Type | DynamicModule)[];
+  /** Options of the Fastify adapter (e.g. `trustProxy`). */
+  fastify?: ConstructorParameters<typeof FastifyAdapter>[0];
   /** Routing set-up before `app.init()` (versioning, prefix options). */
   configure?: (app: INestApplication) => void;
 }
@@ -126,7 +128,7 @@ export async function createHttpApp(config: HttpAppOptions): Promise<HttpApp> {
     .compile();
   const app =
     config.adapter === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: logs })
+      ? moduleRef.createNestApplication(new FastifyAdapter(config.fastify), { logger: logs })
       : moduleRef.createNestApplication({ logger: logs });
   if (config.globalPrefix) app.setGlobalPrefix(config.globalPrefix);
   if (config.catchAllFilter) app.useGlobalFilters(new CatchAllFilter());
