@@ -28,6 +28,7 @@ import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
 import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
+import { DEFAULT_IMPERSONATION_TTL, type ImpersonateOptions } from './claims/impersonation.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 
@@ -107,6 +108,10 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       },
       mergeIntoAccessTokenPayload: (handle, patch, response) =>
         this.clearOnAuthError(response, () => this.claims.merge(handle, patch, response, 'cookie')),
+      endImpersonation: async (info, response) => {
+        this.transport.clear(response);
+        await this.claims.endImpersonation(info);
+      },
     };
     this.headerOperations = {
       getSessionData: (handle) => this.engine.getSessionData(handle),
@@ -116,6 +121,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       },
       mergeIntoAccessTokenPayload: (handle, patch, response) =>
         this.claims.merge(handle, patch, response, 'header'),
+      endImpersonation: (info) => this.claims.endImpersonation(info),
     };
   }
 
@@ -176,6 +182,27 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       userId: identity.userId,
     });
     return { status: 'signed-in', session };
+  }
+
+  /**
+   * Signs this browser (or header client) in as `targetUserId` on behalf of `actorUserId` (an
+   * admin's "sign in as this customer"), delivered as `createNewSession` delivers. The session's row
+   * and tokens name the actor (RFC 8693 `act: { sub }`, `session.getActor()`), its hard lifetime is
+   * `ttl` seconds (default 3,600; refreshes never extend it), it cannot be elevated nor revoke the
+   * target's other sessions, and `@VerifySession({ allowImpersonation: false })` routes refuse it.
+   * Emits `session.impersonation-started`; its sign-out, expiry or revocation by the cleanup emits
+   * `session.impersonation-ended`. Who may impersonate whom is the app's decision (guard the route).
+   * @throws SessionError `GENERAL_ERROR` for bad options (also an actor acting as itself).
+   */
+  async impersonate(response: HttpResponseLike, options: ImpersonateOptions): Promise<Session> {
+    const { actorUserId, ttl = DEFAULT_IMPERSONATION_TTL, reason } = options;
+    const created = await this.engine.createNewSession(
+      options.targetUserId,
+      options.jwtPayload,
+      options.sessionData,
+      { impersonation: { actorUserId, ttl, reason } },
+    );
+    return this.deliverNewSession(response, created);
   }
 
   /**
