@@ -38,14 +38,21 @@ export abstract class SessionHandleApi {
     return this.engine.mergeIntoAccessTokenPayloadForUser(userId, patch);
   }
 
-  /** Revokes a session by handle (an admin's call: the caller's own cookies are left alone). */
+  /**
+   * Revokes a session by handle (an admin's call: the caller's own cookies are left alone). An
+   * impersonation it ends is reported (`session.impersonation-ended`, cause `'revoked'`).
+   */
   revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
-    return this.engine.revokeSessionUsingSessionHandle(sessionHandle);
+    return this.engine.claims.revokeReportingImpersonations({ handle: sessionHandle }, () =>
+      this.engine.revokeSessionUsingSessionHandle(sessionHandle),
+    );
   }
 
   /** Revokes a session only if it belongs to `userId`; `false` for another user's handle. */
   revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
-    return this.engine.revokeSessionForUser(sessionHandle, userId);
+    return this.engine.claims.revokeReportingImpersonations({ handle: sessionHandle, userId }, () =>
+      this.engine.revokeSessionForUser(sessionHandle, userId),
+    );
   }
 
   /**
@@ -59,9 +66,11 @@ export abstract class SessionHandleApi {
     return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
   }
 
-  /** See {@link SessionEngine.revokeAllSessionsForUser}. */
+  /** See {@link SessionEngine.revokeAllSessionsForUser}; reports the impersonations it ends. */
   revokeAllSessionsForUser(userId: UserId): Promise<number> {
-    return this.engine.revokeAllSessionsForUser(userId);
+    return this.engine.claims.revokeReportingImpersonations({ userId }, () =>
+      this.engine.revokeAllSessionsForUser(userId),
+    );
   }
 
   /** See {@link SessionEngine.getAllSessionHandlesForUser}. */

@@ -65,15 +65,16 @@ export interface ImpersonationStartedEvent {
 }
 
 /**
- * An impersonation ended: `'ended'` by `SessionService.endImpersonation`, `'signed-out'` by the
- * session's `revokeSession()`, `'expired'` when its lifetime ran out (seen at a refresh or cleanup).
- * `actorUserId` is the RFC 8693 `act.sub`, a string.
+ * An impersonation ended: `'signed-out'` by the session's `revokeSession()`, `'revoked'` by
+ * `SessionService.revokeSessionUsingSessionHandle` / `revokeSessionForUser` / `revokeAllSessionsForUser`,
+ * `'expired'` when its lifetime ran out (seen at a refresh or the cleanup). `actorUserId` is the
+ * RFC 8693 `act.sub`, a string.
  */
 export interface ImpersonationEndedEvent {
   sessionHandle: string;
   actorUserId: string;
   targetUserId: UserId;
-  cause: 'ended' | 'signed-out' | 'expired';
+  cause: 'signed-out' | 'revoked' | 'expired';
 }
 
 /** The events and their payloads. */

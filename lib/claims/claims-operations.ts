@@ -113,23 +113,49 @@ export class SessionClaimsOperations {
    */
   async endImpersonation(row: ImpersonationRow, cause: ImpersonationEndedEvent['cause']): Promise<boolean> {
     if (!(await this.db.deleteSession(row.handle))) return false;
-    const targetUserId = userIdOf(row);
-    const actor = JSON.parse(row.actor ?? 'null') as { sub: string } | null;
     if (cause !== 'expired') {
       this.events.publish('session.revoked', {
         reason: 'impersonation-ended',
         sessionHandle: row.handle,
-        userId: targetUserId,
+        userId: userIdOf(row),
         count: 1,
       });
     }
+    this.reportEnded(row, cause);
+    return true;
+  }
+
+  /**
+   * Runs a revocation by handle or user (an admin's call) and reports the impersonations it ended
+   * (cause `'revoked'`): they are read first, since the deleted rows cannot tell their actor.
+   */
+  async revokeReportingImpersonations<T extends boolean | number>(
+    target: { handle: string; userId?: UserId } | { userId: UserId },
+    revoke: () => Promise<T>,
+  ): Promise<T> {
+    let rows: ImpersonationRow[];
+    if ('handle' in target) {
+      assertSessionHandle(target.handle);
+      const row = await this.db.findSession(target.handle);
+      const owned = target.userId === undefined || row?.userKey === userKeyOf(target.userId);
+      rows = row?.actor && owned ? [row] : [];
+    } else {
+      assertUserId(target.userId);
+      rows = await this.db.findImpersonationsOfUser(userKeyOf(target.userId));
+    }
+    const result = await revoke();
+    if (result !== false && result !== 0) for (const row of rows) this.reportEnded(row, 'revoked');
+    return result;
+  }
+
+  private reportEnded(row: ImpersonationRow, cause: ImpersonationEndedEvent['cause']): void {
+    const actor = JSON.parse(row.actor ?? 'null') as { sub: string } | null;
     this.events.publish('session.impersonation-ended', {
       sessionHandle: row.handle,
       actorUserId: actor?.sub ?? '',
-      targetUserId,
+      targetUserId: userIdOf(row),
       cause,
     });
-    return true;
   }
 
   /** Ends the impersonations whose lifetime ran out (before the cleanup removes them); returns how many. */

@@ -143,6 +143,10 @@ export class BoundedSessionStore {
     return this.bound('read', () => this.store.findExpiredImpersonations(now));
   }
 
+  findImpersonationsOfUser(userKey: string): ReturnType<SessionStore['findImpersonationsOfUser']> {
+    return this.bound('read', () => this.store.findImpersonationsOfUser(userKey));
+  }
+
   deleteSession(handle: string): Promise<boolean> {
     return this.bound('write', () => this.store.deleteSession(handle));
   }

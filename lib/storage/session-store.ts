@@ -133,6 +133,10 @@ export interface SessionStore extends SigningKeyStore {
   findExpiredImpersonations(
     now: number,
   ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
+  /** A user's impersonations (rows with an actor), at most 1,000. */
+  findImpersonationsOfUser(
+    userKey: string,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
   /** Removes expired rows and seals past their grace period; returns the rows removed. */
   deleteExpired(now: number): Promise<number>;
 }

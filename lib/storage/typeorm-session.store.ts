@@ -315,6 +315,16 @@ export class TypeOrmSessionStore implements SessionStore {
     });
   }
 
+  async findImpersonationsOfUser(
+    userKey: string,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]> {
+    return this.sessions.find({
+      select: { handle: true, userId: true, userIdType: true, actor: true },
+      where: { userKey: text(userKey), actor: Not(IsNull()) },
+      take: 1000,
+    });
+  }
+
   async deleteSession(handle: string): Promise<boolean> {
     const result = await withRetry(() => this.sessions.delete({ handle: text(handle) }));
     return (result.affected ?? 0) > 0;

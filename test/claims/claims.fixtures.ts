@@ -92,6 +92,19 @@ export class ClaimsController {
     return { handle: session.getHandle(), actor: session.getActor() };
   }
 
+  @PublicAccess()
+  @Post('admin/revoke')
+  @HttpCode(200)
+  async adminRevoke(@Body() body: { handle?: string; userId?: string }) {
+    if (body.handle !== undefined && body.userId !== undefined) {
+      return { revoked: await this.sessions.revokeSessionForUser(body.handle, body.userId) };
+    }
+    if (body.handle !== undefined) {
+      return { revoked: await this.sessions.revokeSessionUsingSessionHandle(body.handle) };
+    }
+    return { revoked: await this.sessions.revokeAllSessionsForUser(body.userId!) };
+  }
+
   @UseGuards(SessionGuard)
   @Get('whoami')
   whoami(@Session() session: Session) {

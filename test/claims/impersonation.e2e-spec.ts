@@ -165,6 +165,36 @@ describe.each(ADAPTERS)('impersonation over HTTP on %s', (adapter) => {
     await refresh(jar, 401);
   });
 
+  it('is reported ended, with both user ids, when an admin revokes it by handle, for the user, or all', async () => {
+    const first = await impersonate('cust-15');
+    const second = await impersonate('cust-15');
+    const third = await impersonate('cust-15');
+    await http.request.post('/login').send({ userId: 'cust-15' }).expect(200);
+    const byHandle = await http.request
+      .post('/claims/admin/revoke')
+      .send({ handle: first.handle })
+      .expect(200);
+    expect(byHandle.body).toEqual({ revoked: true });
+    // Another user's handle revokes nothing and reports nothing.
+    await http.request
+      .post('/claims/admin/revoke')
+      .send({ handle: second.handle, userId: 'cust-16' })
+      .expect(200, { revoked: false });
+    await http.request
+      .post('/claims/admin/revoke')
+      .send({ handle: second.handle, userId: 'cust-15' })
+      .expect(200, { revoked: true });
+    const all = await http.request.post('/claims/admin/revoke').send({ userId: 'cust-15' }).expect(200);
+    expect(all.body).toEqual({ revoked: 2 });
+    const ids = { actorUserId: 'admin-1', targetUserId: 'cust-15', cause: 'revoked' };
+    expect(ended).toEqual([
+      { sessionHandle: first.handle, ...ids },
+      { sessionHandle: second.handle, ...ids },
+      { sessionHandle: third.handle, ...ids },
+    ]);
+    await refresh(third.jar, 401);
+  });
+
   it('is reported ended by the cleanup when nobody refreshed it', async () => {
     const { handle } = await impersonate('cust-13', { ttl: 60 });
     http.clock.advance(61);
