@@ -185,45 +185,35 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   }
 
   /**
-   * Signs this browser (or header client) in as `targetUserId` on behalf of `actorUserId` (an
-   * admin's "sign in as this customer"), delivered as `createNewSession` delivers. The session's row
-   * and tokens name the actor (RFC 8693 `act: { sub }`, `session.getActor()`), its hard lifetime is
-   * `ttl` seconds (default 3,600; refreshes never extend it), it cannot be elevated nor revoke the
-   * target's other sessions, and `@VerifySession({ allowImpersonation: false })` routes refuse it.
-   * Emits `session.impersonation-started`; its sign-out, expiry or revocation by the cleanup emits
-   * `session.impersonation-ended`. Who may impersonate whom is the app's decision (guard the route).
+   * Signs the response in as `targetUserId` on behalf of `actorUserId` (RFC 8693 `act`), for `ttl`
+   * seconds that refreshes never extend; see {@link ImpersonateOptions} and README "Changing claims".
+   * Emits `session.impersonation-started`. Who may impersonate whom is the app's decision.
    * @throws SessionError `GENERAL_ERROR` for bad options (also an actor acting as itself).
    */
   async impersonate(response: HttpResponseLike, options: ImpersonateOptions): Promise<Session> {
-    const { actorUserId, ttl = DEFAULT_IMPERSONATION_TTL, reason } = options;
-    const created = await this.engine.createNewSession(
-      options.targetUserId,
-      options.jwtPayload,
-      options.sessionData,
-      { impersonation: { actorUserId, ttl, reason } },
-    );
+    const { actorUserId, ttl = DEFAULT_IMPERSONATION_TTL, reason, jwtPayload, sessionData } = options;
+    const impersonation = { actorUserId, ttl, reason };
+    const created = await this.engine.createNewSession(options.targetUserId, jwtPayload, sessionData, {
+      impersonation,
+    });
     return this.deliverNewSession(response, created);
   }
 
   /**
-   * Step-up ("sudo mode") within the session: runs a login strategy on `credentials` for the
-   * session's **own** user, then records the authentication (`auth_time` now, on the row and in a
-   * new access token on the request's transport; same handle and refresh chain) and emits
-   * `session.elevated`, so `@VerifySession({ fresh })` routes pass again.
-   * @throws LoginError `LOGIN_FAILED` (wrong credentials or another user's: nothing written, cookies
-   * untouched); SessionError `IMPERSONATION_NOT_ALLOWED` (403) for an impersonated session,
-   * `UNAUTHORISED` when the session is gone, `GENERAL_ERROR`.
+   * Step-up within the session: a login strategy must accept `credentials` as the session's own
+   * user; then `auth_time` is now (row and a new access token on the request's transport, same
+   * handle and refresh chain) and `session.elevated` is emitted.
+   * @throws LoginError `LOGIN_FAILED` (wrong or another user's credentials: nothing written);
+   * SessionError `IMPERSONATION_NOT_ALLOWED` (403), `UNAUTHORISED` (session gone), `GENERAL_ERROR`.
    */
   elevate(
-    response: HttpResponseLike,
+    res: HttpResponseLike,
     session: Session,
-    strategyName: string,
+    strategy: string,
     credentials: unknown,
   ): Promise<ElevateOutcome> {
-    const via = this.authenticatedBy.get(requestKey(requestOf(response))) ?? 'cookie';
-    return this.clearOnAuthError(response, () =>
-      this.claims.elevate(response, session, strategyName, credentials, via),
-    );
+    const via = this.authenticatedBy.get(requestKey(requestOf(res))) ?? 'cookie';
+    return this.clearOnAuthError(res, () => this.claims.elevate(res, session, strategy, credentials, via));
   }
 
   /**
