@@ -59,14 +59,31 @@ describe('the session row', () => {
   it('keeps NULL of the nullable columns', () => {
     const values = encodeRow({ ...record, accessTokenValidity: 60, absoluteExpiresAt: 5 }, SESSION_ROW);
     const nullable = SESSION_ROW.filter((entry) => entry.options.nullable).map((entry) => entry.property);
-    expect(nullable).toEqual(['sealedLiveToken', 'accessTokenValidity', 'absoluteExpiresAt']);
+    expect(nullable).toEqual([
+      'sealedLiveToken',
+      'accessTokenValidity',
+      'absoluteExpiresAt',
+      'payloadVersion',
+      'authTime',
+      'actor',
+    ]);
     const row = {
       ...asSelected(values),
       sealedLiveToken: null,
       accessTokenValidity: null,
       absoluteExpiresAt: null,
+      payloadVersion: null,
+      authTime: null,
+      actor: null,
     };
-    expect(decodeRow(row, SESSION_ROW)).toEqual({ ...record, sealedLiveToken: null });
+    // A row written before AddSessionClaimColumns1764547200000: payload version 1, no auth_time, no actor.
+    expect(decodeRow(row, SESSION_ROW)).toEqual({
+      ...record,
+      sealedLiveToken: null,
+      payloadVersion: 1,
+      authTime: null,
+      actor: null,
+    });
   });
 
   it('gives every column one name, and the entity its codec as a transformer', () => {
