@@ -78,3 +78,17 @@ export { TypeOrmAuditSink, type TypeOrmAuditSinkOptions } from './storage/typeor
 export type { SessionAuditRow } from './storage/session-audit.entity.js';
 export type { SessionClock } from './tokens/clock.js';
 export { systemClock } from './tokens/clock.js';
+// Changing claims, step-up and impersonation (claims/).
+export type {
+  ImpersonationEndedEvent,
+  ImpersonationStartedEvent,
+  SessionElevatedEvent,
+  SessionPayloadChangedEvent,
+} from './session.events.js';
+export type { JwtPayloadPatch } from './claims/payload-merge.js';
+export type { ElevateOutcome } from './http/request-claims.js';
+export {
+  DEFAULT_IMPERSONATION_TTL,
+  type ImpersonateOptions,
+  type ImpersonationStart,
+} from './claims/impersonation.js';

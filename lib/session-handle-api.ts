@@ -1,4 +1,7 @@
+import type { JwtPayloadPatch } from './claims/payload-merge.js';
 import type { ListSessionsOptions, SessionListEntry } from './interfaces/session.interface.js';
+import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
+import { SessionError } from './errors/session.error.js';
 import type { Session } from './http/session.js';
 import type { UserId } from './session.arguments.js';
 import type { SessionEngine } from './session.engine.js';
@@ -20,24 +23,54 @@ export abstract class SessionHandleApi {
     return this.engine.updateSessionData(sessionHandle, data);
   }
 
-  /** Revokes a session by handle (an admin's call: the caller's own cookies are left alone). */
+  /**
+   * Merges `patch` into a session's JWT payload (`null` removes a key); its devices get the new
+   * payload at their next refresh, and at once on `checkDatabase` routes (`TRY_REFRESH_TOKEN`, then
+   * the refresh). `false` when the session is gone. See {@link SessionEngine.mergeIntoAccessTokenPayload}.
+   * @throws SessionError `GENERAL_ERROR` for a bad or too large patch (nothing written).
+   */
+  mergeIntoAccessTokenPayload(sessionHandle: string, patch: JwtPayloadPatch): Promise<boolean> {
+    return this.engine.mergeIntoAccessTokenPayload(sessionHandle, patch);
+  }
+
+  /** {@link mergeIntoAccessTokenPayload} on every live session of a user; returns how many changed. */
+  mergeIntoAccessTokenPayloadForUser(userId: UserId, patch: JwtPayloadPatch): Promise<number> {
+    return this.engine.mergeIntoAccessTokenPayloadForUser(userId, patch);
+  }
+
+  /**
+   * Revokes a session by handle (an admin's call: the caller's own cookies are left alone). An
+   * impersonation it ends is reported (`session.impersonation-ended`, cause `'revoked'`).
+   */
   revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
-    return this.engine.revokeSessionUsingSessionHandle(sessionHandle);
+    return this.engine.claims.revokeReportingImpersonations({ handle: sessionHandle }, () =>
+      this.engine.revokeSessionUsingSessionHandle(sessionHandle),
+    );
   }
 
   /** Revokes a session only if it belongs to `userId`; `false` for another user's handle. */
   revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
-    return this.engine.revokeSessionForUser(sessionHandle, userId);
+    return this.engine.claims.revokeReportingImpersonations({ handle: sessionHandle, userId }, () =>
+      this.engine.revokeSessionForUser(sessionHandle, userId),
+    );
   }
 
-  /** Revokes every other session of the session's user ("sign out everywhere else"); returns how many. */
-  revokeOtherSessions(session: Session): Promise<number> {
+  /**
+   * Revokes every other session of the session's user ("sign out everywhere else"); returns how many.
+   * @throws SessionError `IMPERSONATION_NOT_ALLOWED` (403) for an impersonated session.
+   */
+  async revokeOtherSessions(session: Session): Promise<number> {
+    if (session.getActor?.() !== undefined) {
+      throw new SessionError(SessionError.IMPERSONATION_NOT_ALLOWED, Messages.impersonationNotAllowed);
+    }
     return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
   }
 
-  /** See {@link SessionEngine.revokeAllSessionsForUser}. */
+  /** See {@link SessionEngine.revokeAllSessionsForUser}; reports the impersonations it ends. */
   revokeAllSessionsForUser(userId: UserId): Promise<number> {
-    return this.engine.revokeAllSessionsForUser(userId);
+    return this.engine.claims.revokeReportingImpersonations({ userId }, () =>
+      this.engine.revokeAllSessionsForUser(userId),
+    );
   }
 
   /** See {@link SessionEngine.getAllSessionHandlesForUser}. */

@@ -1,3 +1,4 @@
+import type { JwtPayloadPatch } from './claims/payload-merge.js';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Optional } from '@nestjs/common';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
@@ -39,6 +40,9 @@ import {
   sessionMetadataOf,
   withActivity,
 } from './metadata/session-metadata.js';
+import { SessionClaimsOperations } from './claims/claims-operations.js';
+import { assertSessionAccess } from './claims/access-checks.js';
+import { impersonationFields } from './claims/impersonation.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -89,6 +93,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private readonly metadata: SessionMetadataCapture;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
+  /** Changes of a live session's claims (payload, `auth_time`); `SessionService` delivers their tokens. */
+  readonly claims: SessionClaimsOperations;
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -105,6 +111,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     this.issuer = new SessionTokenIssuer(options, this.keys, () =>
       this.db.keyRing('write', () => this.ring.signingKey()),
     );
+    this.claims = new SessionClaimsOperations(this.db, this.issuer, clock, events);
     this.ownTokenChecks = {
       algorithm: options.accessToken.algorithm,
       maxLength: maxAccessTokenLength(options.cookie),
@@ -171,6 +178,11 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       this.options.accessToken.validity,
     );
     const now = this.clock.now();
+    const expiry = firstExpiry(now, this.policy);
+    const { impersonation } = options;
+    const actorFields = impersonation
+      ? impersonationFields(impersonation, userId, now, expiry, this.options.refreshToken.validity)
+      : { actor: null };
     const handle = newSessionHandle();
     const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
     const record: SessionRecord = {
@@ -188,7 +200,10 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
-      ...firstExpiry(now, this.policy),
+      ...expiry,
+      payloadVersion: 1,
+      authTime: now,
+      ...actorFields,
       ...(await this.metadata.atCreate(options.metadata, now)),
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
@@ -197,6 +212,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     const issued = await this.issuer.issue(record, refreshToken, now);
     await this.db.insertSession(record);
     this.events.publish('session.created', { sessionHandle: handle, userId, ...this.eventMetadata(record) });
+    if (impersonation) this.claims.impersonationStarted(record, impersonation);
     return issued;
   }
 
@@ -205,6 +221,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    * fails the check); only an explicit `null` skips it.
    * @throws SessionError `TRY_REFRESH_TOKEN` for a missing, expired, invalid or stale token or a
    * failed anti-csrf check; `UNAUTHORISED` for a revoked session (with `checkDatabase`);
+   * `SESSION_NOT_FRESH` / `IMPERSONATION_NOT_ALLOWED` (403) for the `fresh` / `allowImpersonation` options;
    * `GENERAL_ERROR` when the database is needed and unavailable.
    */
   async getSession(
@@ -226,7 +243,26 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       const subject = this.telemetry.subjectAttributes(claims.handle);
       await this.telemetry.trace('check-database', subject, () => this.assertLiveGeneration(claims));
     }
+    if (options.fresh !== undefined || options.allowImpersonation === false) {
+      assertSessionAccess(claims, options, this.clock.now());
+    }
     return verified.result;
+  }
+
+  /**
+   * Merges `patch` into a session's JWT payload (`null` removes a key) and bumps its payload version:
+   * its other access tokens keep the old payload until they expire or refresh, and a `checkDatabase`
+   * (or `blacklisting`) check answers them `TRY_REFRESH_TOKEN`. `false` when the session is gone.
+   * @throws SessionError `GENERAL_ERROR` for a bad patch or one that makes the access token too large
+   * (the limits of `createNewSession`; nothing written), or an unavailable database.
+   */
+  async mergeIntoAccessTokenPayload(sessionHandle: string, patch: JwtPayloadPatch): Promise<boolean> {
+    return (await this.claims.merge(sessionHandle, patch)) !== undefined;
+  }
+
+  /** {@link mergeIntoAccessTokenPayload} on every live session of a user; returns how many changed. */
+  mergeIntoAccessTokenPayloadForUser(userId: UserId, patch: JwtPayloadPatch): Promise<number> {
+    return this.claims.mergeForUser(userId, patch);
   }
 
   /**
@@ -256,6 +292,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
       const { record, databaseNow } = await this.db.findSessionWithClock(claims.handle);
       const now = this.clock.now();
+      // An impersonation past its hard lifetime ends here if the cleanup has not seen it yet.
+      if (record?.actor && !isLiveSession(record, now)) await this.claims.endImpersonation(record, 'expired');
       if (!isLiveSession(record, now)) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
@@ -325,7 +363,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    */
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
-    return this.db.deleteExpired(now);
+    const ended = await this.claims.endExpiredImpersonations(now);
+    return ended + (await this.db.deleteExpired(now));
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
@@ -339,6 +378,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
     if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
+    // Minted before a payload change: the refresh mints the new payload (never a sign-out).
+    if (claims.payloadVersion < record!.payloadVersion) throw this.tryRefresh(Messages.accessTokenOldPayload);
     if (this.metadata.touchDue(record!.lastActiveAt, now)) {
       // Once a minute at most; a failed write only loses a "last active" time.
       await this.db.touchSession(claims.handle, now, now - LAST_ACTIVE_INTERVAL_MS).catch(() => false);

@@ -29,6 +29,8 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
+import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
+import { DEFAULT_IMPERSONATION_TTL, type ImpersonateOptions } from './claims/impersonation.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 
@@ -85,6 +87,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   private refreshCookiePath: string | undefined;
   /** The engine's own-token check, bound once: it settles a Bearer value next to session cookies. */
   private readonly couldBeOwnToken: CouldBeOwnToken;
+  /** Claim changes of a request's session (payload merge, step-up, impersonation). */
+  private readonly claims: RequestClaims;
 
   constructor(
     engine: SessionEngine,
@@ -98,6 +102,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     super(engine);
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
+    this.claims = new RequestClaims(engine, this.transport, strategies, events);
     this.operations = {
       getSessionData: (handle, response) =>
         this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
@@ -109,6 +114,12 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
       listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
+      mergeIntoAccessTokenPayload: (handle, patch, response) =>
+        this.clearOnAuthError(response, () => this.claims.merge(handle, patch, response, 'cookie')),
+      endImpersonation: async (info, response) => {
+        this.transport.clear(response);
+        await this.claims.endImpersonation(info);
+      },
     };
     this.headerOperations = {
       getSessionData: (handle) => this.engine.getSessionData(handle),
@@ -117,6 +128,9 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
       listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
+      mergeIntoAccessTokenPayload: (handle, patch, response) =>
+        this.claims.merge(handle, patch, response, 'header'),
+      endImpersonation: (info) => this.claims.endImpersonation(info),
     };
   }
 
@@ -183,6 +197,39 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   }
 
   /**
+   * Signs the response in as `targetUserId` on behalf of `actorUserId` (RFC 8693 `act`), for `ttl`
+   * seconds that refreshes never extend; see {@link ImpersonateOptions} and README "Changing claims".
+   * Emits `session.impersonation-started`. Who may impersonate whom is the app's decision.
+   * @throws SessionError `GENERAL_ERROR` for bad options (also an actor acting as itself).
+   */
+  async impersonate(response: HttpResponseLike, options: ImpersonateOptions): Promise<Session> {
+    const { actorUserId, ttl = DEFAULT_IMPERSONATION_TTL, reason, jwtPayload, sessionData } = options;
+    const impersonation = { actorUserId, ttl, reason };
+    const created = await this.engine.createNewSession(options.targetUserId, jwtPayload, sessionData, {
+      impersonation,
+      metadata: { ...requestMetadata(requestOf(response)), loginMethod: 'impersonation' },
+    });
+    return this.deliverNewSession(response, created);
+  }
+
+  /**
+   * Step-up within the session: a login strategy must accept `credentials` as the session's own
+   * user; then `auth_time` is now (row and a new access token on the request's transport, same
+   * handle and refresh chain) and `session.elevated` is emitted.
+   * @throws LoginError `LOGIN_FAILED` (wrong or another user's credentials: nothing written);
+   * SessionError `IMPERSONATION_NOT_ALLOWED` (403), `UNAUTHORISED` (session gone), `GENERAL_ERROR`.
+   */
+  elevate(
+    res: HttpResponseLike,
+    session: Session,
+    strategy: string,
+    credentials: unknown,
+  ): Promise<ElevateOutcome> {
+    const via = this.authenticatedBy.get(requestKey(requestOf(res))) ?? 'cookie';
+    return this.clearOnAuthError(res, () => this.claims.elevate(res, session, strategy, credentials, via));
+  }
+
+  /**
    * Verifies the request's session (Bearer header first, then cookies; see {@link verifyRequest}).
    * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
    * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
@@ -213,11 +260,10 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     response: HttpResponseLike,
     options: VerifyRequestOptions = {},
   ): Promise<Session | undefined> {
-    const checkDatabase = options.checkDatabase;
     const credentials = readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names);
     if (credentials.kind === 'bearer') {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
-      const verified = await this.engine.getSession(credentials.token, null, { checkDatabase });
+      const verified = await this.engine.getSession(credentials.token, null, options);
       return this.requestSession(verified.session, request, response, 'header');
     }
     if (
@@ -234,9 +280,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     if (credentials.accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
     const antiCsrf = this.antiCsrfToken(credentials, options.antiCsrfCheck ?? true);
     try {
-      const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, {
-        checkDatabase,
-      });
+      const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, options);
       return this.requestSession(verified.session, request, response, 'cookie');
     } catch (error) {
       this.clearOnAuthFailure(response, error, request);

@@ -248,6 +248,7 @@ describe.each(databases)('upgrading a database built by older session migrations
       expect((await engine.refreshSession(ada!.refreshToken)).session.handle).toBe(ada!.handle);
       const dataSource = after.get<DataSource>(getDataSourceToken());
       expect(await migrationRows(dataSource)).toEqual({
+        AddSessionClaimColumns1764547200000: 1,
         AddSessionMetadata1764633600000: 1,
         AlignSessionColumnTypes1764460800000: 1,
         CreateSessionAuditTable1764892800000: 1,
@@ -326,7 +327,7 @@ describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3', 'utf8mb4'] : [
 
     it('gives both paths the same columns: types, nullability, utf8mb4_bin', () => {
       const [synchronized, migrated] = Object.values(columns);
-      expect(migrated).toHaveLength(41);
+      expect(migrated).toHaveLength(44);
       expect(synchronized).toEqual(migrated);
       for (const column of migrated as {
         CHARACTER_SET_NAME: string | null;
@@ -423,6 +424,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         ).toEqual(['up', 'up', 'up']);
         const [replica] = replicas;
         expect(await migrationRows(replica)).toEqual({
+          AddSessionClaimColumns1764547200000: 1,
           AddSessionMetadata1764633600000: 1,
           AlignSessionColumnTypes1764460800000: 1,
           CreateSessionAuditTable1764892800000: 1,

@@ -141,6 +141,27 @@ export class BoundedSessionStore {
     return this.bound('write', () => this.store.updateSessionData(handle, sessionData, now));
   }
 
+  updateJwtPayload(
+    handle: string,
+    expectedVersion: number,
+    jwtPayload: string,
+    now: number,
+  ): Promise<boolean> {
+    return this.bound('write', () => this.store.updateJwtPayload(handle, expectedVersion, jwtPayload, now));
+  }
+
+  updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
+    return this.bound('write', () => this.store.updateAuthTime(handle, userKey, authTime, now));
+  }
+
+  findExpiredImpersonations(now: number): ReturnType<SessionStore['findExpiredImpersonations']> {
+    return this.bound('read', () => this.store.findExpiredImpersonations(now));
+  }
+
+  findImpersonationsOfUser(userKey: string): ReturnType<SessionStore['findImpersonationsOfUser']> {
+    return this.bound('read', () => this.store.findImpersonationsOfUser(userKey));
+  }
+
   deleteSession(handle: string): Promise<boolean> {
     return this.bound('write', () => this.store.deleteSession(handle));
   }

@@ -2,7 +2,12 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 
 /** The machine-readable kinds of session failure, named as in the original library. */
 export type SessionErrorType =
-  'GENERAL_ERROR' | 'UNAUTHORISED' | 'TRY_REFRESH_TOKEN' | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED';
+  | 'GENERAL_ERROR'
+  | 'UNAUTHORISED'
+  | 'TRY_REFRESH_TOKEN'
+  | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED'
+  | 'SESSION_NOT_FRESH'
+  | 'IMPERSONATION_NOT_ALLOWED';
 
 /** Who the stolen refresh token belonged to; given to the app, never sent to the client. */
 export interface TokenTheftDetails {
@@ -18,6 +23,8 @@ export interface SessionErrorOptions {
   status?: number;
   /** For `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`: whose session was revoked. */
   theft?: TokenTheftDetails;
+  /** More fields of the response body (e.g. `maxAge` of `SESSION_NOT_FRESH`); never secrets. */
+  body?: Record<string, unknown>;
 }
 
 const DEFAULT_STATUS: Record<SessionErrorType, number> = {
@@ -25,6 +32,8 @@ const DEFAULT_STATUS: Record<SessionErrorType, number> = {
   UNAUTHORISED: HttpStatus.UNAUTHORIZED,
   TRY_REFRESH_TOKEN: HttpStatus.UNAUTHORIZED,
   UNAUTHORISED_AND_TOKEN_THEFT_DETECTED: HttpStatus.UNAUTHORIZED,
+  SESSION_NOT_FRESH: HttpStatus.FORBIDDEN,
+  IMPERSONATION_NOT_ALLOWED: HttpStatus.FORBIDDEN,
 };
 
 /**
@@ -40,6 +49,10 @@ export class SessionError extends HttpException {
   static readonly TRY_REFRESH_TOKEN = 'TRY_REFRESH_TOKEN' as const;
   /** A refresh token was reused: the session was revoked. */
   static readonly UNAUTHORISED_AND_TOKEN_THEFT_DETECTED = 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' as const;
+  /** The route needs a recent sign-in (`fresh`): elevate the session, then retry (403; body: `maxAge` s). */
+  static readonly SESSION_NOT_FRESH = 'SESSION_NOT_FRESH' as const;
+  /** The route or operation refuses an impersonated session (403). */
+  static readonly IMPERSONATION_NOT_ALLOWED = 'IMPERSONATION_NOT_ALLOWED' as const;
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;
@@ -51,7 +64,7 @@ export class SessionError extends HttpException {
   ) {
     const status = options.status ?? DEFAULT_STATUS[type];
     // The body names the type only: theft details and causes stay on the server.
-    super({ statusCode: status, type, message }, status, { cause: options.cause });
+    super({ statusCode: status, type, message, ...options.body }, status, { cause: options.cause });
     this.name = 'SessionError';
     this.theft = options.theft;
   }

@@ -1,4 +1,5 @@
 import type { SessionMetadata, SessionMetadataInput } from './session-metadata.interface.js';
+import type { ImpersonationStart } from '../claims/impersonation.js';
 
 /** The session an access or refresh token belongs to. */
 export interface SessionInfo {
@@ -6,8 +7,13 @@ export interface SessionInfo {
   handle: string;
   /** The user id exactly as given to `createNewSession` (same type, same characters). */
   userId: string | number;
-  /** The JSON value given to `createNewSession`, unchanged for the life of the session. */
+  /**
+   * The JSON value given to `createNewSession`, as changed since by `mergeIntoAccessTokenPayload`
+   * (the value the access token carries).
+   */
   jwtPayload: unknown;
+  /** For an impersonation only: who acts as the user (the RFC 8693 `act` claim, `{ sub: actorUserId }`). */
+  actor?: { sub: string };
 }
 
 /** A token with its expiry. */
@@ -25,6 +31,12 @@ export interface CreateSessionOptions {
    * @default accessToken.validity
    */
   accessTokenValidity?: number;
+  /**
+   * Makes the session an impersonation: its row and tokens name the actor (RFC 8693 `act`), its
+   * hard lifetime is `ttl` seconds, and `session.impersonation-started` is emitted. Use
+   * `SessionService.impersonate`, which sets it.
+   */
+  impersonation?: ImpersonationStart;
   /** What is known about the client (IP, user agent, login method, label); see `sessionMetadata`. */
   metadata?: SessionMetadataInput;
 }
@@ -78,6 +90,18 @@ export interface GetSessionOptions {
    * @default the `accessToken.blacklisting` option
    */
   checkDatabase?: boolean;
+  /**
+   * Step-up: require that the user authenticated (signed in, or `SessionService.elevate`) at most
+   * this many **seconds** ago (the token's `auth_time`); else `SESSION_NOT_FRESH` (403, body
+   * `{ maxAge }`), cookies untouched.
+   */
+  fresh?: number;
+  /**
+   * `false` refuses an impersonated session (one whose token names an actor, `act`) with
+   * `IMPERSONATION_NOT_ALLOWED` (403).
+   * @default true
+   */
+  allowImpersonation?: boolean;
 }
 
 /**

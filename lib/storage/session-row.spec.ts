@@ -19,6 +19,9 @@ const record: SessionRecord = {
   lastRefreshedAt: 1_700_000_000_000,
   expiresAt: 1_708_640_000_000,
   absoluteExpiresAt: null,
+  payloadVersion: 2,
+  authTime: 1_699_999_500_000,
+  actor: '{"sub":"admin"}',
   ip: '203.0.113.0',
   userAgent: 'Mozilla/5.0 🦊',
   deviceBrowser: 'Firefox 133',
@@ -74,16 +77,35 @@ describe('the session row', () => {
       'label',
       'lastActiveAt',
     ] as const;
-    expect(nullable).toEqual(['sealedLiveToken', 'accessTokenValidity', 'absoluteExpiresAt', ...metadata]);
+    expect(nullable).toEqual([
+      'sealedLiveToken',
+      'accessTokenValidity',
+      'absoluteExpiresAt',
+      'payloadVersion',
+      'authTime',
+      'actor',
+      ...metadata,
+    ]);
     const noMetadata = Object.fromEntries(metadata.map((property) => [property, null]));
     const row = {
       ...asSelected(values),
       sealedLiveToken: null,
       accessTokenValidity: null,
       absoluteExpiresAt: null,
+      payloadVersion: null,
+      authTime: null,
+      actor: null,
       ...noMetadata,
     };
-    expect(decodeRow(row, SESSION_ROW)).toEqual({ ...record, sealedLiveToken: null, ...noMetadata });
+    // A row written before AddSessionClaimColumns1764547200000: payload version 1, no auth_time, no actor.
+    expect(decodeRow(row, SESSION_ROW)).toEqual({
+      ...record,
+      sealedLiveToken: null,
+      payloadVersion: 1,
+      authTime: null,
+      actor: null,
+      ...noMetadata,
+    });
   });
 
   it('gives every column one name, and the entity its codec as a transformer', () => {

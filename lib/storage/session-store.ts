@@ -33,6 +33,12 @@ export interface SessionRecord {
   lastRefreshedAt: number;
   expiresAt: number;
   absoluteExpiresAt: number | null;
+  /** How often `jwtPayload` changed since creation, from 1 (tokens carry it as `pv`). */
+  payloadVersion: number;
+  /** When the user last proved who they are (sign-in or elevation), epoch ms; `null`: at `createdAt`. */
+  authTime: number | null;
+  /** JSON text of the RFC 8693 `act` claim (`{"sub":"…"}`) of an impersonation; `null` otherwise. */
+  actor: string | null;
   /** The client's IP as `sessionMetadata.ip` keeps it (full, truncated or an HMAC); null when not kept. */
   ip: string | null;
   /** The `User-Agent` header, at most 512 characters. */
@@ -52,7 +58,7 @@ export interface SessionRecord {
 /** What a revocation check reads. */
 export type SessionState = Pick<
   SessionRecord,
-  'userKey' | 'generation' | 'ancestors' | 'expiresAt' | 'lastActiveAt'
+  'userKey' | 'generation' | 'ancestors' | 'expiresAt' | 'lastActiveAt' | 'payloadVersion'
 >;
 
 /** What a refresh updates of the session metadata; a `null` or missing field keeps the stored value. */
@@ -138,6 +144,26 @@ export interface SessionStore extends SigningKeyStore {
   deleteSessionsOfUser(userKey: string): Promise<number>;
   /** Live sessions of a user, oldest first. */
   findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]>;
+  /**
+   * Replaces the JWT payload of a live session only if its version is still `expectedVersion`, and
+   * sets the version to `expectedVersion + 1`; `false` when the session is gone or changed meanwhile.
+   */
+  updateJwtPayload(
+    handle: string,
+    expectedVersion: number,
+    jwtPayload: string,
+    now: number,
+  ): Promise<boolean>;
+  /** Sets the authentication time of a live, non-impersonated session of the user; `false` when none. */
+  updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean>;
+  /** Expired impersonations (rows with an actor), at most 1,000, so their end can be reported. */
+  findExpiredImpersonations(
+    now: number,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
+  /** A user's impersonations (rows with an actor), at most 1,000. */
+  findImpersonationsOfUser(
+    userKey: string,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
   /** Removes expired rows and seals past their grace period; returns the rows removed. */
   deleteExpired(now: number): Promise<number>;
 }

@@ -4,8 +4,11 @@ import type { SessionTableNames } from '../interfaces/session-options.interface.
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
 import { createSessionAuditTableMigration } from './migrations/create-session-audit-table.js';
 import { addSessionMetadataMigration } from './migrations/add-session-metadata.migration.js';
+import { sessionClaimColumnsMigration } from './migrations/1764547200000-session-claim-columns.js';
 
-type MigrationClass = new () => MigrationInterface;
+export type MigrationClass = new () => MigrationInterface;
+/** Where a migration finds the session tables of its naming. */
+export type SessionTablePaths = (runner: QueryRunner) => { sessions: string; signingKeys: string };
 
 const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
@@ -14,10 +17,9 @@ const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
-/** Whether the runner's database is MySQL or MariaDB. */
 export const isMysql = (runner: QueryRunner) =>
   ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
-const isSqlite = (runner: QueryRunner) =>
+export const isSqlite = (runner: QueryRunner) =>
   ['sqljs', 'better-sqlite3', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native'].includes(
     runner.connection.driver.options.type,
   );
@@ -235,6 +237,7 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
   return [
     CreateSessionTables1763769600000,
     AlignSessionColumnTypes1764460800000,
+    sessionClaimColumnsMigration(paths),
     addSessionMetadataMigration((runner) => paths(runner).sessions),
     createSessionAuditTableMigration(names.audit, (runner) =>
       tablePath(runner, entityNames.audit, names.audit),

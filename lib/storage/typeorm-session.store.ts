@@ -4,6 +4,7 @@ import {
   MoreThan,
   Not,
   Or,
+  Raw,
   type DataSource,
   type QueryResult,
   type Repository,
@@ -70,7 +71,14 @@ function millis(value: number): number {
   throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }
 
-const STATE_COLUMNS = sessionColumns('userKey', 'generation', 'ancestors', 'expiresAt', 'lastActiveAt');
+const STATE_COLUMNS = sessionColumns(
+  'userKey',
+  'generation',
+  'ancestors',
+  'expiresAt',
+  'lastActiveAt',
+  'payloadVersion',
+);
 const SUMMARY_COLUMNS = sessionColumns(
   'handle',
   'createdAt',
@@ -309,6 +317,58 @@ export class TypeOrmSessionStore implements SessionStore {
       this.sessions.update({ handle: text(handle), expiresAt: MoreThan(millis(now)) }, { sessionData }),
     );
     return result.affected === 1;
+  }
+
+  async updateJwtPayload(
+    handle: string,
+    expectedVersion: number,
+    jwtPayload: string,
+    now: number,
+  ): Promise<boolean> {
+    if (!Number.isSafeInteger(expectedVersion)) throw new TypeError('Refusing a non-integer version.');
+    // Compare-and-set on the version: of two concurrent changes, the second re-reads and merges again.
+    const result = await withRetry(() =>
+      this.sessions.update(
+        {
+          handle: text(handle),
+          expiresAt: MoreThan(millis(now)),
+          payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
+        },
+        { jwtPayload, payloadVersion: expectedVersion + 1 },
+      ),
+    );
+    return result.affected === 1;
+  }
+
+  async updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
+    const result = await withRetry(() =>
+      this.sessions.update(
+        // Never an impersonation: the actor's proof is not the user's.
+        { handle: text(handle), userKey: text(userKey), expiresAt: MoreThan(millis(now)), actor: IsNull() },
+        { authTime: millis(authTime) },
+      ),
+    );
+    return result.affected === 1;
+  }
+
+  async findExpiredImpersonations(
+    now: number,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]> {
+    return this.sessions.find({
+      select: { handle: true, userId: true, userIdType: true, actor: true },
+      where: { expiresAt: LessThanOrEqual(millis(now)), actor: Not(IsNull()) },
+      take: 1000,
+    });
+  }
+
+  async findImpersonationsOfUser(
+    userKey: string,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]> {
+    return this.sessions.find({
+      select: { handle: true, userId: true, userIdType: true, actor: true },
+      where: { userKey: text(userKey), actor: Not(IsNull()) },
+      take: 1000,
+    });
   }
 
   async deleteSession(handle: string): Promise<boolean> {
