@@ -9,6 +9,15 @@ export {
 } from './login/login-strategy.js';
 export { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 export {
+  CLAIMS_FETCHED_AT,
+  SessionClaims,
+  type ClaimsOption,
+  type ClaimValidatorOptions,
+  type SessionClaimValidator,
+} from './claim-validation/session-claims.js';
+export { CLAIM_FETCHER_METADATA, ClaimFetcher } from './claim-validation/claim-fetcher.js';
+export { ClaimFetcherRegistry } from './claim-validation/claim-fetcher.registry.js';
+export {
   SessionEvents,
   type LoginAttemptEvent,
   type SessionCreatedEvent,
@@ -52,6 +61,7 @@ export {
   ACCESS_TOKEN_COOKIE,
   ACCESS_TOKEN_HEADER,
   ANTI_CSRF_HEADER,
+  INVALID_CLAIM,
   ID_REFRESH_TOKEN_COOKIE,
   ID_REFRESH_TOKEN_HEADER,
   REFRESH_TOKEN_COOKIE,
@@ -59,6 +69,7 @@ export {
   SESSION_CORS_ALLOWED_HEADERS,
   SESSION_CORS_EXPOSED_HEADERS,
   SESSION_TRANSPORT_HEADER,
+  type ClaimValidationError,
 } from './http/wire.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export { SessionModule } from './session.module.js';

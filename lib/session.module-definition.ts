@@ -7,6 +7,8 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import { ClaimFetcherRegistry } from './claim-validation/claim-fetcher.registry.js';
+import { ClaimValidation } from './claim-validation/claim-validation.js';
 import { SessionBodylessRoutes, type BodylessController } from './http/bodyless-routes.js';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
@@ -92,6 +94,7 @@ export const {
         SessionEvents,
         SessionEngine,
         LoginStrategyRegistry,
+        ClaimFetcherRegistry,
         SessionService,
         SessionGuard,
       ];
@@ -106,6 +109,7 @@ export const {
           ] satisfies BodylessController[],
         },
         SessionBodylessRoutes,
+        ClaimValidation,
       ];
       const controllers: Type[] = [SessionJwksController];
       if (refreshController) controllers.unshift(refreshController);

@@ -29,12 +29,14 @@ import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import { ClaimValidation } from './claim-validation/claim-validation.js';
+import type { ClaimsOption } from './claim-validation/session-claims.js';
 
 /** How the credential that authenticated a request travelled. */
 type CredentialTransport = 'cookie' | 'header';
 
 /** Per-request verification settings (from `@VerifySession()` or the `getSession` arguments). */
-export interface VerifyRequestOptions extends GetSessionOptions {
+export interface VerifyRequestOptions extends GetSessionOptions, ClaimsOption {
   /**
    * Enforce anti-csrf on state-changing cookie requests.
    * @default true
@@ -87,6 +89,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     private readonly events: SessionEvents,
     private readonly modules: ModulesContainer,
     @Inject(SESSION_REFRESH_CONTROLLER) private readonly refreshController: Type | null,
+    private readonly claimValidation: ClaimValidation,
   ) {
     super(engine);
     this.transport = new SessionTransport(options, () => this.refreshPath());
@@ -179,7 +182,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     request: HttpRequestLike,
     response: HttpResponseLike,
     enableCsrfProtection: boolean,
-    options: GetSessionOptions = {},
+    options: GetSessionOptions & ClaimsOption = {},
   ): Promise<Session> {
     const session = await this.verifyRequest(request, response, {
       ...options,
@@ -192,14 +195,28 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * Verifies a request as `SessionGuard` does; `undefined` only when the session is optional and
    * the request carries none. `Authorization: Bearer` wins over cookies, except that a Bearer value
    * which cannot be our access token (another issuer's JWT, `undefined`, empty...) is ignored when the
-   * request carries session cookies. A failing Bearer token never clears cookies.
+   * request carries session cookies. A failing Bearer token never clears cookies. `claims` then run
+   * on the session (see `SessionClaims`).
    * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
-   * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
+   * cookies the request carried cleared, for a cookie session), `INVALID_CLAIM` (403, cookies
+   * untouched), `GENERAL_ERROR`.
    */
-  async verifyRequest(
+  verifyRequest(
     request: HttpRequestLike,
     response: HttpResponseLike,
     options: VerifyRequestOptions = {},
+  ): Promise<Session | undefined> {
+    const verified = this.verifyCredentials(request, response, options);
+    // No extra promise unless the route has claims: the guard's cost on other routes is unchanged.
+    if (options.claims === undefined || options.claims.length === 0) return verified;
+    const claims = options.claims;
+    return verified.then((session) => session && this.claimValidation.enforce(session, claims));
+  }
+
+  private async verifyCredentials(
+    request: HttpRequestLike,
+    response: HttpResponseLike,
+    options: VerifyRequestOptions,
   ): Promise<Session | undefined> {
     const checkDatabase = options.checkDatabase;
     const credentials = readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names);

@@ -17,6 +17,7 @@ export const SessionErrorMessages = {
     'The signing-key ring could not be updated in the database (unavailable or too slow); the outcome is ' +
     'unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
+  invalidClaim: 'The session lacks a claim this route requires.',
   staticKeysNotRotatable:
     'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
 } as const;

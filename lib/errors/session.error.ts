@@ -1,8 +1,13 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { ClaimValidationError } from '../http/wire.js';
 
 /** The machine-readable kinds of session failure, named as in the original library. */
 export type SessionErrorType =
-  'GENERAL_ERROR' | 'UNAUTHORISED' | 'TRY_REFRESH_TOKEN' | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED';
+  | 'GENERAL_ERROR'
+  | 'UNAUTHORISED'
+  | 'TRY_REFRESH_TOKEN'
+  | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED'
+  | 'INVALID_CLAIM';
 
 /** Who the stolen refresh token belonged to; given to the app, never sent to the client. */
 export interface TokenTheftDetails {
@@ -18,6 +23,8 @@ export interface SessionErrorOptions {
   status?: number;
   /** For `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`: whose session was revoked. */
   theft?: TokenTheftDetails;
+  /** For `INVALID_CLAIM`: which claims failed and why (sent in the body). */
+  claimValidationErrors?: ClaimValidationError[];
 }
 
 const DEFAULT_STATUS: Record<SessionErrorType, number> = {
@@ -25,6 +32,7 @@ const DEFAULT_STATUS: Record<SessionErrorType, number> = {
   UNAUTHORISED: HttpStatus.UNAUTHORIZED,
   TRY_REFRESH_TOKEN: HttpStatus.UNAUTHORIZED,
   UNAUTHORISED_AND_TOKEN_THEFT_DETECTED: HttpStatus.UNAUTHORIZED,
+  INVALID_CLAIM: HttpStatus.FORBIDDEN,
 };
 
 /**
@@ -40,9 +48,13 @@ export class SessionError extends HttpException {
   static readonly TRY_REFRESH_TOKEN = 'TRY_REFRESH_TOKEN' as const;
   /** A refresh token was reused: the session was revoked. */
   static readonly UNAUTHORISED_AND_TOKEN_THEFT_DETECTED = 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' as const;
+  /** A claim validator of the route refused the session (HTTP 403; cookies untouched). */
+  static readonly INVALID_CLAIM = 'INVALID_CLAIM' as const;
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;
+  /** The failed claims (only on `INVALID_CLAIM`), as sent in the body. */
+  readonly claimValidationErrors?: ClaimValidationError[];
 
   constructor(
     readonly type: SessionErrorType,
@@ -51,9 +63,12 @@ export class SessionError extends HttpException {
   ) {
     const status = options.status ?? DEFAULT_STATUS[type];
     // The body names the type only: theft details and causes stay on the server.
-    super({ statusCode: status, type, message }, status, { cause: options.cause });
+    const { claimValidationErrors } = options;
+    const extra = claimValidationErrors && { claimValidationErrors };
+    super({ statusCode: status, type, message, ...extra }, status, { cause: options.cause });
     this.name = 'SessionError';
     this.theft = options.theft;
+    this.claimValidationErrors = claimValidationErrors;
   }
 }
 
