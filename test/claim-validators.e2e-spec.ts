@@ -5,6 +5,7 @@ import {
   ClaimRoutesController,
   FreshRolesController,
   ManualController,
+  MistypedClaimController,
   OrphanClaimController,
   RolesFetcher,
   StaffController,
@@ -194,12 +195,15 @@ describe.each(ADAPTERS)('claim validators on %s', (adapter) => {
     });
   });
 
-  it('fails start-up when a maxAge claim has no fetcher, saying how to fix it', async () => {
+  it('fails start-up for a maxAge claim without a fetcher or a claim that is no validator, saying how to fix it', async () => {
     const orphanDb = await createTestDatabase('sqlite');
     try {
       await expect(
         createHttpApp({ adapter, database: orphanDb.options, controllers: [OrphanClaimController] }),
       ).rejects.toThrow(/claim 'tier' in OrphanClaimController\.orphan .*@ClaimFetcher\('tier'\)/);
+      await expect(
+        createHttpApp({ adapter, database: orphanDb.options, controllers: [MistypedClaimController] }),
+      ).rejects.toThrow(/MistypedClaimController\.mistyped holds "roles", which is no claim validator/);
     } finally {
       await orphanDb.drop();
     }

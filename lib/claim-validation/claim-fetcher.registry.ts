@@ -29,18 +29,13 @@ export class ClaimFetcherRegistry implements OnModuleInit, OnApplicationBootstra
 
   onApplicationBootstrap(): void {
     for (const wrapper of this.discovery.getControllers()) {
-      const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
-      if (!type) continue;
-      const targets: [Function, string][] = [[type, type.name]];
-      for (const name of Object.getOwnPropertyNames(type.prototype)) {
-        const method = Object.getOwnPropertyDescriptor(type.prototype, name)?.value;
-        if (name !== 'constructor' && typeof method === 'function')
-          targets.push([method, `${type.name}.${name}`]);
-      }
-      for (const [target, where] of targets) {
+      for (const [target, where] of routeTargets(wrapper.metatype)) {
         const options = this.reflector.get(VERIFY_SESSION_METADATA, target) as
           VerifySessionOptions | undefined;
         for (const validator of options?.claims ?? []) {
+          if (typeof validator?.claim !== 'string' || typeof validator.validate !== 'function') {
+            throw new SessionError(SessionError.GENERAL_ERROR, notAValidator(validator, where));
+          }
           if (validator.maxAge !== undefined && !this.fetchers.has(validator.claim)) {
             throw new SessionError(SessionError.GENERAL_ERROR, missingFetcher(validator.claim, where));
           }
@@ -72,6 +67,25 @@ export class ClaimFetcherRegistry implements OnModuleInit, OnApplicationBootstra
     if (!fetcher) throw new SessionError(SessionError.GENERAL_ERROR, missingFetcher(claim, where));
     return fetcher;
   }
+}
+
+/** A controller class and its own methods, each with the name an error message gives it. */
+function routeTargets(type: Function | null | undefined): [Function, string][] {
+  if (!type) return [];
+  const targets: [Function, string][] = [[type, type.name]];
+  for (const name of Object.getOwnPropertyNames(type.prototype)) {
+    const method: unknown = Object.getOwnPropertyDescriptor(type.prototype, name)?.value;
+    if (name !== 'constructor' && typeof method === 'function')
+      targets.push([method, `${type.name}.${name}`]);
+  }
+  return targets;
+}
+
+function notAValidator(entry: unknown, where: string): string {
+  return (
+    `@VerifySession({ claims }) on ${where} holds ${JSON.stringify(entry) ?? String(entry)}, which is no claim ` +
+    "validator: build them with SessionClaims (e.g. SessionClaims.includes('roles', 'admin'))."
+  );
 }
 
 function missingFetcher(claim: string, where: string): string {
