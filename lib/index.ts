@@ -83,3 +83,11 @@ export {
 export { createSessionMigrations, sessionMigrations } from './storage/session.migrations.js';
 export type { SessionClock } from './tokens/clock.js';
 export { systemClock } from './tokens/clock.js';
+// Changing claims, step-up and impersonation (claims/).
+export type {
+  ImpersonationEndedEvent,
+  ImpersonationStartedEvent,
+  SessionElevatedEvent,
+  SessionPayloadChangedEvent,
+} from './session.events.js';
+export type { JwtPayloadPatch } from './claims/payload-merge.js';

@@ -1,3 +1,4 @@
+import type { JwtPayloadPatch } from './claims/payload-merge.js';
 import type { SessionListEntry } from './interfaces/session.interface.js';
 import type { Session } from './http/session.js';
 import type { UserId } from './session.arguments.js';
@@ -18,6 +19,21 @@ export abstract class SessionHandleApi {
   /** See {@link SessionEngine.updateSessionData}. */
   updateSessionData(sessionHandle: string, data: unknown): Promise<void> {
     return this.engine.updateSessionData(sessionHandle, data);
+  }
+
+  /**
+   * Merges `patch` into a session's JWT payload (`null` removes a key); its devices get the new
+   * payload at their next refresh, and at once on `checkDatabase` routes (`TRY_REFRESH_TOKEN`, then
+   * the refresh). `false` when the session is gone. See {@link SessionEngine.mergeIntoAccessTokenPayload}.
+   * @throws SessionError `GENERAL_ERROR` for a bad or too large patch (nothing written).
+   */
+  mergeIntoAccessTokenPayload(sessionHandle: string, patch: JwtPayloadPatch): Promise<boolean> {
+    return this.engine.mergeIntoAccessTokenPayload(sessionHandle, patch);
+  }
+
+  /** {@link mergeIntoAccessTokenPayload} on every live session of a user; returns how many changed. */
+  mergeIntoAccessTokenPayloadForUser(userId: UserId, patch: JwtPayloadPatch): Promise<number> {
+    return this.engine.mergeIntoAccessTokenPayloadForUser(userId, patch);
   }
 
   /** Revokes a session by handle (an admin's call: the caller's own cookies are left alone). */

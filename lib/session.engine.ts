@@ -1,3 +1,4 @@
+import type { JwtPayloadPatch } from './claims/payload-merge.js';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
@@ -29,6 +30,7 @@ import {
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
+import { SessionClaimsOperations } from './claims/claims-operations.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -78,6 +80,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private readonly ownTokenChecks: OwnTokenChecks;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
+  /** Changes of a live session's claims (payload, `auth_time`); `SessionService` delivers their tokens. */
+  readonly claims: SessionClaimsOperations;
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -93,6 +97,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     this.issuer = new SessionTokenIssuer(options, this.keys, () =>
       this.db.keyRing('write', () => this.ring.signingKey()),
     );
+    this.claims = new SessionClaimsOperations(this.db, this.issuer, clock, events);
     this.ownTokenChecks = {
       algorithm: options.accessToken.algorithm,
       maxLength: maxAccessTokenLength(options.cookie),
@@ -176,6 +181,9 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       createdAt: now,
       lastRefreshedAt: now,
       ...firstExpiry(now, this.policy),
+      payloadVersion: 1,
+      authTime: now,
+      actor: null,
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
@@ -212,6 +220,22 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       await this.assertLiveGeneration(claims);
     }
     return verified.result;
+  }
+
+  /**
+   * Merges `patch` into a session's JWT payload (`null` removes a key) and bumps its payload version:
+   * its other access tokens keep the old payload until they expire or refresh, and a `checkDatabase`
+   * (or `blacklisting`) check answers them `TRY_REFRESH_TOKEN`. `false` when the session is gone.
+   * @throws SessionError `GENERAL_ERROR` for a bad patch or one that makes the access token too large
+   * (the limits of `createNewSession`; nothing written), or an unavailable database.
+   */
+  async mergeIntoAccessTokenPayload(sessionHandle: string, patch: JwtPayloadPatch): Promise<boolean> {
+    return (await this.claims.merge(sessionHandle, patch)) !== undefined;
+  }
+
+  /** {@link mergeIntoAccessTokenPayload} on every live session of a user; returns how many changed. */
+  mergeIntoAccessTokenPayloadForUser(userId: UserId, patch: JwtPayloadPatch): Promise<number> {
+    return this.claims.mergeForUser(userId, patch);
   }
 
   /**
@@ -312,6 +336,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
     if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
+    // Minted before a payload change: the refresh mints the new payload (never a sign-out).
+    if (claims.payloadVersion < record!.payloadVersion) throw this.tryRefresh(Messages.accessTokenOldPayload);
   }
 
   private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {

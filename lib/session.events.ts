@@ -27,7 +27,7 @@ export interface SessionRefreshedEvent {
 
 /** Sessions revoked by sign-out, an admin, "sign out everywhere" or theft detection. */
 export interface SessionRevokedEvent {
-  reason: 'revoke' | 'revoke-for-user' | 'revoke-others' | 'revoke-all' | 'theft';
+  reason: 'revoke' | 'revoke-for-user' | 'revoke-others' | 'revoke-all' | 'theft' | 'impersonation-ended';
   /** The revoked session, when one was named. */
   sessionHandle?: string;
   userId?: UserId;
@@ -41,6 +41,41 @@ export interface TokenTheftEvent {
   userId: UserId;
 }
 
+/** A session's JWT payload changed (`mergeIntoAccessTokenPayload`); `payloadVersion` is the new one. */
+export interface SessionPayloadChangedEvent {
+  sessionHandle: string;
+  userId: UserId;
+  payloadVersion: number;
+}
+
+/** A session's user authenticated again within it (`SessionService.elevate`): `auth_time` is now. */
+export interface SessionElevatedEvent {
+  sessionHandle: string;
+  userId: UserId;
+}
+
+/** An impersonation started (`SessionService.impersonate`): `actorUserId` acts as `targetUserId`. */
+export interface ImpersonationStartedEvent {
+  sessionHandle: string;
+  actorUserId: UserId;
+  targetUserId: UserId;
+  reason?: string;
+  /** Its hard end, epoch ms (refreshes never extend it). */
+  expiresAt: number;
+}
+
+/**
+ * An impersonation ended: `'ended'` by `SessionService.endImpersonation`, `'signed-out'` by the
+ * session's `revokeSession()`, `'expired'` when its lifetime ran out (seen at a refresh or cleanup).
+ * `actorUserId` is the RFC 8693 `act.sub`, a string.
+ */
+export interface ImpersonationEndedEvent {
+  sessionHandle: string;
+  actorUserId: string;
+  targetUserId: UserId;
+  cause: 'ended' | 'signed-out' | 'expired';
+}
+
 /** The events and their payloads. */
 export interface SessionEventMap {
   'login.attempt': [LoginAttemptEvent];
@@ -48,6 +83,10 @@ export interface SessionEventMap {
   'session.refreshed': [SessionRefreshedEvent];
   'session.revoked': [SessionRevokedEvent];
   'session.theft-detected': [TokenTheftEvent];
+  'session.payload-changed': [SessionPayloadChangedEvent];
+  'session.elevated': [SessionElevatedEvent];
+  'session.impersonation-started': [ImpersonationStartedEvent];
+  'session.impersonation-ended': [ImpersonationEndedEvent];
 }
 
 /**

@@ -27,6 +27,7 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
+import { RequestClaims } from './http/request-claims.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import { ClaimValidation } from './claim-validation/claim-validation.js';
@@ -80,6 +81,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   private refreshCookiePath: string | undefined;
   /** The engine's own-token check, bound once: it settles a Bearer value next to session cookies. */
   private readonly couldBeOwnToken: CouldBeOwnToken;
+  /** Claim changes of a request's session (payload merge, step-up, impersonation). */
+  private readonly claims: RequestClaims;
 
   constructor(
     engine: SessionEngine,
@@ -94,6 +97,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     super(engine);
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
+    this.claims = new RequestClaims(engine, this.transport);
     this.operations = {
       getSessionData: (handle, response) =>
         this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
@@ -104,6 +108,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
         this.transport.clear(response);
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
+      mergeIntoAccessTokenPayload: (handle, patch, response) =>
+        this.clearOnAuthError(response, () => this.claims.merge(handle, patch, response, 'cookie')),
     };
     this.headerOperations = {
       getSessionData: (handle) => this.engine.getSessionData(handle),
@@ -111,6 +117,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       revokeSession: async (handle) => {
         await this.engine.revokeSessionUsingSessionHandle(handle);
       },
+      mergeIntoAccessTokenPayload: (handle, patch, response) =>
+        this.claims.merge(handle, patch, response, 'header'),
     };
   }
 

@@ -68,15 +68,12 @@ export class ClaimValidation {
         fetchedAt[claim] = nowSeconds;
       });
       patch[CLAIMS_FETCHED_AT] = fetchedAt;
-      // TODO(merge dev/claims): Session.mergeIntoAccessTokenPayload
-      await (
-        session as Session & { mergeIntoAccessTokenPayload(patch: object): Promise<unknown> }
-      ).mergeIntoAccessTokenPayload(patch);
+      await session.mergeIntoAccessTokenPayload(patch);
     }
     const errors = claimValidationErrors(session.getJWTPayload(), validators);
     if (errors.length > 0) {
       throw new SessionError(SessionError.INVALID_CLAIM, Messages.invalidClaim, {
-        claimValidationErrors: errors,
+        body: { claimValidationErrors: errors },
       });
     }
     return session;

@@ -62,10 +62,11 @@ export class AccessTokenVerifier {
     const verified = await verifyAccessToken(accessToken, this.resolveKey, now, this.options);
     if (!verified) throw tryRefreshError(Messages.accessTokenInvalid, this.expiredStatus);
     const { claims, key } = verified;
-    const session = {
+    const session: VerifiedToken['result']['session'] = {
       handle: claims.handle,
       userId: claims.userId,
       jwtPayload: deepFreeze(claims.jwtPayload),
+      ...(claims.actor && { actor: Object.freeze(claims.actor) }),
     };
     const entry: VerifiedToken = {
       claims,

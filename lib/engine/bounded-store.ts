@@ -126,6 +126,19 @@ export class BoundedSessionStore {
     return this.bound('write', () => this.store.updateSessionData(handle, sessionData, now));
   }
 
+  updateJwtPayload(
+    handle: string,
+    expectedVersion: number,
+    jwtPayload: string,
+    now: number,
+  ): Promise<boolean> {
+    return this.bound('write', () => this.store.updateJwtPayload(handle, expectedVersion, jwtPayload, now));
+  }
+
+  updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
+    return this.bound('write', () => this.store.updateAuthTime(handle, userKey, authTime, now));
+  }
+
   deleteSession(handle: string): Promise<boolean> {
     return this.bound('write', () => this.store.deleteSession(handle));
   }

@@ -5,7 +5,12 @@ import type { CreatedSession, RefreshedSession, SessionInfo } from '../interface
 import { accessTokenTooLarge, type UserId } from '../session.arguments.js';
 import { maxAccessTokenLength } from '../session.constants.js';
 import type { SessionRecord } from '../storage/session-store.js';
-import { accessTokenLength, signAccessToken, type AccessTokenKey } from '../tokens/access-token.js';
+import {
+  accessTokenLength,
+  signAccessToken,
+  type AccessTokenClaims,
+  type AccessTokenKey,
+} from '../tokens/access-token.js';
 import { deriveGenerationToken } from '../tokens/refresh-token.js';
 import type { SubKeys } from '../tokens/secrets.js';
 
@@ -44,12 +49,7 @@ export class SessionTokenIssuer {
   ): Promise<void> {
     const signer = await this.signingKey();
     const { issuer, audience, validity } = this.options.accessToken;
-    const claims = {
-      userId: userIdOf(record),
-      handle: record.handle,
-      generation,
-      jwtPayload: JSON.parse(record.jwtPayload) as unknown,
-    };
+    const claims = tokenClaimsOf(record, generation, JSON.parse(record.jwtPayload) as unknown);
     const lengthWith = (jwtPayload: unknown) =>
       accessTokenLength(signer, { ...claims, jwtPayload }, now, now + validity * SECOND, {
         issuer,
@@ -75,23 +75,14 @@ export class SessionTokenIssuer {
       userId: userIdOf(record),
       jwtPayload: JSON.parse(record.jwtPayload),
     };
+    const claims = tokenClaimsOf(record, record.generation, session.jwtPayload);
+    if (claims.actor) session.actor = claims.actor;
     const validity = (record.accessTokenValidity ?? this.options.accessToken.validity) * SECOND;
     const accessExpires = Math.min(now + validity, record.expiresAt);
     const signer = await this.signingKey();
     const { issuer, audience } = this.options.accessToken;
     const accessToken = {
-      value: await signAccessToken(
-        signer,
-        {
-          userId: session.userId,
-          handle: record.handle,
-          generation: record.generation,
-          jwtPayload: session.jwtPayload,
-        },
-        now,
-        accessExpires,
-        { issuer, audience },
-      ),
+      value: await signAccessToken(signer, claims, now, accessExpires, { issuer, audience }),
       expires: Math.floor(accessExpires / SECOND) * SECOND,
     };
     // assertAccessTokenFits ran before any write; this only guards that its size stays exact.
@@ -123,6 +114,20 @@ export function renewed(tokens: CreatedSession): RefreshedSession {
     newIdRefreshToken: tokens.idRefreshToken,
     newAntiCsrfToken: tokens.antiCsrfToken,
   };
+}
+
+/** The signed claims of `record` at `generation` (payload version, `auth_time` and `act` from the row). */
+function tokenClaimsOf(record: SessionRecord, generation: number, jwtPayload: unknown) {
+  const claims: Omit<AccessTokenClaims, 'expiresAt'> = {
+    userId: userIdOf(record),
+    handle: record.handle,
+    generation,
+    jwtPayload,
+    payloadVersion: record.payloadVersion,
+    authTime: Math.floor((record.authTime ?? record.createdAt) / SECOND),
+  };
+  if (record.actor !== null) claims.actor = JSON.parse(record.actor) as { sub: string };
+  return claims;
 }
 
 /** The user id of a row, with the type it was given to `createNewSession`. */

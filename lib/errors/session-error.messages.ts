@@ -17,6 +17,12 @@ export const SessionErrorMessages = {
     'The signing-key ring could not be updated in the database (unavailable or too slow); the outcome is ' +
     'unknown: the change may still apply.',
   internal: 'The session library failed unexpectedly.',
+  accessTokenOldPayload: 'The access token carries an older JWT payload: refresh and retry.',
+  sessionNotFresh: (maxAge: number) =>
+    `This action needs a sign-in less than ${maxAge} s ago: confirm your identity, then retry.`,
+  concurrentPayloadChanges:
+    'The JWT payload of this session kept changing concurrently; nothing was changed by this call: retry.',
+  impersonationNotAllowed: 'An impersonated session cannot do this.',
   invalidClaim: 'The session lacks a claim this route requires.',
   staticKeysNotRotatable:
     'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',

@@ -1,5 +1,4 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import type { ClaimValidationError } from '../http/wire.js';
 
 /** The machine-readable kinds of session failure, named as in the original library. */
 export type SessionErrorType =
@@ -7,6 +6,8 @@ export type SessionErrorType =
   | 'UNAUTHORISED'
   | 'TRY_REFRESH_TOKEN'
   | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED'
+  | 'SESSION_NOT_FRESH'
+  | 'IMPERSONATION_NOT_ALLOWED'
   | 'INVALID_CLAIM';
 
 /** Who the stolen refresh token belonged to; given to the app, never sent to the client. */
@@ -23,8 +24,8 @@ export interface SessionErrorOptions {
   status?: number;
   /** For `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`: whose session was revoked. */
   theft?: TokenTheftDetails;
-  /** For `INVALID_CLAIM`: which claims failed and why (sent in the body). */
-  claimValidationErrors?: ClaimValidationError[];
+  /** More fields of the response body (e.g. `maxAge` of `SESSION_NOT_FRESH`); never secrets. */
+  body?: Record<string, unknown>;
 }
 
 const DEFAULT_STATUS: Record<SessionErrorType, number> = {
@@ -32,6 +33,8 @@ const DEFAULT_STATUS: Record<SessionErrorType, number> = {
   UNAUTHORISED: HttpStatus.UNAUTHORIZED,
   TRY_REFRESH_TOKEN: HttpStatus.UNAUTHORIZED,
   UNAUTHORISED_AND_TOKEN_THEFT_DETECTED: HttpStatus.UNAUTHORIZED,
+  SESSION_NOT_FRESH: HttpStatus.FORBIDDEN,
+  IMPERSONATION_NOT_ALLOWED: HttpStatus.FORBIDDEN,
   INVALID_CLAIM: HttpStatus.FORBIDDEN,
 };
 
@@ -48,13 +51,15 @@ export class SessionError extends HttpException {
   static readonly TRY_REFRESH_TOKEN = 'TRY_REFRESH_TOKEN' as const;
   /** A refresh token was reused: the session was revoked. */
   static readonly UNAUTHORISED_AND_TOKEN_THEFT_DETECTED = 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' as const;
-  /** A claim validator of the route refused the session (HTTP 403; cookies untouched). */
+  /** The route needs a recent sign-in (`fresh`): elevate the session, then retry (403; body: `maxAge` s). */
+  static readonly SESSION_NOT_FRESH = 'SESSION_NOT_FRESH' as const;
+  /** The route or operation refuses an impersonated session (403). */
+  static readonly IMPERSONATION_NOT_ALLOWED = 'IMPERSONATION_NOT_ALLOWED' as const;
+  /** A claim validator refused the session (403; body: `claimValidationErrors: [{ claim, reason }]`). */
   static readonly INVALID_CLAIM = 'INVALID_CLAIM' as const;
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;
-  /** The failed claims (only on `INVALID_CLAIM`), as sent in the body. */
-  readonly claimValidationErrors?: ClaimValidationError[];
 
   constructor(
     readonly type: SessionErrorType,
@@ -63,12 +68,9 @@ export class SessionError extends HttpException {
   ) {
     const status = options.status ?? DEFAULT_STATUS[type];
     // The body names the type only: theft details and causes stay on the server.
-    const { claimValidationErrors } = options;
-    const extra = claimValidationErrors && { claimValidationErrors };
-    super({ statusCode: status, type, message, ...extra }, status, { cause: options.cause });
+    super({ statusCode: status, type, message, ...options.body }, status, { cause: options.cause });
     this.name = 'SessionError';
     this.theft = options.theft;
-    this.claimValidationErrors = claimValidationErrors;
   }
 }
 

@@ -133,6 +133,33 @@ export class SessionTransport {
   }
 
   /**
+   * Sets only a new access token of the current generation (a changed payload or `auth_time`): the
+   * `sAccessToken` cookie, expiring with the session like the one it replaces, or with
+   * `headerTransport` the `access-token` header. The refresh, idRefresh and anti-csrf tokens stay.
+   */
+  deliverAccessToken(
+    response: HttpResponseLike,
+    accessToken: IssuedToken,
+    sessionExpires: number,
+    headerTransport: boolean,
+  ): void {
+    setHeader(response, 'Cache-Control', 'no-store');
+    if (headerTransport) {
+      setHeader(response, ACCESS_TOKEN_HEADER, accessToken.value);
+      appendToListHeader(response, 'Access-Control-Expose-Headers', [ACCESS_TOKEN_HEADER]);
+      return;
+    }
+    const attributes = this.attributes('/', true, new Date(sessionExpires));
+    const others = headerValues(response, 'Set-Cookie').filter(
+      (cookie) => cookie.slice(0, cookie.indexOf('=')) !== this.names.accessToken,
+    );
+    setHeader(response, 'Set-Cookie', [
+      ...others,
+      serialize(this.names.accessToken, accessToken.value, attributes),
+    ]);
+  }
+
+  /**
    * Clears the session cookies the request carried or this response set, and nothing else: a
    * response to a request without session cookies (a cross-site form post, say) must not sign the
    * browser out. Off the refresh route (`offRefreshPath`), a request carrying a session cookie also

@@ -1,3 +1,4 @@
+import type { JwtPayloadPatch } from '../claims/payload-merge.js';
 import type { SessionInfo } from '../interfaces/session.interface.js';
 import type { UserId } from '../session.arguments.js';
 import type { HttpResponseLike } from './http-adapter.js';
@@ -7,6 +8,12 @@ export interface SessionOperations {
   getSessionData(handle: string, response: HttpResponseLike): Promise<unknown>;
   updateSessionData(handle: string, data: unknown, response: HttpResponseLike): Promise<void>;
   revokeSession(handle: string, response: HttpResponseLike): Promise<void>;
+  /** Merges into the payload and delivers the new access token; answers the new session info. */
+  mergeIntoAccessTokenPayload(
+    handle: string,
+    patch: JwtPayloadPatch,
+    response: HttpResponseLike,
+  ): Promise<SessionInfo>;
 }
 
 /** The session of the current request, as handlers get it from `@Session()`. */
@@ -15,8 +22,20 @@ export interface Session {
   getUserId(): UserId;
   /** The session handle (to list or revoke sessions). */
   getHandle(): string;
-  /** The JWT payload given at login; fixed for the life of the session. */
+  /** The JWT payload of the request's access token, or as merged by this request. */
   getJWTPayload(): unknown;
+  /**
+   * Merges `patch` into the session's JWT payload (keys set to `null` are removed): updates the
+   * session row, answers a new access token the way this request's came (the `sAccessToken` cookie
+   * or the `access-token` header), same session and refresh chain; {@link getJWTPayload} answers
+   * the merged payload at once. The session's other access tokens keep the old payload until they
+   * expire or refresh (at once on `checkDatabase` routes, which answer them `TRY_REFRESH_TOKEN`).
+   * @throws SessionError `GENERAL_ERROR` for a bad patch or one that makes the access token too large
+   * (nothing written); `UNAUTHORISED` when the session is gone (cookies cleared for a cookie session).
+   */
+  mergeIntoAccessTokenPayload(patch: JwtPayloadPatch): Promise<void>;
+  /** For an impersonation, who acts as the user (RFC 8693 `act`: `{ sub: actorUserId }`); else `undefined`. */
+  getActor(): { sub: string } | undefined;
   /**
    * The session's data from the database.
    * @throws SessionError `UNAUTHORISED` when the session is gone (for a cookie session, the session
@@ -39,7 +58,7 @@ export interface Session {
 /** The {@link Session} of one request and its response. */
 export class RequestSession implements Session {
   constructor(
-    private readonly info: SessionInfo,
+    private info: SessionInfo,
     private readonly response: HttpResponseLike,
     private readonly operations: SessionOperations,
   ) {}
@@ -54,9 +73,19 @@ export class RequestSession implements Session {
     return this.info.handle;
   }
 
-  /** The JWT payload given at login; fixed for the life of the session. */
+  /** The JWT payload of the request's access token, or as merged by this request. */
   getJWTPayload(): unknown {
     return this.info.jwtPayload;
+  }
+
+  /** See {@link Session.mergeIntoAccessTokenPayload}. */
+  async mergeIntoAccessTokenPayload(patch: JwtPayloadPatch): Promise<void> {
+    this.info = await this.operations.mergeIntoAccessTokenPayload(this.info.handle, patch, this.response);
+  }
+
+  /** For an impersonation, who acts as the user (RFC 8693 `act`: `{ sub: actorUserId }`); else `undefined`. */
+  getActor(): { sub: string } | undefined {
+    return this.info.actor;
   }
 
   /**

@@ -4,8 +4,13 @@ export interface SessionInfo {
   handle: string;
   /** The user id exactly as given to `createNewSession` (same type, same characters). */
   userId: string | number;
-  /** The JSON value given to `createNewSession`, unchanged for the life of the session. */
+  /**
+   * The JSON value given to `createNewSession`, as changed since by `mergeIntoAccessTokenPayload`
+   * (the value the access token carries).
+   */
   jwtPayload: unknown;
+  /** For an impersonation only: who acts as the user (the RFC 8693 `act` claim, `{ sub: actorUserId }`). */
+  actor?: { sub: string };
 }
 
 /** A token with its expiry. */

@@ -19,6 +19,9 @@ const record: SessionRecord = {
   lastRefreshedAt: 1_700_000_000_000,
   expiresAt: 1_708_640_000_000,
   absoluteExpiresAt: null,
+  payloadVersion: 2,
+  authTime: 1_699_999_500_000,
+  actor: '{"sub":"admin"}',
 };
 
 /** The row as `query` answers it, under the property names the statements select. */

@@ -14,6 +14,11 @@ const NULLABLE_NUMBER: ColumnCodec = {
   encode: (value) => value,
   decode: (value) => (value === null || value === undefined ? null : Number(value)),
 };
+/** A version counter added by a later migration: NULL (rows written before it) reads as 1. */
+const VERSION: ColumnCodec = {
+  encode: (value) => value,
+  decode: (value) => (value === null || value === undefined ? 1 : Number(value)),
+};
 const JSON_TEXT: ColumnCodec = {
   encode: (value) => JSON.stringify(value),
   decode: (value) => JSON.parse(value as string) as unknown,
@@ -66,6 +71,10 @@ export const SESSION_ROW = [
   millis('lastRefreshedAt', 'last_refreshed_at'),
   millis('expiresAt', 'expires_at'),
   millis('absoluteExpiresAt', 'absolute_expires_at', true),
+  // AddSessionClaimColumns1764547200000
+  column('payloadVersion', 'payload_version', { type: 'int', nullable: true }, VERSION),
+  millis('authTime', 'auth_time', true),
+  column('actor', 'actor', { type: 'text', nullable: true }),
 ];
 
 /** Every property of a record has its column (a compile-time check). */

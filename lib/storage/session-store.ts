@@ -33,10 +33,19 @@ export interface SessionRecord {
   lastRefreshedAt: number;
   expiresAt: number;
   absoluteExpiresAt: number | null;
+  /** How often `jwtPayload` changed since creation, from 1 (tokens carry it as `pv`). */
+  payloadVersion: number;
+  /** When the user last proved who they are (sign-in or elevation), epoch ms; `null`: at `createdAt`. */
+  authTime: number | null;
+  /** JSON text of the RFC 8693 `act` claim (`{"sub":"…"}`) of an impersonation; `null` otherwise. */
+  actor: string | null;
 }
 
 /** What a revocation check reads. */
-export type SessionState = Pick<SessionRecord, 'userKey' | 'generation' | 'ancestors' | 'expiresAt'>;
+export type SessionState = Pick<
+  SessionRecord,
+  'userKey' | 'generation' | 'ancestors' | 'expiresAt' | 'payloadVersion'
+>;
 
 /** What a rotation writes. */
 export type SessionRotation = Pick<
@@ -108,6 +117,18 @@ export interface SessionStore extends SigningKeyStore {
   deleteSessionsOfUser(userKey: string): Promise<number>;
   /** Live sessions of a user, oldest first. */
   findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]>;
+  /**
+   * Replaces the JWT payload of a live session only if its version is still `expectedVersion`, and
+   * sets the version to `expectedVersion + 1`; `false` when the session is gone or changed meanwhile.
+   */
+  updateJwtPayload(
+    handle: string,
+    expectedVersion: number,
+    jwtPayload: string,
+    now: number,
+  ): Promise<boolean>;
+  /** Sets the authentication time of a live session of the user; `false` when there is none. */
+  updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean>;
   /** Removes expired rows and seals past their grace period; returns the rows removed. */
   deleteExpired(now: number): Promise<number>;
 }

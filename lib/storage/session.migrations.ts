@@ -2,8 +2,11 @@ import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunn
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
+import { sessionClaimColumnsMigration } from './migrations/1764547200000-session-claim-columns.js';
 
-type MigrationClass = new () => MigrationInterface;
+export type MigrationClass = new () => MigrationInterface;
+/** Where a migration finds the session tables of its naming. */
+export type SessionTablePaths = (runner: QueryRunner) => { sessions: string; signingKeys: string };
 
 const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
@@ -12,8 +15,9 @@ const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
-const isMysql = (runner: QueryRunner) => ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
-const isSqlite = (runner: QueryRunner) =>
+export const isMysql = (runner: QueryRunner) =>
+  ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
+export const isSqlite = (runner: QueryRunner) =>
   ['sqljs', 'better-sqlite3', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native'].includes(
     runner.connection.driver.options.type,
   );
@@ -79,7 +83,7 @@ async function lockMigrations(runner: QueryRunner): Promise<void> {
  * Takes the lock, then tells whether another instance ran `migration` while this one waited. That
  * instance's row is removed: TypeORM writes this run's row once `up` returns, so one row remains.
  */
-async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
+export async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
   await lockMigrations(runner);
   const { connection } = runner;
   const table = connection.driver.buildTableName(
@@ -228,7 +232,11 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     }
   }
 
-  return [CreateSessionTables1763769600000, AlignSessionColumnTypes1764460800000];
+  return [
+    CreateSessionTables1763769600000,
+    AlignSessionColumnTypes1764460800000,
+    sessionClaimColumnsMigration(paths),
+  ];
 }
 
 /** The migrations with the default table names. */

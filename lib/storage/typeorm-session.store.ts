@@ -3,6 +3,7 @@ import {
   LessThanOrEqual,
   MoreThan,
   Not,
+  Raw,
   type DataSource,
   type QueryResult,
   type Repository,
@@ -68,7 +69,7 @@ function millis(value: number): number {
   throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }
 
-const STATE_COLUMNS = sessionColumns('userKey', 'generation', 'ancestors', 'expiresAt');
+const STATE_COLUMNS = sessionColumns('userKey', 'generation', 'ancestors', 'expiresAt', 'payloadVersion');
 const SUMMARY_COLUMNS = sessionColumns('handle', 'createdAt', 'lastRefreshedAt', 'expiresAt');
 const ROTATED_COLUMNS = sessionColumns(
   'refreshHash',
@@ -268,6 +269,37 @@ export class TypeOrmSessionStore implements SessionStore {
   async updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean> {
     const result = await withRetry(() =>
       this.sessions.update({ handle: text(handle), expiresAt: MoreThan(millis(now)) }, { sessionData }),
+    );
+    return result.affected === 1;
+  }
+
+  async updateJwtPayload(
+    handle: string,
+    expectedVersion: number,
+    jwtPayload: string,
+    now: number,
+  ): Promise<boolean> {
+    if (!Number.isSafeInteger(expectedVersion)) throw new TypeError('Refusing a non-integer version.');
+    // Compare-and-set on the version: of two concurrent changes, the second re-reads and merges again.
+    const result = await withRetry(() =>
+      this.sessions.update(
+        {
+          handle: text(handle),
+          expiresAt: MoreThan(millis(now)),
+          payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
+        },
+        { jwtPayload, payloadVersion: expectedVersion + 1 },
+      ),
+    );
+    return result.affected === 1;
+  }
+
+  async updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
+    const result = await withRetry(() =>
+      this.sessions.update(
+        { handle: text(handle), userKey: text(userKey), expiresAt: MoreThan(millis(now)) },
+        { authTime: millis(authTime) },
+      ),
     );
     return result.affected === 1;
   }

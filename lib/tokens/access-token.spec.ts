@@ -40,7 +40,7 @@ describe('accessTokenLength', () => {
           fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
           async (userId, jwtPayload, generation, issuer) => {
             const id = typeof userId === 'number' && !Number.isFinite(userId) ? 1 : userId;
-            const claims = { userId: id, handle: 'a'.repeat(32), generation, jwtPayload };
+            const claims = { userId: id, handle: 'a'.repeat(32), generation, jwtPayload, payloadVersion: 1 };
             const now = Date.now();
             const options = { issuer, audience: issuer };
             const token = await signAccessToken(signer, claims, now, now + 60_000, options);
@@ -55,7 +55,7 @@ describe('accessTokenLength', () => {
   it('names the same limit for the verifier: a token one character over it is refused unparsed', async () => {
     const signer = await signerOf('HS256');
     const now = Date.now();
-    const claims = { userId: 'u', handle: 'a'.repeat(32), generation: 1, jwtPayload: {} };
+    const claims = { userId: 'u', handle: 'a'.repeat(32), generation: 1, jwtPayload: {}, payloadVersion: 1 };
     const token = await signAccessToken(signer, claims, now, now + 60_000, {});
     const resolve = () => signer;
     const options = { clockTolerance: 0, maxLength: token.length };

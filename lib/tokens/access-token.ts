@@ -9,6 +9,12 @@ export interface AccessTokenClaims {
   jwtPayload: unknown;
   /** Expiry, epoch ms. */
   expiresAt: number;
+  /** The session's payload version the token was minted at (`pv`; 1 when absent). */
+  payloadVersion: number;
+  /** OpenID Connect `auth_time`: when the user last authenticated, epoch **seconds**; absent in older tokens. */
+  authTime?: number;
+  /** RFC 8693 `act`: who acts as the user (an impersonation). */
+  actor?: { sub: string };
 }
 
 /** A key the ring hands out for signing or verifying. */
@@ -49,6 +55,9 @@ interface Claims {
   sid: string;
   gen: number;
   pld?: unknown;
+  pv?: number;
+  auth_time?: number;
+  act?: { sub: string };
 }
 
 /** Header and claims of an access token as JSON text, exactly as they are signed. */
@@ -64,7 +73,10 @@ function encodeAccessToken(
     sid: claims.handle,
     gen: claims.generation,
     pld: claims.jwtPayload,
+    pv: claims.payloadVersion,
   };
+  if (claims.authTime !== undefined) body.auth_time = claims.authTime;
+  if (claims.actor !== undefined) body.act = { sub: claims.actor.sub };
   if (typeof claims.userId === 'number') body.uty = 'n';
   body.iat = Math.floor(issuedAt / 1000);
   body.exp = Math.floor(expiresAt / 1000);
@@ -175,11 +187,20 @@ export async function verifyAccessToken(
 }
 
 function readClaims(payload: Record<string, unknown>): AccessTokenClaims | undefined {
-  const { sub, uty, sid, gen, exp } = payload;
+  const { sub, uty, sid, gen, exp, pv = 1, auth_time: authTime, act } = payload;
   if (typeof sub !== 'string' || sub.length === 0) return undefined;
   if (typeof sid !== 'string' || !SESSION_HANDLE_PATTERN.test(sid)) return undefined;
   if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 1) return undefined;
   if (typeof exp !== 'number') return undefined;
+  if (typeof pv !== 'number' || !Number.isSafeInteger(pv) || pv < 1) return undefined;
+  if (authTime !== undefined && (typeof authTime !== 'number' || !Number.isFinite(authTime)))
+    return undefined;
+  let actor: { sub: string } | undefined;
+  if (act !== undefined) {
+    const actorSub = (act as { sub?: unknown } | null)?.sub;
+    if (typeof actorSub !== 'string' || actorSub.length === 0) return undefined;
+    actor = { sub: actorSub };
+  }
   let userId: string | number = sub;
   if (uty === 'n') {
     userId = Number(sub);
@@ -187,5 +208,15 @@ function readClaims(payload: Record<string, unknown>): AccessTokenClaims | undef
   } else if (uty !== undefined) {
     return undefined;
   }
-  return { userId, handle: sid, generation: gen, jwtPayload: payload.pld, expiresAt: exp * 1000 };
+  const claims: AccessTokenClaims = {
+    userId,
+    handle: sid,
+    generation: gen,
+    jwtPayload: payload.pld,
+    expiresAt: exp * 1000,
+    payloadVersion: pv,
+  };
+  if (authTime !== undefined) claims.authTime = authTime;
+  if (actor !== undefined) claims.actor = actor;
+  return claims;
 }

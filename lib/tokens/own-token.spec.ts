@@ -24,7 +24,13 @@ const checks: OwnTokenChecks = {
 const now = Date.now();
 
 function ourAccessToken(expiresAt = now + 60_000, issuedAt = now): Promise<string> {
-  const claims = { userId: 'u', handle: newSessionHandle(), generation: 1, jwtPayload: {} };
+  const claims = {
+    userId: 'u',
+    handle: newSessionHandle(),
+    generation: 1,
+    jwtPayload: {},
+    payloadVersion: 1,
+  };
   return signAccessToken(key, claims, issuedAt, expiresAt, {});
 }
 

@@ -15,6 +15,7 @@ export interface VerifiedToken {
       readonly handle: string;
       readonly userId: string | number;
       readonly jwtPayload: unknown;
+      readonly actor?: { readonly sub: string };
     };
   };
 }
