@@ -8,6 +8,8 @@ import type {
   SessionClient,
   SessionClientOptions,
 } from '../../lib/client/session-client.js';
+import { Controller, Get, UseGuards } from '@nestjs/common';
+import { SessionError, SessionGuard } from '../../lib/index.js';
 import { ClaimRoutesController } from '../fixtures/claims.fixtures.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -25,6 +27,21 @@ const modules = new Map(
     }).outputText,
   ]),
 );
+
+/**
+ * A route that needs a recent sign-in, answering as the library's `fresh` check does (the error the
+ * server renders, after the session was verified).
+ */
+@UseGuards(SessionGuard)
+@Controller('step-up')
+class StepUpController {
+  @Get('payout')
+  payout(): never {
+    throw new SessionError(SessionError.SESSION_NOT_FRESH, 'sign in again to continue', {
+      body: { maxAge: 300 },
+    });
+  }
+}
 
 /** A page that loads the client module the way an app's page does. */
 const PAGE_HTML = `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
@@ -60,7 +77,11 @@ describe.runIf(canRun)('browser client callbacks for 403 answers in Chromium', (
 
     beforeAll(async () => {
       db = await createTestDatabase('sqlite');
-      http = await createHttpApp({ adapter, database: db.options, controllers: [ClaimRoutesController] });
+      http = await createHttpApp({
+        adapter,
+        database: db.options,
+        controllers: [ClaimRoutesController, StepUpController],
+      });
       await http.app.listen(0, '127.0.0.1');
       const { port } = http.app.getHttpServer().address() as { port: number };
       base = `http://localhost:${port}`;
@@ -152,6 +173,20 @@ describe.runIf(canRun)('browser client callbacks for 403 answers in Chromium', (
         body: { userId: 'browser-user' },
         invalidClaims: refused.invalidClaims,
       });
+    });
+
+    it('calls onStepUpRequired for SESSION_NOT_FRESH, resolves with the 403 and keeps the user signed in', async () => {
+      await signIn({ role: 'user' });
+      const refused = await fetchInPage('/step-up/payout');
+      expect(refused).toMatchObject({
+        status: 403,
+        body: { type: 'SESSION_NOT_FRESH', maxAge: 300 },
+        invalidClaims: [],
+        stepUps: 1,
+        signedOut: [],
+        hasSession: true,
+      });
+      expect(await fetchInPage('/me')).toMatchObject({ status: 200, stepUps: 1, signedOut: [] });
     });
 
     it('resolves the request even when the page handler throws', async () => {
