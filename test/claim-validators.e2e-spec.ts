@@ -176,6 +176,15 @@ describe.each(ADAPTERS)('claim validators on %s', (adapter) => {
       });
     });
 
+    it('leaves the payload as it was when the fetcher fails, and answers with its error', async () => {
+      const jar = await signIn('directory-down', { roles: ['admin'] });
+      const response = await get('/fresh/admin', jar);
+      expect(response.status).toBe(503);
+      expect(setCookies(response)).toEqual([]);
+      expect((await get('/me', jar)).body.payload).toEqual({ roles: ['admin'] });
+      expect(rolesStore.fetches).toEqual(['directory-down']);
+    });
+
     it('answers a header session with the merged token in the access-token header', async () => {
       rolesStore.roles.set('f3', ['admin']);
       const login = await http.request
