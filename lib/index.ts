@@ -91,3 +91,4 @@ export type {
   SessionPayloadChangedEvent,
 } from './session.events.js';
 export type { JwtPayloadPatch } from './claims/payload-merge.js';
+export type { ElevateOutcome } from './http/request-claims.js';

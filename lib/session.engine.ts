@@ -31,6 +31,7 @@ import {
 import { SessionEvents } from './session.events.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
 import { SessionClaimsOperations } from './claims/claims-operations.js';
+import { assertSessionAccess } from './claims/access-checks.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -199,6 +200,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    * fails the check); only an explicit `null` skips it.
    * @throws SessionError `TRY_REFRESH_TOKEN` for a missing, expired, invalid or stale token or a
    * failed anti-csrf check; `UNAUTHORISED` for a revoked session (with `checkDatabase`);
+   * `SESSION_NOT_FRESH` / `IMPERSONATION_NOT_ALLOWED` (403) for the `fresh` / `allowImpersonation` options;
    * `GENERAL_ERROR` when the database is needed and unavailable.
    */
   async getSession(
@@ -218,6 +220,9 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     }
     if (options.checkDatabase ?? this.options.accessToken.blacklisting) {
       await this.assertLiveGeneration(claims);
+    }
+    if (options.fresh !== undefined || options.allowImpersonation === false) {
+      assertSessionAccess(claims, options, this.clock.now());
     }
     return verified.result;
   }

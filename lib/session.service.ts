@@ -27,7 +27,7 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
-import { RequestClaims } from './http/request-claims.js';
+import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import { ClaimValidation } from './claim-validation/claim-validation.js';
@@ -97,7 +97,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     super(engine);
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
-    this.claims = new RequestClaims(engine, this.transport);
+    this.claims = new RequestClaims(engine, this.transport, strategies, events);
     this.operations = {
       getSessionData: (handle, response) =>
         this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
@@ -182,6 +182,27 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   }
 
   /**
+   * Step-up ("sudo mode") within the session: runs a login strategy on `credentials` for the
+   * session's **own** user, then records the authentication (`auth_time` now, on the row and in a
+   * new access token on the request's transport; same handle and refresh chain) and emits
+   * `session.elevated`, so `@VerifySession({ fresh })` routes pass again.
+   * @throws LoginError `LOGIN_FAILED` (wrong credentials or another user's: nothing written, cookies
+   * untouched); SessionError `IMPERSONATION_NOT_ALLOWED` (403) for an impersonated session,
+   * `UNAUTHORISED` when the session is gone, `GENERAL_ERROR`.
+   */
+  elevate(
+    response: HttpResponseLike,
+    session: Session,
+    strategyName: string,
+    credentials: unknown,
+  ): Promise<ElevateOutcome> {
+    const via = this.authenticatedBy.get(requestKey(requestOf(response))) ?? 'cookie';
+    return this.clearOnAuthError(response, () =>
+      this.claims.elevate(response, session, strategyName, credentials, via),
+    );
+  }
+
+  /**
    * Verifies the request's session (Bearer header first, then cookies; see {@link verifyRequest}).
    * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
    * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
@@ -226,11 +247,10 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     response: HttpResponseLike,
     options: VerifyRequestOptions,
   ): Promise<Session | undefined> {
-    const checkDatabase = options.checkDatabase;
     const credentials = readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names);
     if (credentials.kind === 'bearer') {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
-      const verified = await this.engine.getSession(credentials.token, null, { checkDatabase });
+      const verified = await this.engine.getSession(credentials.token, null, options);
       return this.requestSession(verified.session, request, response, 'header');
     }
     if (
@@ -247,9 +267,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     if (credentials.accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
     const antiCsrf = this.antiCsrfToken(credentials, options.antiCsrfCheck ?? true);
     try {
-      const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, {
-        checkDatabase,
-      });
+      const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, options);
       return this.requestSession(verified.session, request, response, 'cookie');
     } catch (error) {
       this.clearOnAuthFailure(response, error, request);

@@ -5,10 +5,20 @@ import type { HttpResponseLike } from './http-adapter.js';
 import type { SessionTransport } from './session-transport.js';
 import type { SessionInfo } from '../interfaces/session.interface.js';
 import type { SessionEngine } from '../session.engine.js';
+import type { SessionEvents } from '../session.events.js';
+import { LoginError } from '../errors/login.error.js';
+import { attemptLogin } from '../login/login-attempt.js';
+import type { LoginStrategyRegistry } from '../login/login-strategy.registry.js';
+import { assertUserId, userKeyOf } from '../session.arguments.js';
+import type { Session } from './session.js';
 import type { ReissuedSession } from '../claims/claims-operations.js';
 
 /** How the credential of a request travelled: its new access token goes back the same way. */
 export type ClaimsTransport = 'cookie' | 'header';
+
+/** What `SessionService.elevate` answers: done, or a further step of a multi-step strategy. */
+export type ElevateOutcome =
+  { status: 'elevated'; session: Session } | { status: 'pending'; challenge?: unknown };
 
 /**
  * The request side of claim changes: runs the engine's change, then answers the new access token
@@ -18,7 +28,42 @@ export class RequestClaims {
   constructor(
     private readonly engine: SessionEngine,
     private readonly transport: SessionTransport,
+    private readonly strategies: LoginStrategyRegistry,
+    private readonly events: SessionEvents,
   ) {}
+
+  /**
+   * Step-up within the session: the strategy must accept the credentials as the session's own user.
+   * Then `auth_time` is now on the row and in a new access token (same handle, refresh chain).
+   * @throws LoginError `LOGIN_FAILED` for wrong credentials or another user's (nothing written),
+   * `UNKNOWN_LOGIN_STRATEGY`; SessionError `IMPERSONATION_NOT_ALLOWED` for an impersonation,
+   * `UNAUTHORISED` when the session is gone, `GENERAL_ERROR`.
+   */
+  async elevate(
+    response: HttpResponseLike,
+    session: Session,
+    strategyName: string,
+    credentials: unknown,
+    via: ClaimsTransport,
+  ): Promise<ElevateOutcome> {
+    // An actor proving their own identity says nothing about the user's: never fresh by them.
+    if (session.getActor() !== undefined) {
+      throw new SessionError(SessionError.IMPERSONATION_NOT_ALLOWED, Messages.impersonationNotAllowed);
+    }
+    const decision = await attemptLogin(this.strategies, this.events, strategyName, credentials);
+    if ('pending' in decision) return { status: 'pending', challenge: decision.challenge };
+    const { userId } = decision.identity;
+    assertUserId(userId);
+    const strategy = String(strategyName);
+    if (userKeyOf(userId) !== userKeyOf(session.getUserId())) {
+      this.events.publish('login.attempt', { strategy, success: false, error: 'another-user' });
+      throw new LoginError(LoginError.LOGIN_FAILED, 'The credentials are not valid.');
+    }
+    const reissued = await this.engine.claims.elevate(session.getHandle(), session.getUserId());
+    this.deliver(response, reissued, via);
+    this.events.publish('login.attempt', { strategy, success: true, userId: session.getUserId() });
+    return { status: 'elevated', session };
+  }
 
   /**
    * Merges into the payload of the request's session and delivers the new access token.

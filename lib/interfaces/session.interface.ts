@@ -73,6 +73,18 @@ export interface GetSessionOptions {
    * @default the `accessToken.blacklisting` option
    */
   checkDatabase?: boolean;
+  /**
+   * Step-up: require that the user authenticated (signed in, or `SessionService.elevate`) at most
+   * this many **seconds** ago (the token's `auth_time`); else `SESSION_NOT_FRESH` (403, body
+   * `{ maxAge }`), cookies untouched.
+   */
+  fresh?: number;
+  /**
+   * `false` refuses an impersonated session (one whose token names an actor, `act`) with
+   * `IMPERSONATION_NOT_ALLOWED` (403).
+   * @default true
+   */
+  allowImpersonation?: boolean;
 }
 
 /** A live session of a user, for "your devices" pages (times in epoch ms). */

@@ -127,7 +127,7 @@ export interface SessionStore extends SigningKeyStore {
     jwtPayload: string,
     now: number,
   ): Promise<boolean>;
-  /** Sets the authentication time of a live session of the user; `false` when there is none. */
+  /** Sets the authentication time of a live, non-impersonated session of the user; `false` when none. */
   updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean>;
   /** Removes expired rows and seals past their grace period; returns the rows removed. */
   deleteExpired(now: number): Promise<number>;

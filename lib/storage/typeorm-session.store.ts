@@ -297,7 +297,8 @@ export class TypeOrmSessionStore implements SessionStore {
   async updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
     const result = await withRetry(() =>
       this.sessions.update(
-        { handle: text(handle), userKey: text(userKey), expiresAt: MoreThan(millis(now)) },
+        // Never an impersonation: the actor's proof is not the user's.
+        { handle: text(handle), userKey: text(userKey), expiresAt: MoreThan(millis(now)), actor: IsNull() },
         { authTime: millis(authTime) },
       ),
     );

@@ -9,7 +9,7 @@ import type {
   SessionClientOptions,
 } from '../../lib/client/session-client.js';
 import { Controller, Get, UseGuards } from '@nestjs/common';
-import { SessionError, SessionGuard } from '../../lib/index.js';
+import { SessionGuard, VerifySession } from '../../lib/index.js';
 import { ClaimRoutesController } from '../fixtures/claims.fixtures.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -28,18 +28,14 @@ const modules = new Map(
   ]),
 );
 
-/**
- * A route that needs a recent sign-in, answering as the library's `fresh` check does (the error the
- * server renders, after the session was verified).
- */
+/** A route that needs a sign-in less than 300 s ago. */
 @UseGuards(SessionGuard)
 @Controller('step-up')
 class StepUpController {
+  @VerifySession({ fresh: 300 })
   @Get('payout')
-  payout(): never {
-    throw new SessionError(SessionError.SESSION_NOT_FRESH, 'sign in again to continue', {
-      body: { maxAge: 300 },
-    });
+  payout() {
+    return { paid: true };
   }
 }
 
@@ -177,6 +173,8 @@ describe.runIf(canRun)('browser client callbacks for 403 answers in Chromium', (
 
     it('calls onStepUpRequired for SESSION_NOT_FRESH, resolves with the 403 and keeps the user signed in', async () => {
       await signIn({ role: 'user' });
+      expect(await fetchInPage('/step-up/payout')).toMatchObject({ status: 200, stepUps: 0 });
+      http.clock.advance(301);
       const refused = await fetchInPage('/step-up/payout');
       expect(refused).toMatchObject({
         status: 403,

@@ -1,5 +1,7 @@
-import { Body, Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Injectable, Post, Res, UseGuards } from '@nestjs/common';
 import {
+  LoginStrategy,
+  type LoginStrategyResult,
   PublicAccess,
   Session,
   SessionGuard,
@@ -7,6 +9,17 @@ import {
   VerifySession,
   type HttpResponseLike,
 } from '../../lib/index.js';
+
+/** Two users with their passwords, each signing in as itself. */
+@LoginStrategy('step-up')
+@Injectable()
+export class StepUpStrategy implements LoginStrategy<{ user?: string; password?: string }> {
+  validate({ user, password }: { user?: string; password?: string }): LoginStrategyResult {
+    if (user === 'ada' && password === 'ada-pass') return { userId: 'ada' };
+    if (user === 'bob' && password === 'bob-pass') return { userId: 'bob' };
+    return null;
+  }
+}
 
 /** Routes that change claims: the payload in a handler and by handle or user (an admin's calls). */
 @Controller('claims')
@@ -40,6 +53,25 @@ export class ClaimsController {
   @HttpCode(200)
   async adminMergeUser(@Body() body: { userId: string | number; patch: Record<string, unknown> }) {
     return { changed: await this.sessions.mergeIntoAccessTokenPayloadForUser(body.userId, body.patch) };
+  }
+
+  @UseGuards(SessionGuard)
+  @VerifySession({ fresh: 300 })
+  @Get('sensitive')
+  sensitive(@Session('handle') handle: string) {
+    return { handle };
+  }
+
+  @UseGuards(SessionGuard)
+  @Post('elevate')
+  @HttpCode(200)
+  async elevate(
+    @Session() session: Session,
+    @Body() body: { credentials: unknown },
+    @Res({ passthrough: true }) response: HttpResponseLike,
+  ) {
+    const outcome = await this.sessions.elevate(response, session, 'step-up', body.credentials);
+    return { status: outcome.status };
   }
 
   @PublicAccess()
