@@ -154,7 +154,8 @@ export const SessionClaims = {
 export interface ClaimsOption {
   /**
    * Validators the session must pass (all of them), built with {@link SessionClaims}. On a route they
-   * add to the controller's. A failure answers 403 `INVALID_CLAIM`; cookies are never cleared.
+   * add to the controller's. A failure answers 403 `INVALID_CLAIM`; cookies are never cleared. They
+   * run on a session: with `sessionRequired: false`, a request carrying none is not checked.
    * @default [] (no claim checked, no extra work)
    */
   claims?: readonly SessionClaimValidator[];
