@@ -7,6 +7,7 @@ import {
   ManualController,
   MistypedClaimController,
   OrphanClaimController,
+  PlanFetcherInstaller,
   RolesFetcher,
   StaffController,
   rolesStore,
@@ -49,7 +50,7 @@ describe.each(ADAPTERS)('claim validators on %s', (adapter) => {
       database: db.options,
       options: { accessToken: { validity: 3600 } },
       controllers: [ClaimRoutesController, StaffController, FreshRolesController, ManualController],
-      providers: [RolesFetcher],
+      providers: [RolesFetcher, PlanFetcherInstaller],
     });
   });
   afterAll(async () => {
@@ -183,6 +184,15 @@ describe.each(ADAPTERS)('claim validators on %s', (adapter) => {
       expect(setCookies(response)).toEqual([]);
       expect((await get('/me', jar)).body.payload).toEqual({ roles: ['admin'] });
       expect(rolesStore.fetches).toEqual(['directory-down']);
+    });
+
+    it('uses a fetcher registered by hand before bootstrap', async () => {
+      const payer = await get('/fresh/pro', await signIn('payer', { plan: 'free' }));
+      expect(payer.status).toBe(200);
+      expect(payer.body.payload).toMatchObject({ plan: 'pro' });
+      const freeRider = await get('/fresh/pro', await signIn('free-rider', { plan: 'pro' }));
+      expect(freeRider.status).toBe(403);
+      expect(freeRider.body.claimValidationErrors).toEqual([{ claim: 'plan', reason: 'must equal "pro"' }]);
     });
 
     it('answers a header session with the merged token in the access-token header', async () => {

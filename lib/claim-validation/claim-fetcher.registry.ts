@@ -44,7 +44,11 @@ export class ClaimFetcherRegistry implements OnModuleInit, OnApplicationBootstra
     }
   }
 
-  /** Adds a fetcher by hand (e.g. one built at run time). */
+  /**
+   * Adds a fetcher by hand (e.g. one built at run time), before the app bootstraps (in a provider's
+   * `onModuleInit`), so the start-up check of `maxAge` claims sees it.
+   * @throws SessionError `GENERAL_ERROR` for an object without `fetchValue` or a second fetcher of a claim.
+   */
   register(claim: string, fetcher: ClaimFetcher): void {
     if (typeof fetcher?.fetchValue !== 'function') {
       throw new SessionError(
