@@ -228,3 +228,30 @@ describe.each(ADAPTERS)('claim validators on %s', (adapter) => {
     }
   });
 });
+
+describe.each(['useFactory', 'useClass', 'useExisting'] as const)(
+  'claim validators with forRootAsync (%s)',
+  (registration) => {
+    it('refetches through a discovered fetcher and refuses with INVALID_CLAIM', async () => {
+      const db = await createTestDatabase('sqlite');
+      const http = await createHttpApp({
+        adapter: 'express',
+        database: db.options,
+        registration,
+        controllers: [FreshRolesController],
+        providers: [RolesFetcher, PlanFetcherInstaller],
+      });
+      try {
+        const login = await http.request.post('/login').send({ userId: 'async-user', payload: {} });
+        const cookie = new CookieJar().store(login).header();
+        expect((await http.request.get('/fresh/pro').set('Cookie', cookie)).body).toMatchObject({
+          type: 'INVALID_CLAIM',
+          claimValidationErrors: [{ claim: 'plan', reason: 'must equal "pro"' }],
+        });
+      } finally {
+        await http.close();
+        await db.drop();
+      }
+    });
+  },
+);
