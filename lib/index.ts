@@ -92,3 +92,8 @@ export type {
 } from './session.events.js';
 export type { JwtPayloadPatch } from './claims/payload-merge.js';
 export type { ElevateOutcome } from './http/request-claims.js';
+export {
+  DEFAULT_IMPERSONATION_TTL,
+  type ImpersonateOptions,
+  type ImpersonationStart,
+} from './claims/impersonation.js';

@@ -1,5 +1,7 @@
 import type { JwtPayloadPatch } from './claims/payload-merge.js';
 import type { SessionListEntry } from './interfaces/session.interface.js';
+import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
+import { SessionError } from './errors/session.error.js';
 import type { Session } from './http/session.js';
 import type { UserId } from './session.arguments.js';
 import type { SessionEngine } from './session.engine.js';
@@ -46,8 +48,14 @@ export abstract class SessionHandleApi {
     return this.engine.revokeSessionForUser(sessionHandle, userId);
   }
 
-  /** Revokes every other session of the session's user ("sign out everywhere else"); returns how many. */
-  revokeOtherSessions(session: Session): Promise<number> {
+  /**
+   * Revokes every other session of the session's user ("sign out everywhere else"); returns how many.
+   * @throws SessionError `IMPERSONATION_NOT_ALLOWED` (403) for an impersonated session.
+   */
+  async revokeOtherSessions(session: Session): Promise<number> {
+    if (session.getActor?.() !== undefined) {
+      throw new SessionError(SessionError.IMPERSONATION_NOT_ALLOWED, Messages.impersonationNotAllowed);
+    }
     return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
   }
 

@@ -32,6 +32,7 @@ import { SessionEvents } from './session.events.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
 import { SessionClaimsOperations } from './claims/claims-operations.js';
 import { assertSessionAccess } from './claims/access-checks.js';
+import { impersonationFields } from './claims/impersonation.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -164,6 +165,11 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       this.options.accessToken.validity,
     );
     const now = this.clock.now();
+    const expiry = firstExpiry(now, this.policy);
+    const { impersonation } = options;
+    const actorFields = impersonation
+      ? impersonationFields(impersonation, userId, now, expiry, this.options.refreshToken.validity)
+      : { actor: null };
     const handle = newSessionHandle();
     const refreshToken = mintRefreshToken(this.keys.refreshTokenTag, handle, 1);
     const record: SessionRecord = {
@@ -181,10 +187,10 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
-      ...firstExpiry(now, this.policy),
+      ...expiry,
       payloadVersion: 1,
       authTime: now,
-      actor: null,
+      ...actorFields,
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
@@ -192,6 +198,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     const issued = await this.issuer.issue(record, refreshToken, now);
     await this.db.insertSession(record);
     this.events.publish('session.created', { sessionHandle: handle, userId });
+    if (impersonation) this.claims.impersonationStarted(record, impersonation);
     return issued;
   }
 
@@ -267,6 +274,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
       const { record, databaseNow } = await this.db.findSessionWithClock(claims.handle);
       const now = this.clock.now();
+      // An impersonation past its hard lifetime ends here if the cleanup has not seen it yet.
+      if (record?.actor && !isLiveSession(record, now)) await this.claims.endImpersonation(record, 'expired');
       if (!isLiveSession(record, now)) {
         throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
       }
@@ -328,7 +337,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    */
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
-    return this.db.deleteExpired(now);
+    const ended = await this.claims.endExpiredImpersonations(now);
+    return ended + (await this.db.deleteExpired(now));
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {

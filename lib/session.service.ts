@@ -28,6 +28,7 @@ import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
 import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
+import { DEFAULT_IMPERSONATION_TTL, type ImpersonateOptions } from './claims/impersonation.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import { ClaimValidation } from './claim-validation/claim-validation.js';
@@ -110,6 +111,10 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       },
       mergeIntoAccessTokenPayload: (handle, patch, response) =>
         this.clearOnAuthError(response, () => this.claims.merge(handle, patch, response, 'cookie')),
+      endImpersonation: async (info, response) => {
+        this.transport.clear(response);
+        await this.claims.endImpersonation(info);
+      },
     };
     this.headerOperations = {
       getSessionData: (handle) => this.engine.getSessionData(handle),
@@ -119,6 +124,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       },
       mergeIntoAccessTokenPayload: (handle, patch, response) =>
         this.claims.merge(handle, patch, response, 'header'),
+      endImpersonation: (info) => this.claims.endImpersonation(info),
     };
   }
 
@@ -182,6 +188,27 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   }
 
   /**
+   * Signs this browser (or header client) in as `targetUserId` on behalf of `actorUserId` (an
+   * admin's "sign in as this customer"), delivered as `createNewSession` delivers. The session's row
+   * and tokens name the actor (RFC 8693 `act: { sub }`, `session.getActor()`), its hard lifetime is
+   * `ttl` seconds (default 3,600; refreshes never extend it), it cannot be elevated nor revoke the
+   * target's other sessions, and `@VerifySession({ allowImpersonation: false })` routes refuse it.
+   * Emits `session.impersonation-started`; its sign-out, expiry or revocation by the cleanup emits
+   * `session.impersonation-ended`. Who may impersonate whom is the app's decision (guard the route).
+   * @throws SessionError `GENERAL_ERROR` for bad options (also an actor acting as itself).
+   */
+  async impersonate(response: HttpResponseLike, options: ImpersonateOptions): Promise<Session> {
+    const { actorUserId, ttl = DEFAULT_IMPERSONATION_TTL, reason } = options;
+    const created = await this.engine.createNewSession(
+      options.targetUserId,
+      options.jwtPayload,
+      options.sessionData,
+      { impersonation: { actorUserId, ttl, reason } },
+    );
+    return this.deliverNewSession(response, created);
+  }
+
+  /**
    * Step-up ("sudo mode") within the session: runs a login strategy on `credentials` for the
    * session's **own** user, then records the authentication (`auth_time` now, on the row and in a
    * new access token on the request's transport; same handle and refresh chain) and emits
@@ -224,34 +251,20 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * Verifies a request as `SessionGuard` does; `undefined` only when the session is optional and
    * the request carries none. `Authorization: Bearer` wins over cookies, except that a Bearer value
    * which cannot be our access token (another issuer's JWT, `undefined`, empty...) is ignored when the
-   * request carries session cookies. A failing Bearer token never clears cookies. `claims` then run
-   * on the session (see `SessionClaims`).
+   * request carries session cookies. A failing Bearer token never clears cookies.
    * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
-   * cookies the request carried cleared, for a cookie session), `INVALID_CLAIM` (403, cookies
-   * untouched), `GENERAL_ERROR`.
+   * cookies the request carried cleared, for a cookie session), `INVALID_CLAIM`, `GENERAL_ERROR`.
    */
-  verifyRequest(
+  async verifyRequest(
     request: HttpRequestLike,
     response: HttpResponseLike,
     options: VerifyRequestOptions = {},
-  ): Promise<Session | undefined> {
-    const verified = this.verifyCredentials(request, response, options);
-    // No extra promise unless the route has claims: the guard's cost on other routes is unchanged.
-    if (options.claims === undefined || options.claims.length === 0) return verified;
-    const claims = options.claims;
-    return verified.then((session) => session && this.claimValidation.enforce(session, claims));
-  }
-
-  private async verifyCredentials(
-    request: HttpRequestLike,
-    response: HttpResponseLike,
-    options: VerifyRequestOptions,
   ): Promise<Session | undefined> {
     const credentials = readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names);
     if (credentials.kind === 'bearer') {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
       const verified = await this.engine.getSession(credentials.token, null, options);
-      return this.requestSession(verified.session, request, response, 'header');
+      return this.withClaims(this.requestSession(verified.session, request, response, 'header'), options);
     }
     if (
       options.sessionRequired === false &&
@@ -268,7 +281,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     const antiCsrf = this.antiCsrfToken(credentials, options.antiCsrfCheck ?? true);
     try {
       const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, options);
-      return this.requestSession(verified.session, request, response, 'cookie');
+      return this.withClaims(this.requestSession(verified.session, request, response, 'cookie'), options);
     } catch (error) {
       this.clearOnAuthFailure(response, error, request);
       throw error;
@@ -361,6 +374,11 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     return (
       readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names).kind === 'cookies'
     );
+  }
+
+  /** The session once its `claims` pass; without claims, itself (no extra work on other routes). */
+  private withClaims(session: Session, { claims }: VerifyRequestOptions): Session | Promise<Session> {
+    return claims?.length ? this.claimValidation.enforce(session, claims) : session;
   }
 
   private requestSession(

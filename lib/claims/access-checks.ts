@@ -18,6 +18,10 @@ export function assertSessionAccess(
   }
   const { fresh } = options;
   if (fresh === undefined) return;
+  // A typo must not turn the check off (NaN compares false): refuse the configuration instead.
+  if (typeof fresh !== 'number' || !Number.isFinite(fresh) || fresh < 0) {
+    throw new SessionError(SessionError.GENERAL_ERROR, Messages.freshOptionInvalid(fresh));
+  }
   // A token without auth_time (signed before step-up existed) is never fresh: elevating mints one.
   if (claims.authTime === undefined || Math.floor(now / 1000) - claims.authTime > fresh) {
     throw new SessionError(SessionError.SESSION_NOT_FRESH, Messages.sessionNotFresh(fresh), {

@@ -9,6 +9,11 @@ import { isLiveSession } from '../tokens/refresh-rotation.js';
 import type { BoundedSessionStore } from '../engine/bounded-store.js';
 import { userIdOf, type SessionTokenIssuer } from '../engine/token-issuer.js';
 import { mergePayloadText } from './payload-merge.js';
+import type { ImpersonationStart } from './impersonation.js';
+import type { ImpersonationEndedEvent } from '../session.events.js';
+
+/** What ending an impersonation needs of its row. */
+export type ImpersonationRow = Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>;
 
 /** A change lost to a concurrent change of the same session is re-read this many times. */
 const MAX_MERGE_ATTEMPTS = 4;
@@ -89,6 +94,51 @@ export class SessionClaimsOperations {
     if (!reissued) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     this.events.publish('session.elevated', { sessionHandle: handle, userId });
     return reissued;
+  }
+
+  /** Reports a started impersonation (after its row is written). */
+  impersonationStarted(record: SessionRecord, start: ImpersonationStart): void {
+    this.events.publish('session.impersonation-started', {
+      sessionHandle: record.handle,
+      actorUserId: start.actorUserId,
+      targetUserId: userIdOf(record),
+      ...(start.reason !== undefined && { reason: start.reason }),
+      expiresAt: record.expiresAt,
+    });
+  }
+
+  /**
+   * Deletes an impersonation's row and reports its end, once (only the call that deleted the row
+   * reports); `false` when it was already gone.
+   */
+  async endImpersonation(row: ImpersonationRow, cause: ImpersonationEndedEvent['cause']): Promise<boolean> {
+    if (!(await this.db.deleteSession(row.handle))) return false;
+    const targetUserId = userIdOf(row);
+    const actor = JSON.parse(row.actor ?? 'null') as { sub: string } | null;
+    if (cause !== 'expired') {
+      this.events.publish('session.revoked', {
+        reason: 'impersonation-ended',
+        sessionHandle: row.handle,
+        userId: targetUserId,
+        count: 1,
+      });
+    }
+    this.events.publish('session.impersonation-ended', {
+      sessionHandle: row.handle,
+      actorUserId: actor?.sub ?? '',
+      targetUserId,
+      cause,
+    });
+    return true;
+  }
+
+  /** Ends the impersonations whose lifetime ran out (before the cleanup removes them); returns how many. */
+  async endExpiredImpersonations(now: number): Promise<number> {
+    let ended = 0;
+    for (const row of await this.db.findExpiredImpersonations(now)) {
+      if (await this.endImpersonation(row, 'expired')) ended++;
+    }
+    return ended;
   }
 
   /** The row and a new access token of the session's current generation; `undefined` when gone. */

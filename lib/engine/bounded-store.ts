@@ -139,6 +139,10 @@ export class BoundedSessionStore {
     return this.bound('write', () => this.store.updateAuthTime(handle, userKey, authTime, now));
   }
 
+  findExpiredImpersonations(now: number): ReturnType<SessionStore['findExpiredImpersonations']> {
+    return this.bound('read', () => this.store.findExpiredImpersonations(now));
+  }
+
   deleteSession(handle: string): Promise<boolean> {
     return this.bound('write', () => this.store.deleteSession(handle));
   }

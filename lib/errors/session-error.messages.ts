@@ -22,6 +22,8 @@ export const SessionErrorMessages = {
     `This action needs a sign-in less than ${maxAge} s ago: confirm your identity, then retry.`,
   concurrentPayloadChanges:
     'The JWT payload of this session kept changing concurrently; nothing was changed by this call: retry.',
+  freshOptionInvalid: (fresh: unknown) =>
+    `@VerifySession({ fresh }) must be a number of seconds ≥ 0, got ${JSON.stringify(fresh) ?? String(fresh)}.`,
   impersonationNotAllowed: 'An impersonated session cannot do this.',
   invalidClaim: 'The session lacks a claim this route requires.',
   staticKeysNotRotatable:

@@ -81,6 +81,19 @@ export class RequestClaims {
     return this.deliver(response, reissued, via);
   }
 
+  /** Ends the request's impersonation (its sign-out): deletes the row, reports the end once. */
+  async endImpersonation(info: SessionInfo): Promise<void> {
+    await this.engine.claims.endImpersonation(
+      {
+        handle: info.handle,
+        userId: String(info.userId),
+        userIdType: typeof info.userId === 'number' ? 'number' : 'string',
+        actor: JSON.stringify(info.actor),
+      },
+      'signed-out',
+    );
+  }
+
   /** Sets the new access token on the response; answers the session info it carries. */
   deliver(response: HttpResponseLike, reissued: ReissuedSession, via: ClaimsTransport): SessionInfo {
     const { record, issued } = reissued;

@@ -14,6 +14,8 @@ export interface SessionOperations {
     patch: JwtPayloadPatch,
     response: HttpResponseLike,
   ): Promise<SessionInfo>;
+  /** Signs an impersonation out: deletes it and reports `session.impersonation-ended`. */
+  endImpersonation(info: SessionInfo, response: HttpResponseLike): Promise<void>;
 }
 
 /** The session of the current request, as handlers get it from `@Session()`. */
@@ -50,7 +52,9 @@ export interface Session {
   updateSessionData(data: unknown): Promise<void>;
   /**
    * Signs out: revokes the session and clears the session cookies the request carried (none when a
-   * Bearer token authenticated it: a header credential never clears cookies).
+   * Bearer token authenticated it: a header credential never clears cookies). For an impersonation,
+   * this ends it (`session.impersonation-ended`, cause `'signed-out'`; `session.revoked` reason
+   * `'impersonation-ended'`).
    */
   revokeSession(): Promise<void>;
 }
@@ -111,6 +115,7 @@ export class RequestSession implements Session {
    * Bearer token authenticated it: a header credential never clears cookies).
    */
   revokeSession(): Promise<void> {
+    if (this.info.actor !== undefined) return this.operations.endImpersonation(this.info, this.response);
     return this.operations.revokeSession(this.info.handle, this.response);
   }
 }

@@ -1,3 +1,5 @@
+import type { ImpersonationStart } from '../claims/impersonation.js';
+
 /** The session an access or refresh token belongs to. */
 export interface SessionInfo {
   /** The session handle: revoke or look up the session with it. */
@@ -28,6 +30,12 @@ export interface CreateSessionOptions {
    * @default accessToken.validity
    */
   accessTokenValidity?: number;
+  /**
+   * Makes the session an impersonation: its row and tokens name the actor (RFC 8693 `act`), its
+   * hard lifetime is `ttl` seconds, and `session.impersonation-started` is emitted. Use
+   * `SessionService.impersonate`, which sets it.
+   */
+  impersonation?: ImpersonationStart;
 }
 
 /**

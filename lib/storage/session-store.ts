@@ -129,6 +129,10 @@ export interface SessionStore extends SigningKeyStore {
   ): Promise<boolean>;
   /** Sets the authentication time of a live, non-impersonated session of the user; `false` when none. */
   updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean>;
+  /** Expired impersonations (rows with an actor), at most 1,000, so their end can be reported. */
+  findExpiredImpersonations(
+    now: number,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
   /** Removes expired rows and seals past their grace period; returns the rows removed. */
   deleteExpired(now: number): Promise<number>;
 }

@@ -305,6 +305,16 @@ export class TypeOrmSessionStore implements SessionStore {
     return result.affected === 1;
   }
 
+  async findExpiredImpersonations(
+    now: number,
+  ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]> {
+    return this.sessions.find({
+      select: { handle: true, userId: true, userIdType: true, actor: true },
+      where: { expiresAt: LessThanOrEqual(millis(now)), actor: Not(IsNull()) },
+      take: 1000,
+    });
+  }
+
   async deleteSession(handle: string): Promise<boolean> {
     const result = await withRetry(() => this.sessions.delete({ handle: text(handle) }));
     return (result.affected ?? 0) > 0;

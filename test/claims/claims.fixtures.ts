@@ -74,9 +74,41 @@ export class ClaimsController {
     return { status: outcome.status };
   }
 
+  /** An admin's "sign in as": open here; an app guards it with its own admin check. */
   @PublicAccess()
-  @Get('echo')
-  echo(@Res({ passthrough: true }) _response: HttpResponseLike) {
-    return {};
+  @Post('impersonate')
+  @HttpCode(200)
+  async impersonate(
+    @Body() body: { actor: string | number; target: string | number; ttl?: number; reason?: string },
+    @Res({ passthrough: true }) response: HttpResponseLike,
+  ) {
+    const session = await this.sessions.impersonate(response, {
+      actorUserId: body.actor,
+      targetUserId: body.target,
+      ttl: body.ttl,
+      reason: body.reason,
+      jwtPayload: { role: 'customer' },
+    });
+    return { handle: session.getHandle(), actor: session.getActor() };
+  }
+
+  @UseGuards(SessionGuard)
+  @Get('whoami')
+  whoami(@Session() session: Session) {
+    return { userId: session.getUserId(), actor: session.getActor() ?? null };
+  }
+
+  @UseGuards(SessionGuard)
+  @VerifySession({ allowImpersonation: false })
+  @Get('no-impersonation')
+  noImpersonation(@Session('userId') userId: string | number) {
+    return { userId };
+  }
+
+  @UseGuards(SessionGuard)
+  @Post('revoke-others')
+  @HttpCode(200)
+  async revokeOthers(@Session() session: Session) {
+    return { count: await this.sessions.revokeOtherSessions(session) };
   }
 }

@@ -184,3 +184,43 @@ describe.each(ADAPTERS)('changing the JWT payload over HTTP on %s', (adapter) =>
     expect(setCookies(refused).every((cookie) => cookie.value === '')).toBe(true);
   });
 });
+
+describe.each(ADAPTERS)('a payload change under accessToken.blacklisting on %s', (adapter) => {
+  let db: TestDatabase;
+  let http: HttpApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    http = await createHttpApp({
+      adapter,
+      database: db.options,
+      controllers: [ClaimsController],
+      options: { accessToken: { blacklisting: true } },
+    });
+  });
+  afterAll(async () => {
+    await http?.close();
+    await db?.drop();
+  });
+
+  it('sends every route’s older token to refresh, then answers the new claims', async () => {
+    const signedIn = await http.request
+      .post('/login')
+      .send({ userId: 'listed', payload: { v: 1 } })
+      .expect(200);
+    const jar = new CookieJar().store(signedIn);
+    await http.request
+      .post('/claims/admin/merge-user')
+      .send({ userId: 'listed', patch: { v: 2 } })
+      .expect(200);
+    const stale = await http.request.get('/me').set('Cookie', jar.header()).expect(401);
+    expect(stale.body.type).toBe('TRY_REFRESH_TOKEN');
+    const refreshed = await http.request
+      .post('/session/refresh')
+      .set('Cookie', `${REFRESH_TOKEN_COOKIE}=${jar.get(REFRESH_TOKEN_COOKIE)}`)
+      .expect(200);
+    jar.store(refreshed);
+    const me = await http.request.get('/me').set('Cookie', jar.header()).expect(200);
+    expect(me.body.payload).toEqual({ v: 2 });
+  });
+});
