@@ -9,6 +9,15 @@ export {
 } from './login/login-strategy.js';
 export { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 export {
+  CLAIMS_FETCHED_AT,
+  SessionClaims,
+  type ClaimsOption,
+  type ClaimValidatorOptions,
+  type SessionClaimValidator,
+} from './claim-validation/session-claims.js';
+export { CLAIM_FETCHER_METADATA, ClaimFetcher } from './claim-validation/claim-fetcher.js';
+export { ClaimFetcherRegistry } from './claim-validation/claim-fetcher.registry.js';
+export {
   SessionEvents,
   type LoginAttemptEvent,
   type SessionCreatedEvent,
@@ -58,11 +67,13 @@ export {
   ANTI_CSRF_HEADER,
   ID_REFRESH_TOKEN_COOKIE,
   ID_REFRESH_TOKEN_HEADER,
+  INVALID_CLAIM,
   REFRESH_TOKEN_COOKIE,
   REFRESH_TOKEN_HEADER,
   SESSION_CORS_ALLOWED_HEADERS,
   SESSION_CORS_EXPOSED_HEADERS,
   SESSION_TRANSPORT_HEADER,
+  type ClaimValidationError,
 } from './http/wire.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export { SessionModule } from './session.module.js';

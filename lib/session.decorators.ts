@@ -17,7 +17,9 @@ export type VerifySessionOptions = VerifyRequestOptions;
  * ```ts
  * @VerifySession({ checkDatabase: true })          // refuse revoked sessions at once
  * @VerifySession({ sessionRequired: false })        // @Session() is undefined without a session
+ * @VerifySession({ claims: [SessionClaims.includes('roles', 'admin')] }) // else 403 INVALID_CLAIM
  * ```
+ * A route's options replace its controller's, except `claims`, which add to the controller's.
  */
 export const VerifySession = (options: VerifySessionOptions = {}) =>
   SetMetadata(VERIFY_SESSION_METADATA, options);

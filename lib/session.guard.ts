@@ -9,6 +9,7 @@ import {
   type VerifySessionOptions,
 } from './session.decorators.js';
 import { SessionService } from './session.service.js';
+import { withControllerClaims } from './claim-validation/route-claims.js';
 
 interface RouteSettings {
   isPublic: boolean;
@@ -63,8 +64,10 @@ export class SessionGuard implements CanActivate {
       const targets = [handler, controller];
       settings = {
         isPublic: this.reflector.getAllAndOverride<boolean>(PUBLIC_ACCESS_METADATA, targets) === true,
-        verifyOptions:
+        verifyOptions: withControllerClaims(
           this.reflector.getAllAndOverride<VerifySessionOptions>(VERIFY_SESSION_METADATA, targets) ?? {},
+          this.reflector.get<VerifySessionOptions | undefined>(VERIFY_SESSION_METADATA, controller),
+        ),
       };
       byHandler.set(handler, settings);
     }

@@ -7,6 +7,8 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import { ClaimFetcherRegistry } from './claim-validation/claim-fetcher.registry.js';
+import { ClaimValidation } from './claim-validation/claim-validation.js';
 import { SessionBodylessRoutes, type BodylessController } from './http/bodyless-routes.js';
 import type { SessionModuleOptions, SessionTableNames } from './interfaces/session-options.interface.js';
 import { SessionEngine } from './session.engine.js';
@@ -94,6 +96,7 @@ export const {
         SessionEvents,
         SessionEngine,
         LoginStrategyRegistry,
+        ClaimFetcherRegistry,
         SessionService,
         SessionGuard,
         {
@@ -128,6 +131,7 @@ export const {
             SessionTelemetry.load(resolved.secret, options.telemetry),
           inject: [SESSION_MODULE_OPTIONS, SESSION_RESOLVED_OPTIONS],
         },
+        ClaimValidation,
       ];
       const controllers: Type[] = [SessionJwksController];
       if (refreshController) controllers.unshift(refreshController);

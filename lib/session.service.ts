@@ -33,12 +33,14 @@ import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
 import { DEFAULT_IMPERSONATION_TTL, type ImpersonateOptions } from './claims/impersonation.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
+import { ClaimValidation } from './claim-validation/claim-validation.js';
+import type { ClaimsOption } from './claim-validation/session-claims.js';
 
 /** How the credential that authenticated a request travelled. */
 type CredentialTransport = 'cookie' | 'header';
 
 /** Per-request verification settings (from `@VerifySession()` or the `getSession` arguments). */
-export interface VerifyRequestOptions extends GetSessionOptions {
+export interface VerifyRequestOptions extends GetSessionOptions, ClaimsOption {
   /**
    * Enforce anti-csrf on state-changing cookie requests.
    * @default true
@@ -98,6 +100,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     private readonly events: SessionEvents,
     private readonly modules: ModulesContainer,
     @Inject(SESSION_REFRESH_CONTROLLER) private readonly refreshController: Type | null,
+    private readonly claimValidation: ClaimValidation,
   ) {
     super(engine);
     this.transport = new SessionTransport(options, () => this.refreshPath());
@@ -238,7 +241,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     request: HttpRequestLike,
     response: HttpResponseLike,
     enableCsrfProtection: boolean,
-    options: GetSessionOptions = {},
+    options: GetSessionOptions & ClaimsOption = {},
   ): Promise<Session> {
     const session = await this.verifyRequest(request, response, {
       ...options,
@@ -253,7 +256,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * which cannot be our access token (another issuer's JWT, `undefined`, empty...) is ignored when the
    * request carries session cookies. A failing Bearer token never clears cookies.
    * @throws SessionError `TRY_REFRESH_TOKEN` (cookies untouched), `UNAUTHORISED` (the session
-   * cookies the request carried cleared, for a cookie session), `GENERAL_ERROR`.
+   * cookies the request carried cleared, for a cookie session), `INVALID_CLAIM`, `GENERAL_ERROR`.
    */
   async verifyRequest(
     request: HttpRequestLike,
@@ -264,7 +267,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     if (credentials.kind === 'bearer') {
       // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
       const verified = await this.engine.getSession(credentials.token, null, options);
-      return this.requestSession(verified.session, request, response, 'header');
+      return this.withClaims(this.requestSession(verified.session, request, response, 'header'), options);
     }
     if (
       options.sessionRequired === false &&
@@ -281,7 +284,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     const antiCsrf = this.antiCsrfToken(credentials, options.antiCsrfCheck ?? true);
     try {
       const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, options);
-      return this.requestSession(verified.session, request, response, 'cookie');
+      return this.withClaims(this.requestSession(verified.session, request, response, 'cookie'), options);
     } catch (error) {
       this.clearOnAuthFailure(response, error, request);
       throw error;
@@ -376,6 +379,11 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     return (
       readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names).kind === 'cookies'
     );
+  }
+
+  /** The session once its `claims` pass; without claims, itself (no extra work on other routes). */
+  private withClaims(session: Session, { claims }: VerifyRequestOptions): Session | Promise<Session> {
+    return claims?.length ? this.claimValidation.enforce(session, claims) : session;
   }
 
   private requestSession(

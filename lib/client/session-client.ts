@@ -7,8 +7,13 @@ import {
   ID_REFRESH_TOKEN_COOKIE,
   ID_REFRESH_TOKEN_HEADER,
   ID_REFRESH_TOKEN_REMOVED,
+  INVALID_CLAIM,
   SAFE_METHODS,
+  SESSION_NOT_FRESH,
+  type ClaimValidationError,
 } from '../http/wire.js';
+
+export type { ClaimValidationError } from '../http/wire.js';
 
 /** Options of {@link createSessionClient}. */
 export interface SessionClientOptions {
@@ -26,6 +31,18 @@ export interface SessionClientOptions {
   sessionExpiredStatusCode?: number;
   /** Called once when the session is gone (sign-out elsewhere, revoked, expired or stolen). */
   onSignedOut?: (reason: SignedOutReason) => void;
+  /**
+   * Called when the session API answers 403 `INVALID_CLAIM` (the session lacks a claim the route
+   * requires, e.g. a role), with the body's `claimValidationErrors` (`[{ claim, reason }]`). The user
+   * stays signed in and `fetch` still resolves with the 403 response.
+   */
+  onInvalidClaim?: (errors: ClaimValidationError[]) => void;
+  /**
+   * Called when the session API answers 403 `SESSION_NOT_FRESH` (the route needs a recent sign-in:
+   * ask for the password again, then retry). The user stays signed in and `fetch` still resolves
+   * with the 403 response.
+   */
+  onStepUpRequired?: () => void;
   /**
    * Where the anti-csrf token is kept in `localStorage`, shared by every tab.
    * @default 'nestjs-token-session'
@@ -278,12 +295,35 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
-  async function errorType(response: Response): Promise<string | undefined> {
+  async function errorBody(response: Response): Promise<{ type?: unknown; claimValidationErrors?: unknown }> {
     try {
-      const body = (await response.clone().json()) as { type?: unknown };
-      return typeof body?.type === 'string' ? body.type : undefined;
+      const body: unknown = await response.clone().json();
+      return typeof body === 'object' && body !== null ? body : {};
     } catch {
-      return undefined;
+      return {};
+    }
+  }
+
+  async function errorType(response: Response): Promise<string | undefined> {
+    const { type } = await errorBody(response);
+    return typeof type === 'string' ? type : undefined;
+  }
+
+  /** A 403 the user can act on while signed in: tell the page; the request still resolves. */
+  async function reportForbidden(response: Response): Promise<void> {
+    const body = await errorBody(response);
+    try {
+      if (body.type === INVALID_CLAIM) {
+        const errors = Array.isArray(body.claimValidationErrors) ? body.claimValidationErrors : [];
+        options.onInvalidClaim?.(errors as ClaimValidationError[]);
+      } else if (body.type === SESSION_NOT_FRESH) {
+        options.onStepUpRequired?.();
+      }
+    } catch (error) {
+      // The page's handler failed: report it as an uncaught error, but resolve the request anyway.
+      setTimeout(() => {
+        throw error;
+      });
     }
   }
 
@@ -351,6 +391,7 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       // Redirected elsewhere: that server's headers and errors say nothing about our session.
       if (!isSessionResponse(response)) return response;
       record(response);
+      if (response.status === 403) await reportForbidden(response);
       if (response.status !== expiredStatus && response.status !== 401) return response;
       const type = await errorType(response);
       if (type === 'TRY_REFRESH_TOKEN' && attempt === 0 && (await refreshOnce(idBefore))) continue;

@@ -25,6 +25,7 @@ export const SessionErrorMessages = {
   freshOptionInvalid: (fresh: unknown) =>
     `@VerifySession({ fresh }) must be a number of seconds ≥ 0, got ${JSON.stringify(fresh) ?? String(fresh)}.`,
   impersonationNotAllowed: 'An impersonated session cannot do this.',
+  invalidClaim: 'The session lacks a claim this route requires.',
   staticKeysNotRotatable:
     'Static signing keys (accessToken.signingKey.keys) are rotated by changing the configuration.',
 } as const;

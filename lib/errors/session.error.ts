@@ -7,7 +7,8 @@ export type SessionErrorType =
   | 'TRY_REFRESH_TOKEN'
   | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED'
   | 'SESSION_NOT_FRESH'
-  | 'IMPERSONATION_NOT_ALLOWED';
+  | 'IMPERSONATION_NOT_ALLOWED'
+  | 'INVALID_CLAIM';
 
 /** Who the stolen refresh token belonged to; given to the app, never sent to the client. */
 export interface TokenTheftDetails {
@@ -34,6 +35,7 @@ const DEFAULT_STATUS: Record<SessionErrorType, number> = {
   UNAUTHORISED_AND_TOKEN_THEFT_DETECTED: HttpStatus.UNAUTHORIZED,
   SESSION_NOT_FRESH: HttpStatus.FORBIDDEN,
   IMPERSONATION_NOT_ALLOWED: HttpStatus.FORBIDDEN,
+  INVALID_CLAIM: HttpStatus.FORBIDDEN,
 };
 
 /**
@@ -53,6 +55,8 @@ export class SessionError extends HttpException {
   static readonly SESSION_NOT_FRESH = 'SESSION_NOT_FRESH' as const;
   /** The route or operation refuses an impersonated session (403). */
   static readonly IMPERSONATION_NOT_ALLOWED = 'IMPERSONATION_NOT_ALLOWED' as const;
+  /** A claim validator refused the session (403; body: `claimValidationErrors: [{ claim, reason }]`). */
+  static readonly INVALID_CLAIM = 'INVALID_CLAIM' as const;
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;

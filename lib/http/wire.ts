@@ -64,3 +64,15 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTION
 
 /** The refresh route when `refreshToken.path` is not set. */
 export const DEFAULT_REFRESH_PATH = '/session/refresh';
+
+/** Error types a front end acts on without signing the user out (both answer 403). */
+export const INVALID_CLAIM = 'INVALID_CLAIM';
+export const SESSION_NOT_FRESH = 'SESSION_NOT_FRESH';
+
+/** One entry of `claimValidationErrors` in a 403 `INVALID_CLAIM` body. */
+export interface ClaimValidationError {
+  /** The key of the JWT payload that failed, e.g. `'roles'`. */
+  claim: string;
+  /** Why, in words meant for developers, e.g. `must include "admin"`. */
+  reason: string;
+}
