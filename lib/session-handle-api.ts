@@ -2,6 +2,7 @@ import type { SessionListEntry } from './interfaces/session.interface.js';
 import type { Session } from './http/session.js';
 import type { UserId } from './session.arguments.js';
 import type { SessionEngine } from './session.engine.js';
+import type { RevokeOptions } from './revocation/revocation-reasons.js';
 
 /**
  * The handle API of `SessionService`: an admin's or a job's calls by session handle or user id. They
@@ -21,23 +22,23 @@ export abstract class SessionHandleApi {
   }
 
   /** Revokes a session by handle (an admin's call: the caller's own cookies are left alone). */
-  revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
-    return this.engine.revokeSessionUsingSessionHandle(sessionHandle);
+  revokeSessionUsingSessionHandle(sessionHandle: string, options?: RevokeOptions): Promise<boolean> {
+    return this.engine.revokeSessionUsingSessionHandle(sessionHandle, options);
   }
 
   /** Revokes a session only if it belongs to `userId`; `false` for another user's handle. */
-  revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
-    return this.engine.revokeSessionForUser(sessionHandle, userId);
+  revokeSessionForUser(sessionHandle: string, userId: UserId, options?: RevokeOptions): Promise<boolean> {
+    return this.engine.revokeSessionForUser(sessionHandle, userId, options);
   }
 
   /** Revokes every other session of the session's user ("sign out everywhere else"); returns how many. */
-  revokeOtherSessions(session: Session): Promise<number> {
-    return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
+  revokeOtherSessions(session: Session, options?: RevokeOptions): Promise<number> {
+    return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle(), options);
   }
 
   /** See {@link SessionEngine.revokeAllSessionsForUser}. */
-  revokeAllSessionsForUser(userId: UserId): Promise<number> {
-    return this.engine.revokeAllSessionsForUser(userId);
+  revokeAllSessionsForUser(userId: UserId, options?: RevokeOptions): Promise<number> {
+    return this.engine.revokeAllSessionsForUser(userId, options);
   }
 
   /** See {@link SessionEngine.getAllSessionHandlesForUser}. */

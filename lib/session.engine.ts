@@ -29,6 +29,8 @@ import {
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
+import { idlePolicyOf, insertWithinLimit } from './engine/session-limit.js';
+import { REVOCATION_REASONS } from './revocation/revocation-reasons.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -86,7 +88,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     events: SessionEvents,
   ) {
     const logger = new Logger('SessionEngine');
-    super(new BoundedSessionStore(store, options.databaseTimeout, logger), clock, events);
+    const db = new BoundedSessionStore(store, options.databaseTimeout, logger);
+    super(db, clock, events, options.revocationReasonRetention);
     this.logger = logger;
     this.keys = deriveSubKeys(options.secret);
     this.policy = refreshPolicyOf(options.refreshToken, MAX_REMEMBERED_ANCESTORS);
@@ -175,13 +178,21 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
-      ...firstExpiry(now, this.policy),
+      ...firstExpiry(now, this.idlePolicy(options.persistent)),
+      persistent: options.persistent !== false,
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issuer.issue(record, refreshToken, now);
-    await this.db.insertSession(record);
+    await insertWithinLimit(
+      this.db,
+      record,
+      userId,
+      this.options,
+      (reason) => this.revocation(reason),
+      this.events,
+    );
     this.events.publish('session.created', { sessionHandle: handle, userId });
     return issued;
   }
@@ -238,16 +249,15 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
       const { record, databaseNow } = await this.db.findSessionWithClock(claims.handle);
       const now = this.clock.now();
-      if (!isLiveSession(record, now)) {
-        throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-      }
+      if (!isLiveSession(record, now)) throw await this.goneError(claims.handle, record);
       const verdict = classifyRefresh(record, hash, now, this.policy.gracePeriod, refused);
       if (verdict.kind === 'current') {
         // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
         if (refused) throw this.db.lateWrite('Refresh');
         // Before the write: a rotation must not commit a token that could not be delivered.
         await this.issuer.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
-        const { rotation, token } = nextRotation(record, now, this.policy, this.keys);
+        const policy = this.idlePolicy(record.persistent);
+        const { rotation, token } = nextRotation(record, now, policy, this.keys);
         if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, rotation, databaseNow)) {
           return this.refreshed(await this.issuer.issue({ ...record, ...rotation }, token, now), false);
         }
@@ -256,12 +266,14 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       }
       const live = verdict.kind === 'replay' ? openLiveToken(this.keys.liveTokenSeal, record) : undefined;
       if (live) return this.refreshed(await this.issuer.issue(record, live, now), true);
-      await this.db.deleteSession(record.handle);
+      const reason = REVOCATION_REASONS.theft;
+      await this.db.deleteSession(record.handle, this.revocation(reason));
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
-      this.events.publish('session.revoked', { reason: 'theft', ...theft, count: 1 });
+      this.events.publish('session.revoked', { reason, operation: 'theft', ...theft, count: 1 });
       throw new SessionError(SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED, Messages.tokenTheft, {
         theft,
+        reason,
       });
     }
     this.logger.error(
@@ -305,13 +317,18 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {
     const record = await this.db.findSessionState(claims.handle);
     const liveness = generationLiveness(record, claims.generation, this.clock.now(), this.policy.gracePeriod);
-    if (liveness === 'gone') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (liveness === 'gone') throw await this.goneError(claims.handle, record);
     // The token names its user; the row must be that user's, byte for byte (a token signed for
     // another user with this session's id is not this session's).
     if (!constantTimeEqual(record!.userKey, userKeyOf(claims.userId))) {
       throw new SessionError(SessionError.UNAUTHORISED, Messages.accessTokenWrongUser);
     }
     if (liveness === 'stale') throw this.tryRefresh(Messages.accessTokenStale);
+  }
+
+  /** The refresh policy of a session with or without "remember me". */
+  private idlePolicy(persistent: boolean | undefined): RefreshPolicy {
+    return idlePolicyOf(this.policy, this.options.refreshToken.nonPersistentValidity, persistent);
   }
 
   private refreshed(issued: CreatedSession, replay: boolean): RefreshedSession {

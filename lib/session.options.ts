@@ -22,11 +22,14 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
     validity: 8_640_000,
     path: DEFAULT_REFRESH_PATH,
     gracePeriod: 10,
+    nonPersistentValidity: 86_400,
   },
   cookie: { secure: true, sameSite: 'lax', namePrefix: '' },
   antiCsrf: 'token',
   sessionExpiredStatusCode: 401,
   cleanupInterval: 3600,
+  revocationReasonRetention: 2_592_000,
+  onSessionLimit: 'revoke-oldest',
 };
 
 const MIN_SECRET_BYTES = 32;
@@ -105,6 +108,9 @@ export function resolveSessionOptions(
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
     cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
     databaseTimeout: 0,
+    revocationReasonRetention: options.revocationReasonRetention ?? defaults.revocationReasonRetention,
+    maxSessionsPerUser: options.maxSessionsPerUser,
+    onSessionLimit: options.onSessionLimit ?? defaults.onSessionLimit,
   };
   resolved.databaseTimeout =
     options.databaseTimeout ?? Math.min(DEFAULT_DATABASE_TIMEOUT, resolved.refreshToken.gracePeriod / 2);
@@ -220,6 +226,19 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
         'a refresh that commits just before timing out must still be recoverable by a retry inside the grace period.',
     );
   }
+  requirePositive('refreshToken.nonPersistentValidity', refreshToken.nonPersistentValidity);
+  requirePositive('revocationReasonRetention', options.revocationReasonRetention, { allowZero: true });
+  const cap = options.maxSessionsPerUser;
+  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 1)) {
+    throw configError(
+      `maxSessionsPerUser must be a positive whole number of sessions, got ${JSON.stringify(cap)}.`,
+    );
+  }
+  requireOneOf('onSessionLimit', options.onSessionLimit, [
+    'revoke-oldest',
+    'revoke-least-recently-active',
+    'refuse',
+  ]);
   const staticKeys = accessToken.signingKey.keys;
   if (staticKeys !== undefined) validateStaticKeys(staticKeys, accessToken.algorithm);
 }

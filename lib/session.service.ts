@@ -19,7 +19,7 @@ import {
 import { deliveredTokens, SessionTransport, type DeliveredTokens } from './http/session-transport.js';
 import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
-import type { GetSessionOptions, SessionInfo } from './interfaces/session.interface.js';
+import type { CreateSessionOptions, GetSessionOptions, SessionInfo } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { resolveRefreshCookiePath } from './http/refresh-route-path.js';
@@ -27,6 +27,7 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
+import { REVOCATION_REASONS, revocationReasonOf } from './revocation/revocation-reasons.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 
@@ -55,6 +56,12 @@ export interface LoginOptions {
    * Kuzzle SDK take it (`'90s'`, `'15m'`, `'1h'`, `'7d'`, parsed by the `ms` package).
    */
   expiresIn?: number | string;
+  /**
+   * `false` ("remember me" unticked): browser-session cookies and the shorter idle window
+   * `refreshToken.nonPersistentValidity`, kept across refreshes (see `CreateSessionOptions.persistent`).
+   * @default true
+   */
+  rememberMe?: boolean;
 }
 
 /** What `SessionService.login` answers. */
@@ -96,17 +103,19 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
         this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
       updateSessionData: (handle, data, response) =>
         this.clearOnAuthError(response, () => this.engine.updateSessionData(handle, data)),
-      revokeSession: async (handle, response) => {
+      revokeSession: async (handle, response, options) => {
+        const reason = revocationReasonOf(options, REVOCATION_REASONS.signedOut);
         // Sign-out clears the cookies even when the row is already gone or the database is down.
         this.transport.clear(response);
-        await this.engine.revokeSessionUsingSessionHandle(handle);
+        await this.engine.revokeSessionUsingSessionHandle(handle, { reason });
       },
     };
     this.headerOperations = {
       getSessionData: (handle) => this.engine.getSessionData(handle),
       updateSessionData: (handle, data) => this.engine.updateSessionData(handle, data),
-      revokeSession: async (handle) => {
-        await this.engine.revokeSessionUsingSessionHandle(handle);
+      revokeSession: async (handle, _response, options) => {
+        const reason = revocationReasonOf(options, REVOCATION_REASONS.signedOut);
+        await this.engine.revokeSessionUsingSessionHandle(handle, { reason });
       },
     };
   }
@@ -124,16 +133,20 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * Starts a session and sets its cookies on the response, replacing any session cookies the request
    * carried or the response set. Tokens go into `access-token`/`refresh-token` headers instead when
    * the request asked with `session-transport: header` and was not authenticated by a session cookie
-   * (a cookie session never turns into readable tokens).
-   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
+   * (a cookie session never turns into readable tokens). `options.persistent: false` makes them
+   * browser-session cookies ("remember me" unticked).
+   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database;
+   * SessionLimitError `SESSION_LIMIT_REACHED` (403) at `maxSessionsPerUser` with `onSessionLimit: 'refuse'`.
    */
   async createNewSession(
     response: HttpResponseLike,
     userId: UserId,
     jwtPayload?: unknown,
     sessionData?: unknown,
+    options?: Pick<CreateSessionOptions, 'persistent'>,
   ): Promise<Session> {
-    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData);
+    const persistent = options?.persistent;
+    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData, { persistent });
     return this.deliverNewSession(response, created);
   }
 
@@ -141,7 +154,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * Signs a user in through a named strategy: `validate(credentials)` decides who it is, then the
    * session is created as by `createNewSession`. Wrong credentials write nothing: no cookie, no row.
    * @throws LoginError `LOGIN_FAILED` (401, existing cookies untouched), `UNKNOWN_LOGIN_STRATEGY`
-   * or `INVALID_LOGIN_OPTIONS` (400); SessionError `GENERAL_ERROR`.
+   * or `INVALID_LOGIN_OPTIONS` (400); SessionLimitError `SESSION_LIMIT_REACHED` (403, nothing
+   * written); SessionError `GENERAL_ERROR`.
    */
   async login(
     response: HttpResponseLike,
@@ -157,9 +171,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       identity.userId,
       identity.jwtPayload,
       identity.sessionData,
-      {
-        accessTokenValidity,
-      },
+      { accessTokenValidity, persistent: options.rememberMe !== false },
     );
     const session = this.deliverNewSession(response, created);
     this.events.publish('login.attempt', {

@@ -20,6 +20,7 @@ import {
   type TestDatabase,
 } from './support/databases.js';
 import { TEST_SECRET } from './support/engine-app.js';
+import { onSchemaBeforeRevocationReasons } from './support/older-schema.js';
 
 const databases = await reachableDatabases();
 const servers = databases.filter((kind) => kind !== 'sqlite');
@@ -206,8 +207,10 @@ describe.each(databases)('upgrading a database built by the first session migrat
     let created: Awaited<ReturnType<SessionEngine['createNewSession']>>;
     let saved: { database?: Uint8Array } = {};
     try {
-      created = await before.get(SessionEngine).createNewSession('dino🦕', { n: 1 }, { pet: '🦕' });
       const dataSource = before.get<DataSource>(getDataSourceToken());
+      created = await onSchemaBeforeRevocationReasons(dataSource, () =>
+        before.get(SessionEngine).createNewSession('dino🦕', { n: 1 }, { pet: '🦕' }),
+      );
       // sql.js lives in memory: carry the database file over to the next boot.
       if (kind === 'sqlite') saved = { database: (dataSource.driver as SqljsDriver).export() };
     } finally {
@@ -231,6 +234,7 @@ describe.each(databases)('upgrading a database built by the first session migrat
       expect(await engine.getSessionData(created.session.handle)).toEqual({ pet: '🦕' });
       const dataSource = after.get<DataSource>(getDataSourceToken());
       expect(await migrationRows(dataSource)).toEqual({
+        AddRevocationReasons1764720000000: 1,
         AlignSessionColumnTypes1764460800000: 1,
         CreateSessionTables1763769600000: 1,
       });
@@ -307,7 +311,7 @@ describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3', 'utf8mb4'] : [
 
     it('gives both paths the same columns: types, nullability, utf8mb4_bin', () => {
       const [synchronized, migrated] = Object.values(columns);
-      expect(migrated).toHaveLength(23);
+      expect(migrated).toHaveLength(24);
       expect(synchronized).toEqual(migrated);
       for (const column of migrated as {
         CHARACTER_SET_NAME: string | null;
@@ -404,6 +408,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         ).toEqual(['up', 'up', 'up']);
         const [replica] = replicas;
         expect(await migrationRows(replica)).toEqual({
+          AddRevocationReasons1764720000000: 1,
           AlignSessionColumnTypes1764460800000: 1,
           CreateSessionTables1763769600000: 1,
         });
@@ -415,6 +420,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         expect(tables.map((table) => table.name)).toEqual([
           'migrations',
           'session_info',
+          'session_revocations',
           'session_signing_keys',
         ]);
       } finally {

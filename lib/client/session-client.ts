@@ -24,8 +24,12 @@ export interface SessionClientOptions {
    * @default 401
    */
   sessionExpiredStatusCode?: number;
-  /** Called once when the session is gone (sign-out elsewhere, revoked, expired or stolen). */
-  onSignedOut?: (reason: SignedOutReason) => void;
+  /**
+   * Called once when the session is gone (sign-out elsewhere, revoked, expired or stolen), with the
+   * server's error `type` and, when the server told this session's holder why, its revocation
+   * `reason` (`'signed-out'`, `'revoked'`, `'theft'`, `'limit'`, `'expired'`... or the app's own).
+   */
+  onSignedOut?: (event: SignedOutEvent) => void;
   /**
    * Where the anti-csrf token is kept in `localStorage`, shared by every tab.
    * @default 'nestjs-token-session'
@@ -53,8 +57,19 @@ export interface SessionClientOptions {
   cookieNamePrefix?: '' | '__Host-';
 }
 
-/** Why the client reports the user signed out. */
+/** The error type with which the client reports the user signed out. */
 export type SignedOutReason = 'UNAUTHORISED' | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' | 'NO_SESSION';
+
+/** What `onSignedOut` receives. */
+export interface SignedOutEvent {
+  /** The server's error type, or `'NO_SESSION'` when the browser holds no session cookie. */
+  type: SignedOutReason;
+  /**
+   * Why the session was revoked, as the server told its holder (see `REVOCATION_REASONS` on the
+   * server); `undefined` when it did not say (unknown, forgotten, or no session at all).
+   */
+  reason: string | undefined;
+}
 
 /** A `fetch` that carries the session: credentials, anti-csrf header, transparent refresh. */
 export interface SessionClient {
@@ -237,11 +252,11 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     return token && token.idRefreshToken === idRefreshToken() ? token.antiCsrf : undefined;
   }
 
-  function reportSignedOut(reason: SignedOutReason): void {
+  function reportSignedOut(type: SignedOutReason, reason?: string): void {
     store(undefined);
     if (signedOut) return;
     signedOut = true;
-    options.onSignedOut?.(reason);
+    options.onSignedOut?.({ type, reason });
   }
 
   /**
@@ -278,12 +293,16 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
-  async function errorType(response: Response): Promise<string | undefined> {
+  /** The error body's `type` and revocation `reason` (strings only). */
+  async function errorOf(response: Response): Promise<{ type?: string; reason?: string }> {
     try {
-      const body = (await response.clone().json()) as { type?: unknown };
-      return typeof body?.type === 'string' ? body.type : undefined;
+      const body = (await response.clone().json()) as { type?: unknown; reason?: unknown };
+      return {
+        type: typeof body?.type === 'string' ? body.type : undefined,
+        reason: typeof body?.reason === 'string' ? body.reason : undefined,
+      };
     } catch {
-      return undefined;
+      return {};
     }
   }
 
@@ -311,8 +330,10 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       if (!isSessionResponse(response)) return false;
       record(response);
       if (response.ok) return true;
-      const type = await errorType(response);
-      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') reportSignedOut(type);
+      const { type, reason } = await errorOf(response);
+      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') {
+        reportSignedOut(type, reason);
+      }
       return false;
     }).finally(() => {
       refreshing = undefined;
@@ -352,9 +373,11 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       if (!isSessionResponse(response)) return response;
       record(response);
       if (response.status !== expiredStatus && response.status !== 401) return response;
-      const type = await errorType(response);
+      const { type, reason } = await errorOf(response);
       if (type === 'TRY_REFRESH_TOKEN' && attempt === 0 && (await refreshOnce(idBefore))) continue;
-      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') reportSignedOut(type);
+      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') {
+        reportSignedOut(type, reason);
+      }
       return response;
     }
   }

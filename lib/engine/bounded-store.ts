@@ -1,7 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
-import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
+import type {
+  LimitedInsert,
+  Revocation,
+  SessionLimit,
+  SessionRecord,
+  SessionRotation,
+  SessionStore,
+} from '../storage/session-store.js';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.js';
 
 const SECOND = 1000;
@@ -126,20 +133,37 @@ export class BoundedSessionStore {
     return this.bound('write', () => this.store.updateSessionData(handle, sessionData, now));
   }
 
-  deleteSession(handle: string): Promise<boolean> {
-    return this.bound('write', () => this.store.deleteSession(handle));
+  deleteSession(handle: string, revocation?: Revocation): Promise<boolean> {
+    return this.bound('write', () => this.store.deleteSession(handle, revocation));
   }
 
-  deleteSessionOfUser(handle: string, userKey: string): Promise<boolean> {
-    return this.bound('write', () => this.store.deleteSessionOfUser(handle, userKey));
+  deleteSessionOfUser(handle: string, userKey: string, revocation?: Revocation): Promise<boolean> {
+    return this.bound('write', () => this.store.deleteSessionOfUser(handle, userKey, revocation));
   }
 
-  deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number> {
-    return this.bound('write', () => this.store.deleteOtherSessionsOfUser(userKey, keptHandle));
+  deleteOtherSessionsOfUser(userKey: string, keptHandle: string, revocation?: Revocation): Promise<number> {
+    return this.bound('write', () => this.store.deleteOtherSessionsOfUser(userKey, keptHandle, revocation));
   }
 
-  deleteSessionsOfUser(userKey: string): Promise<number> {
-    return this.bound('write', () => this.store.deleteSessionsOfUser(userKey));
+  deleteSessionsOfUser(userKey: string, revocation?: Revocation): Promise<number> {
+    return this.bound('write', () => this.store.deleteSessionsOfUser(userKey, revocation));
+  }
+
+  findRevocation(handle: string, now: number): Promise<Revocation | undefined> {
+    return this.bound('read', () => this.store.findRevocation(handle, now));
+  }
+
+  /**
+   * {@link insertSession} under a per-user cap (see `SessionStore.insertSessionWithinLimit`).
+   * @throws SessionError `GENERAL_ERROR` also when the insert reached the database too late.
+   */
+  async insertSessionWithinLimit(record: SessionRecord, limit: SessionLimit): Promise<LimitedInsert> {
+    const databaseNow = await this.bound('read', () => this.store.readDatabaseClock());
+    const result = await this.guarded(databaseNow, (deadline) =>
+      this.store.insertSessionWithinLimit(record, limit, deadline),
+    );
+    if (result.outcome === 'late') throw this.lateWrite('Sign-in');
+    return result;
   }
 
   deleteExpired(now: number): Promise<number> {

@@ -18,6 +18,8 @@ export interface SessionErrorOptions {
   status?: number;
   /** For `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`: whose session was revoked. */
   theft?: TokenTheftDetails;
+  /** Why the session was revoked, for its own holder only: sent in the body as `reason`. */
+  reason?: string;
 }
 
 const DEFAULT_STATUS: Record<SessionErrorType, number> = {
@@ -43,6 +45,8 @@ export class SessionError extends HttpException {
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;
+  /** Why the session was revoked (`'signed-out'`, `'theft'`, an app's reason), told to its holder. */
+  readonly reason?: string;
 
   constructor(
     readonly type: SessionErrorType,
@@ -50,10 +54,13 @@ export class SessionError extends HttpException {
     options: SessionErrorOptions = {},
   ) {
     const status = options.status ?? DEFAULT_STATUS[type];
-    // The body names the type only: theft details and causes stay on the server.
-    super({ statusCode: status, type, message }, status, { cause: options.cause });
+    // The body names the type (and a revoked session's reason, for its holder only): theft details
+    // and causes stay on the server.
+    const reason = options.reason === undefined ? {} : { reason: options.reason };
+    super({ statusCode: status, type, message, ...reason }, status, { cause: options.cause });
     this.name = 'SessionError';
     this.theft = options.theft;
+    this.reason = options.reason;
   }
 }
 

@@ -1,12 +1,13 @@
 import type { SessionInfo } from '../interfaces/session.interface.js';
 import type { UserId } from '../session.arguments.js';
 import type { HttpResponseLike } from './http-adapter.js';
+import type { RevokeOptions } from '../revocation/revocation-reasons.js';
 
 /** What `Session` needs from the service, kept narrow so a session cannot reach other users. */
 export interface SessionOperations {
   getSessionData(handle: string, response: HttpResponseLike): Promise<unknown>;
   updateSessionData(handle: string, data: unknown, response: HttpResponseLike): Promise<void>;
-  revokeSession(handle: string, response: HttpResponseLike): Promise<void>;
+  revokeSession(handle: string, response: HttpResponseLike, options?: RevokeOptions): Promise<void>;
 }
 
 /** The session of the current request, as handlers get it from `@Session()`. */
@@ -31,9 +32,11 @@ export interface Session {
   updateSessionData(data: unknown): Promise<void>;
   /**
    * Signs out: revokes the session and clears the session cookies the request carried (none when a
-   * Bearer token authenticated it: a header credential never clears cookies).
+   * Bearer token authenticated it: a header credential never clears cookies). `reason` (default
+   * `'signed-out'`) is what the session's other copies (another tab's refresh) are told.
+   * @throws SessionError `GENERAL_ERROR` for a malformed reason or an unavailable database.
    */
-  revokeSession(): Promise<void>;
+  revokeSession(options?: RevokeOptions): Promise<void>;
 }
 
 /** The {@link Session} of one request and its response. */
@@ -79,9 +82,10 @@ export class RequestSession implements Session {
 
   /**
    * Signs out: revokes the session and clears the session cookies the request carried (none when a
-   * Bearer token authenticated it: a header credential never clears cookies).
+   * Bearer token authenticated it: a header credential never clears cookies). `reason` defaults to
+   * `'signed-out'`.
    */
-  revokeSession(): Promise<void> {
-    return this.operations.revokeSession(this.info.handle, this.response);
+  revokeSession(options?: RevokeOptions): Promise<void> {
+    return this.operations.revokeSession(this.info.handle, this.response, options);
   }
 }

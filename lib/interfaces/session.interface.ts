@@ -13,6 +13,8 @@ export interface IssuedToken {
   value: string;
   /** Expiry, epoch milliseconds. */
   expires: number;
+  /** `false` on the tokens of a session created with `persistent: false`: deliver them as browser-session cookies. */
+  persistent?: boolean;
 }
 
 /** Per-session options of `SessionEngine.createNewSession`. */
@@ -23,6 +25,13 @@ export interface CreateSessionOptions {
    * @default accessToken.validity
    */
   accessTokenValidity?: number;
+  /**
+   * `false` ("remember me" unticked): the session's cookies are browser-session cookies (no
+   * `Expires`/`Max-Age`) and its idle window is `refreshToken.nonPersistentValidity`; kept with the
+   * session, so every refresh honours it.
+   * @default true
+   */
+  persistent?: boolean;
 }
 
 /**

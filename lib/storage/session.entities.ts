@@ -1,26 +1,62 @@
 import { EntitySchema } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
-import type { SessionRecord } from './session-store.js';
+import type { Revocation, SessionRecord } from './session-store.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 
 /** Default table names. */
 export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
   sessions: 'session_info',
   signingKeys: 'session_signing_keys',
+  revocations: 'session_revocations',
 };
 
 /** The session entities of one table naming. */
 export interface SessionEntities {
   session: EntitySchema<SessionRecord>;
   signingKey: EntitySchema<StoredSigningKey>;
+  /** Revocation reasons kept for the revoked sessions' holders (migration 1764720000000). */
+  revocation: EntitySchema<StoredRevocation>;
+}
+
+/** A revocation row: {@link Revocation} of one session handle. */
+export interface StoredRevocation extends Revocation {
+  handle: string;
 }
 
 const cache = new Map<string, SessionEntities>();
+const revocationCache = new Map<string, EntitySchema<StoredRevocation>>();
+
+/**
+ * The revocation entity of one table name, shared by every naming that uses it (session tables of
+ * their own may share one revocation table: handles are unique), so TypeORM sees it once.
+ */
+function revocationEntity(tableName: string, entityName: string): EntitySchema<StoredRevocation> {
+  let entity = revocationCache.get(tableName);
+  if (!entity) {
+    entity = new EntitySchema<StoredRevocation>({
+      name: entityName,
+      tableName,
+      columns: {
+        handle: { type: 'varchar', length: 32, primary: true },
+        reason: { type: 'varchar', length: 64 },
+        revokedAt: millis('revoked_at'),
+        forgetAt: millis('forget_at'),
+      },
+      indices: [{ name: `IDX_${tableName}_forget_at`, columns: ['forgetAt'] }],
+    });
+    revocationCache.set(tableName, entity);
+  }
+  return entity;
+}
 
 /** The entity names (TypeORM targets) of one table naming; naming strategies receive them. */
 export function sessionEntityNames(names: Required<SessionTableNames>): Required<SessionTableNames> {
-  return { sessions: `NtsSession_${names.sessions}`, signingKeys: `NtsSigningKey_${names.signingKeys}` };
+  return {
+    sessions: `NtsSession_${names.sessions}`,
+    signingKeys: `NtsSigningKey_${names.signingKeys}`,
+    revocations: `NtsRevocation_${names.revocations}`,
+  };
 }
 
 /**
@@ -29,7 +65,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
  */
 export function createSessionEntities(tables: SessionTableNames = {}): SessionEntities {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
-  const cacheKey = `${names.sessions}\u0000${names.signingKeys}`;
+  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.revocations}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const entityNames = sessionEntityNames(names);
@@ -57,6 +93,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       },
       indices: [{ name: `IDX_${names.signingKeys}_verify_until`, columns: ['verifyUntil'] }],
     }),
+    revocation: revocationEntity(names.revocations, entityNames.revocations),
   };
   cache.set(cacheKey, entities);
   return entities;

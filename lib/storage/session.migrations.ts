@@ -2,18 +2,24 @@ import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunn
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
+import { revocationReasonsMigration } from './migrations/revocation-reasons.migration.js';
 
-type MigrationClass = new () => MigrationInterface;
+/** A migration class, as TypeORM's `migrations` option takes it. */
+export type MigrationClass = new () => MigrationInterface;
 
-const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
+/** An epoch-ms column of a migration's `Table`. */
+export const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
 /** How long a MySQL/MariaDB boot waits for another instance's session migrations, in seconds. */
 const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
-const isMysql = (runner: QueryRunner) => ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
-const isSqlite = (runner: QueryRunner) =>
+/** Whether the runner's database is MySQL or MariaDB. */
+export const isMysql = (runner: QueryRunner) =>
+  ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
+/** Whether the runner's database is a SQLite flavour. */
+export const isSqlite = (runner: QueryRunner) =>
   ['sqljs', 'better-sqlite3', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native'].includes(
     runner.connection.driver.options.type,
   );
@@ -79,7 +85,7 @@ async function lockMigrations(runner: QueryRunner): Promise<void> {
  * Takes the lock, then tells whether another instance ran `migration` while this one waited. That
  * instance's row is removed: TypeORM writes this run's row once `up` returns, so one row remains.
  */
-async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
+export async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
   await lockMigrations(runner);
   const { connection } = runner;
   const table = connection.driver.buildTableName(
@@ -109,6 +115,7 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
   const paths = (runner: QueryRunner) => ({
     sessions: tablePath(runner, entityNames.sessions, names.sessions),
     signingKeys: tablePath(runner, entityNames.signingKeys, names.signingKeys),
+    revocations: tablePath(runner, entityNames.revocations, names.revocations),
   });
 
   // Shipped: the schema it creates never changes. Without `entityPrefix` or `schema` the paths are
@@ -228,7 +235,11 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     }
   }
 
-  return [CreateSessionTables1763769600000, AlignSessionColumnTypes1764460800000];
+  return [
+    CreateSessionTables1763769600000,
+    AlignSessionColumnTypes1764460800000,
+    revocationReasonsMigration(names, paths),
+  ];
 }
 
 /** The migrations with the default table names. */
