@@ -19,6 +19,7 @@ const record: SessionRecord = {
   lastRefreshedAt: 1_700_000_000_000,
   expiresAt: 1_708_640_000_000,
   absoluteExpiresAt: null,
+  persistent: false,
 };
 
 /** The row as `query` answers it, under the property names the statements select. */
