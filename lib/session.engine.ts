@@ -145,7 +145,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    * Starts a session for a user.
    * @throws SessionError `GENERAL_ERROR` for a bad argument (also a `userId` and `jwtPayload` whose
    * access token would not fit a 4096-byte cookie: the message names the argument and the limit;
-   * nothing is written) or an unavailable database.
+   * nothing is written) or an unavailable database; SessionLimitError `SESSION_LIMIT_REACHED` (403)
+   * at `maxSessionsPerUser` with `onSessionLimit: 'refuse'` (nothing written).
    */
   async createNewSession(
     userId: UserId,
