@@ -29,7 +29,7 @@ import {
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
-import { idlePolicyOf, insertWithinLimit } from './engine/session-limit.js';
+import { idlePolicyOf, insertWithinLimit, persistentOf } from './engine/session-limit.js';
 import { REVOCATION_REASONS } from './revocation/revocation-reasons.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
@@ -157,6 +157,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     assertUserId(userId);
     const payloadText = toJsonText('jwtPayload', jwtPayload, MAX_JWT_PAYLOAD_BYTES);
     const dataText = toJsonText('sessionData', sessionData, MAX_SESSION_DATA_BYTES);
+    const persistent = persistentOf(options.persistent);
     const accessTokenValidity = accessTokenValidityOf(
       options.accessTokenValidity,
       this.options.accessToken.validity,
@@ -179,8 +180,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       accessTokenValidity,
       createdAt: now,
       lastRefreshedAt: now,
-      ...firstExpiry(now, this.idlePolicy(options.persistent)),
-      persistent: options.persistent !== false,
+      ...firstExpiry(now, this.idlePolicy(persistent)),
+      persistent,
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');

@@ -29,6 +29,7 @@ import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
 import { REVOCATION_REASONS, revocationReasonOf } from './revocation/revocation-reasons.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
+import { rememberMeOf } from './engine/session-limit.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 
 /** How the credential that authenticated a request travelled. */
@@ -164,6 +165,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     options: LoginOptions = {},
   ): Promise<LoginOutcome> {
     const accessTokenValidity = loginExpiresIn(options.expiresIn, this.options.accessToken.validity);
+    const persistent = rememberMeOf(options.rememberMe);
     const decision = await attemptLogin(this.strategies, this.events, strategyName, credentials);
     if ('pending' in decision) return { status: 'pending', challenge: decision.challenge };
     const { identity } = decision;
@@ -171,7 +173,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       identity.userId,
       identity.jwtPayload,
       identity.sessionData,
-      { accessTokenValidity, persistent: options.rememberMe !== false },
+      { accessTokenValidity, persistent },
     );
     const session = this.deliverNewSession(response, created);
     this.events.publish('login.attempt', {

@@ -292,6 +292,21 @@ describe.each(MATRIX)('revocation reasons and remember-me over HTTP on %s (%s)',
       await refresh(lasting.jar).expect(200);
     });
 
+    it("refuses a rememberMe or persistent that is not a boolean (a form's 'false'), writing nothing", async () => {
+      const credentials = { username: 'ada', password: 'right' };
+      const userId = newUser();
+      const refused = await http.request
+        .post('/r/strategy-login')
+        .send({ credentials, rememberMe: 'false' })
+        .expect(400);
+      expect(refused.body.type).toBe('INVALID_LOGIN_OPTIONS');
+      expect(setCookies(refused)).toEqual([]);
+      const bad = await http.request.post('/r/login').send({ userId, persistent: 'false' }).expect(500);
+      expect(bad.body.type).toBe('GENERAL_ERROR');
+      expect(setCookies(bad)).toEqual([]);
+      expect(await http.app.get(SessionEngine).listSessionsForUser(userId)).toEqual([]);
+    });
+
     it('login(..., { rememberMe: false }) sets browser-session cookies; rememberMe: true lasting ones', async () => {
       const credentials = { username: 'ada', password: 'right' };
       const brief = await http.request

@@ -1,3 +1,5 @@
+import { LoginError } from '../errors/login.error.js';
+import { SessionError } from '../errors/session.error.js';
 import { SessionLimitError } from '../errors/session-limit.error.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import { REVOCATION_REASONS } from '../revocation/revocation-reasons.js';
@@ -54,4 +56,33 @@ export function idlePolicyOf(
   persistent: boolean | undefined,
 ): RefreshPolicy {
   return persistent === false ? { ...policy, validity: nonPersistentValidity * 1000 } : policy;
+}
+
+/**
+ * The `persistent` choice of a new session (`true` unless `false`).
+ * @throws SessionError `GENERAL_ERROR` for anything but a boolean or `undefined` (a form's `'false'`
+ * must not silently mean "remember me").
+ */
+export function persistentOf(persistent: unknown): boolean {
+  if (persistent !== undefined && typeof persistent !== 'boolean') {
+    throw new SessionError(
+      SessionError.GENERAL_ERROR,
+      `persistent must be true or false, got ${typeof persistent}.`,
+    );
+  }
+  return persistent !== false;
+}
+
+/**
+ * `login`'s `rememberMe` as `persistent`.
+ * @throws LoginError `INVALID_LOGIN_OPTIONS` (400) for anything but a boolean or `undefined`.
+ */
+export function rememberMeOf(rememberMe: unknown): boolean {
+  if (rememberMe !== undefined && typeof rememberMe !== 'boolean') {
+    throw new LoginError(
+      LoginError.INVALID_LOGIN_OPTIONS,
+      `rememberMe must be true or false, got ${typeof rememberMe}.`,
+    );
+  }
+  return rememberMe !== false;
 }
