@@ -1,5 +1,13 @@
 export { SessionError, isErrorFromAuth } from './errors/session.error.js';
 export { LoginError, type LoginErrorType } from './errors/login.error.js';
+export { SessionLimitError } from './errors/session-limit.error.js';
+export {
+  MAX_REVOCATION_REASON_LENGTH,
+  REVOCATION_REASONS,
+  type BuiltInRevocationReason,
+  type RevocationReason,
+  type RevokeOptions,
+} from './revocation/revocation-reasons.js';
 export {
   LOGIN_STRATEGY_METADATA,
   LoginStrategy,

@@ -5,6 +5,7 @@ import { SessionError } from './errors/session.error.js';
 import type { Session } from './http/session.js';
 import type { UserId } from './session.arguments.js';
 import type { SessionEngine } from './session.engine.js';
+import type { RevokeOptions } from './revocation/revocation-reasons.js';
 
 /**
  * The handle API of `SessionService`: an admin's or a job's calls by session handle or user id. They
@@ -39,19 +40,20 @@ export abstract class SessionHandleApi {
   }
 
   /**
-   * Revokes a session by handle (an admin's call: the caller's own cookies are left alone). An
-   * impersonation it ends is reported (`session.impersonation-ended`, cause `'revoked'`).
+   * Revokes a session by handle (an admin's call: the caller's own cookies are left alone); its
+   * holder is told `reason` (default `'revoked'`). An impersonation it ends is reported
+   * (`session.impersonation-ended`, cause `'revoked'`).
    */
-  revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
+  revokeSessionUsingSessionHandle(sessionHandle: string, options?: RevokeOptions): Promise<boolean> {
     return this.engine.claims.revokeReportingImpersonations({ handle: sessionHandle }, () =>
-      this.engine.revokeSessionUsingSessionHandle(sessionHandle),
+      this.engine.revokeSessionUsingSessionHandle(sessionHandle, options),
     );
   }
 
   /** Revokes a session only if it belongs to `userId`; `false` for another user's handle. */
-  revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
+  revokeSessionForUser(sessionHandle: string, userId: UserId, options?: RevokeOptions): Promise<boolean> {
     return this.engine.claims.revokeReportingImpersonations({ handle: sessionHandle, userId }, () =>
-      this.engine.revokeSessionForUser(sessionHandle, userId),
+      this.engine.revokeSessionForUser(sessionHandle, userId, options),
     );
   }
 
@@ -59,17 +61,17 @@ export abstract class SessionHandleApi {
    * Revokes every other session of the session's user ("sign out everywhere else"); returns how many.
    * @throws SessionError `IMPERSONATION_NOT_ALLOWED` (403) for an impersonated session.
    */
-  async revokeOtherSessions(session: Session): Promise<number> {
+  async revokeOtherSessions(session: Session, options?: RevokeOptions): Promise<number> {
     if (session.getActor?.() !== undefined) {
       throw new SessionError(SessionError.IMPERSONATION_NOT_ALLOWED, Messages.impersonationNotAllowed);
     }
-    return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle());
+    return this.engine.revokeOtherSessions(session.getUserId(), session.getHandle(), options);
   }
 
   /** See {@link SessionEngine.revokeAllSessionsForUser}; reports the impersonations it ends. */
-  revokeAllSessionsForUser(userId: UserId): Promise<number> {
+  revokeAllSessionsForUser(userId: UserId, options?: RevokeOptions): Promise<number> {
     return this.engine.claims.revokeReportingImpersonations({ userId }, () =>
-      this.engine.revokeAllSessionsForUser(userId),
+      this.engine.revokeAllSessionsForUser(userId, options),
     );
   }
 

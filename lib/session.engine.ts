@@ -43,6 +43,8 @@ import {
 import { SessionClaimsOperations } from './claims/claims-operations.js';
 import { assertSessionAccess } from './claims/access-checks.js';
 import { impersonationFields } from './claims/impersonation.js';
+import { idlePolicyOf, insertWithinLimit, persistentOf } from './engine/session-limit.js';
+import { REVOCATION_REASONS } from './revocation/revocation-reasons.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
   classifyRefresh,
@@ -104,14 +106,17 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     @Optional() private readonly telemetry: SessionTelemetry = SessionTelemetry.off,
   ) {
     const logger = new Logger('SessionEngine');
-    super(new BoundedSessionStore(store, options.databaseTimeout, logger, telemetry), clock, events);
+    const db = new BoundedSessionStore(store, options.databaseTimeout, logger, telemetry);
+    super(db, clock, events, options.revocationReasonRetention);
     this.logger = logger;
     this.keys = deriveSubKeys(options.secret);
     this.policy = refreshPolicyOf(options.refreshToken, MAX_REMEMBERED_ANCESTORS);
     this.issuer = new SessionTokenIssuer(options, this.keys, () =>
       this.db.keyRing('write', () => this.ring.signingKey()),
     );
-    this.claims = new SessionClaimsOperations(this.db, this.issuer, clock, events);
+    this.claims = new SessionClaimsOperations(this.db, this.issuer, clock, events, (reason) =>
+      this.revocation(reason),
+    );
     this.ownTokenChecks = {
       algorithm: options.accessToken.algorithm,
       maxLength: maxAccessTokenLength(options.cookie),
@@ -162,7 +167,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    * Starts a session for a user.
    * @throws SessionError `GENERAL_ERROR` for a bad argument (also a `userId` and `jwtPayload` whose
    * access token would not fit a 4096-byte cookie: the message names the argument and the limit;
-   * nothing is written) or an unavailable database.
+   * nothing is written) or an unavailable database; SessionLimitError `SESSION_LIMIT_REACHED` (403)
+   * at `maxSessionsPerUser` with `onSessionLimit: 'refuse'` (nothing written).
    */
   async createNewSession(
     userId: UserId,
@@ -173,12 +179,13 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     assertUserId(userId);
     const payloadText = toJsonText('jwtPayload', jwtPayload, MAX_JWT_PAYLOAD_BYTES);
     const dataText = toJsonText('sessionData', sessionData, MAX_SESSION_DATA_BYTES);
+    const persistent = persistentOf(options.persistent);
     const accessTokenValidity = accessTokenValidityOf(
       options.accessTokenValidity,
       this.options.accessToken.validity,
     );
     const now = this.clock.now();
-    const expiry = firstExpiry(now, this.policy);
+    const expiry = firstExpiry(now, this.idlePolicy(persistent));
     const { impersonation } = options;
     const actorFields = impersonation
       ? impersonationFields(impersonation, userId, now, expiry, this.options.refreshToken.validity)
@@ -205,12 +212,20 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       authTime: now,
       ...actorFields,
       ...(await this.metadata.atCreate(options.metadata, now)),
+      persistent,
     };
     // Every generation this session may reach must give a token that is accepted and fits a cookie.
     await this.issuer.assertAccessTokenFits(record, Number.MAX_SAFE_INTEGER, now, 'create');
     // Sign first: a signing failure must leave no row behind.
     const issued = await this.issuer.issue(record, refreshToken, now);
-    await this.db.insertSession(record);
+    await insertWithinLimit(
+      this.db,
+      record,
+      userId,
+      this.options,
+      (reason) => this.revocation(reason),
+      this.events,
+    );
     this.events.publish('session.created', { sessionHandle: handle, userId, ...this.eventMetadata(record) });
     if (impersonation) this.claims.impersonationStarted(record, impersonation);
     return issued;
@@ -294,16 +309,15 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       const now = this.clock.now();
       // An impersonation past its hard lifetime ends here if the cleanup has not seen it yet.
       if (record?.actor && !isLiveSession(record, now)) await this.claims.endImpersonation(record, 'expired');
-      if (!isLiveSession(record, now)) {
-        throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-      }
+      if (!isLiveSession(record, now)) throw await this.goneError(claims.handle, record);
       const verdict = classifyRefresh(record, hash, now, this.policy.gracePeriod, refused);
       if (verdict.kind === 'current') {
         // Refused, yet the token is still the current one: nobody else rotated, the deadline passed.
         if (refused) throw this.db.lateWrite('Refresh');
         // Before the write: a rotation must not commit a token that could not be delivered.
         await this.issuer.assertAccessTokenFits(record, record.generation + 1, now, 'refresh');
-        const { rotation, token } = nextRotation(record, now, this.policy, this.keys);
+        const policy = this.idlePolicy(record.persistent);
+        const { rotation, token } = nextRotation(record, now, policy, this.keys);
         const activity = await this.metadata.atRefresh(options.metadata, record, now);
         const write = { ...rotation, ...activity };
         if (await this.db.rotateRefreshToken(record.handle, record.refreshHash, write, databaseNow)) {
@@ -315,12 +329,14 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       }
       const live = verdict.kind === 'replay' ? openLiveToken(this.keys.liveTokenSeal, record) : undefined;
       if (live) return this.refreshed(await this.issuer.issue(record, live, now), true, record);
-      await this.db.deleteSession(record.handle);
+      const reason = REVOCATION_REASONS.theft;
+      await this.db.deleteSession(record.handle, this.revocation(reason));
       const theft = { sessionHandle: record.handle, userId: userIdOf(record) };
       this.events.publish('session.theft-detected', theft);
-      this.events.publish('session.revoked', { reason: 'theft', ...theft, count: 1 });
+      this.events.publish('session.revoked', { reason, operation: 'theft', ...theft, count: 1 });
       throw new SessionError(SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED, Messages.tokenTheft, {
         theft,
+        reason,
       });
     }
     this.logger.error(
@@ -371,7 +387,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     const record = await this.db.findSessionState(claims.handle);
     const now = this.clock.now();
     const liveness = generationLiveness(record, claims.generation, now, this.policy.gracePeriod);
-    if (liveness === 'gone') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (liveness === 'gone') throw await this.goneError(claims.handle, record);
     // The token names its user; the row must be that user's, byte for byte (a token signed for
     // another user with this session's id is not this session's).
     if (!constantTimeEqual(record!.userKey, userKeyOf(claims.userId))) {
@@ -384,6 +400,11 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       // Once a minute at most; a failed write only loses a "last active" time.
       await this.db.touchSession(claims.handle, now, now - LAST_ACTIVE_INTERVAL_MS).catch(() => false);
     }
+  }
+
+  /** The refresh policy of a session with or without "remember me". */
+  private idlePolicy(persistent: boolean | undefined): RefreshPolicy {
+    return idlePolicyOf(this.policy, this.options.refreshToken.nonPersistentValidity, persistent);
   }
 
   private refreshed(issued: CreatedSession, replay: boolean, row: SessionRecord): RefreshedSession {

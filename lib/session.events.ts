@@ -30,9 +30,16 @@ export interface SessionRefreshedEvent {
   metadata?: SessionMetadata;
 }
 
-/** Sessions revoked by sign-out, an admin, "sign out everywhere" or theft detection. */
+/** Sessions revoked by sign-out, an admin, "sign out everywhere", theft detection or the session cap. */
 export interface SessionRevokedEvent {
-  reason: 'revoke' | 'revoke-for-user' | 'revoke-others' | 'revoke-all' | 'theft' | 'impersonation-ended';
+  /**
+   * Why: a built-in reason (`REVOCATION_REASONS`: `'signed-out'`, `'revoked'`, `'theft'`, `'limit'`...)
+   * or the app's own, as given to the revoke call.
+   */
+  reason: string;
+  /** Which call revoked them (what `reason` meant before revocation reasons). */
+  operation:
+    'revoke' | 'revoke-for-user' | 'revoke-others' | 'revoke-all' | 'theft' | 'limit' | 'impersonation-ended';
   /** The revoked session, when one was named. */
   sessionHandle?: string;
   userId?: UserId;

@@ -22,12 +22,15 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
     validity: 8_640_000,
     path: DEFAULT_REFRESH_PATH,
     gracePeriod: 10,
+    nonPersistentValidity: 86_400,
   },
   cookie: { secure: true, sameSite: 'lax', namePrefix: '' },
   antiCsrf: 'token',
   sessionExpiredStatusCode: 401,
   cleanupInterval: 3600,
   sessionMetadata: { ip: 'truncated' },
+  revocationReasonRetention: 2_592_000,
+  onSessionLimit: 'revoke-oldest',
 };
 
 const MIN_SECRET_BYTES = 32;
@@ -113,6 +116,9 @@ export function resolveSessionOptions(
             ...(defaults.sessionMetadata as object),
             ...(options.sessionMetadata as object | undefined),
           } as ResolvedSessionOptions['sessionMetadata']),
+    revocationReasonRetention: options.revocationReasonRetention ?? defaults.revocationReasonRetention,
+    maxSessionsPerUser: options.maxSessionsPerUser,
+    onSessionLimit: options.onSessionLimit ?? defaults.onSessionLimit,
   };
   resolved.databaseTimeout =
     options.databaseTimeout ?? Math.min(DEFAULT_DATABASE_TIMEOUT, resolved.refreshToken.gracePeriod / 2);
@@ -231,6 +237,19 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
   if (options.sessionMetadata !== false) {
     requireOneOf('sessionMetadata.ip', options.sessionMetadata.ip, ['full', 'truncated', 'hashed', 'none']);
   }
+  requirePositive('refreshToken.nonPersistentValidity', refreshToken.nonPersistentValidity);
+  requirePositive('revocationReasonRetention', options.revocationReasonRetention, { allowZero: true });
+  const cap = options.maxSessionsPerUser;
+  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 1)) {
+    throw configError(
+      `maxSessionsPerUser must be a positive whole number of sessions, got ${JSON.stringify(cap)}.`,
+    );
+  }
+  requireOneOf('onSessionLimit', options.onSessionLimit, [
+    'revoke-oldest',
+    'revoke-least-recently-active',
+    'refuse',
+  ]);
   const staticKeys = accessToken.signingKey.keys;
   if (staticKeys !== undefined) validateStaticKeys(staticKeys, accessToken.algorithm);
 }

@@ -21,7 +21,7 @@ import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
 import { requestMetadata } from './http/request-metadata.js';
 import { loginLabel } from './metadata/login-label.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
-import type { GetSessionOptions, SessionInfo } from './interfaces/session.interface.js';
+import type { CreateSessionOptions, GetSessionOptions, SessionInfo } from './interfaces/session.interface.js';
 import type { UserId } from './session.arguments.js';
 import { SESSION_REFRESH_CONTROLLER, SESSION_RESOLVED_OPTIONS } from './session.constants.js';
 import { resolveRefreshCookiePath } from './http/refresh-route-path.js';
@@ -29,9 +29,11 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
+import { clearOnAuthError, clearOnAuthFailure, requestSessionOperations } from './session-operations.js';
 import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
 import { DEFAULT_IMPERSONATION_TTL, type ImpersonateOptions } from './claims/impersonation.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
+import { rememberMeOf } from './engine/session-limit.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import { ClaimValidation } from './claim-validation/claim-validation.js';
 import type { ClaimsOption } from './claim-validation/session-claims.js';
@@ -66,6 +68,12 @@ export interface LoginOptions {
    * @throws LoginError `INVALID_LOGIN_OPTIONS` (400) for a non-string or a longer one.
    */
   label?: string;
+  /**
+   * `false` ("remember me" unticked): browser-session cookies and the shorter idle window
+   * `refreshToken.nonPersistentValidity`, kept across refreshes (see `CreateSessionOptions.persistent`).
+   * @default true
+   */
+  rememberMe?: boolean;
 }
 
 /** What `SessionService.login` answers. */
@@ -106,35 +114,9 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     this.transport = new SessionTransport(options, () => this.refreshPath());
     this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
     this.claims = new RequestClaims(engine, this.transport, strategies, events);
-    this.operations = {
-      getSessionData: (handle, response) =>
-        this.clearOnAuthError(response, () => this.engine.getSessionData(handle)),
-      updateSessionData: (handle, data, response) =>
-        this.clearOnAuthError(response, () => this.engine.updateSessionData(handle, data)),
-      revokeSession: async (handle, response) => {
-        // Sign-out clears the cookies even when the row is already gone or the database is down.
-        this.transport.clear(response);
-        await this.engine.revokeSessionUsingSessionHandle(handle);
-      },
-      listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
-      mergeIntoAccessTokenPayload: (handle, patch, response) =>
-        this.clearOnAuthError(response, () => this.claims.merge(handle, patch, response, 'cookie')),
-      endImpersonation: async (info, response) => {
-        this.transport.clear(response);
-        await this.claims.endImpersonation(info);
-      },
-    };
-    this.headerOperations = {
-      getSessionData: (handle) => this.engine.getSessionData(handle),
-      updateSessionData: (handle, data) => this.engine.updateSessionData(handle, data),
-      revokeSession: async (handle) => {
-        await this.engine.revokeSessionUsingSessionHandle(handle);
-      },
-      listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
-      mergeIntoAccessTokenPayload: (handle, patch, response) =>
-        this.claims.merge(handle, patch, response, 'header'),
-      endImpersonation: (info) => this.claims.endImpersonation(info),
-    };
+    const operations = requestSessionOperations(engine, this.transport, this.claims);
+    this.operations = operations.cookie;
+    this.headerOperations = operations.header;
   }
 
   /**
@@ -150,17 +132,24 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * Starts a session and sets its cookies on the response, replacing any session cookies the request
    * carried or the response set. Tokens go into `access-token`/`refresh-token` headers instead when
    * the request asked with `session-transport: header` and was not authenticated by a session cookie
-   * (a cookie session never turns into readable tokens).
-   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database.
+   * (a cookie session never turns into readable tokens). `options.persistent: false` makes them
+   * browser-session cookies ("remember me" unticked).
+   * @throws SessionError `GENERAL_ERROR` for a bad argument or an unavailable database;
+   * SessionLimitError `SESSION_LIMIT_REACHED` (403) at `maxSessionsPerUser` with `onSessionLimit: 'refuse'`.
    */
   async createNewSession(
     response: HttpResponseLike,
     userId: UserId,
     jwtPayload?: unknown,
     sessionData?: unknown,
+    options?: Pick<CreateSessionOptions, 'persistent'>,
   ): Promise<Session> {
     const metadata = { ...requestMetadata(requestOf(response)), loginMethod: 'direct' };
-    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData, { metadata });
+    const persistent = options?.persistent;
+    const created = await this.engine.createNewSession(userId, jwtPayload, sessionData, {
+      metadata,
+      persistent,
+    });
     return this.deliverNewSession(response, created);
   }
 
@@ -168,7 +157,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * Signs a user in through a named strategy: `validate(credentials)` decides who it is, then the
    * session is created as by `createNewSession`. Wrong credentials write nothing: no cookie, no row.
    * @throws LoginError `LOGIN_FAILED` (401, existing cookies untouched), `UNKNOWN_LOGIN_STRATEGY`
-   * or `INVALID_LOGIN_OPTIONS` (400); SessionError `GENERAL_ERROR`.
+   * or `INVALID_LOGIN_OPTIONS` (400); SessionLimitError `SESSION_LIMIT_REACHED` (403, nothing
+   * written); SessionError `GENERAL_ERROR`.
    */
   async login(
     response: HttpResponseLike,
@@ -178,6 +168,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   ): Promise<LoginOutcome> {
     const accessTokenValidity = loginExpiresIn(options.expiresIn, this.options.accessToken.validity);
     const label = loginLabel(options.label);
+    const persistent = rememberMeOf(options.rememberMe);
     const decision = await attemptLogin(this.strategies, this.events, strategyName, credentials);
     if ('pending' in decision) return { status: 'pending', challenge: decision.challenge };
     const { identity } = decision;
@@ -187,6 +178,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       identity.sessionData,
       {
         accessTokenValidity,
+        persistent,
         metadata: { ...requestMetadata(requestOf(response)), loginMethod: String(strategyName), label },
       },
     );
@@ -229,7 +221,9 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     credentials: unknown,
   ): Promise<ElevateOutcome> {
     const via = this.authenticatedBy.get(requestKey(requestOf(res))) ?? 'cookie';
-    return this.clearOnAuthError(res, () => this.claims.elevate(res, session, strategy, credentials, via));
+    return clearOnAuthError(this.transport, res, () =>
+      this.claims.elevate(res, session, strategy, credentials, via),
+    );
   }
 
   /**
@@ -286,7 +280,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, options);
       return this.withClaims(this.requestSession(verified.session, request, response, 'cookie'), options);
     } catch (error) {
-      this.clearOnAuthFailure(response, error, request);
+      clearOnAuthFailure(this.transport, response, error, request);
       throw error;
     }
   }
@@ -320,7 +314,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       this.transport.clear(response, request, false);
       throw new SessionError(SessionError.UNAUTHORISED, Messages.refreshTokenInvalid);
     }
-    const refreshed = await this.clearOnAuthError(
+    const refreshed = await clearOnAuthError(
+      this.transport,
       response,
       () => this.engine.refreshSession(refreshToken, { metadata: requestMetadata(request) }),
       request,
@@ -412,36 +407,6 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
       status: this.options.sessionExpiredStatusCode,
     });
-  }
-
-  /** Clears the cookies before an `UNAUTHORISED` or theft error leaves the request. */
-  private async clearOnAuthError<T>(
-    response: HttpResponseLike,
-    operation: () => Promise<T>,
-    request?: HttpRequestLike,
-    offRefreshPath = true,
-  ): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      this.clearOnAuthFailure(response, error, request, offRefreshPath);
-      throw error;
-    }
-  }
-
-  private clearOnAuthFailure(
-    response: HttpResponseLike,
-    error: unknown,
-    request?: HttpRequestLike,
-    offRefreshPath = true,
-  ): void {
-    if (
-      error instanceof SessionError &&
-      (error.type === SessionError.UNAUTHORISED ||
-        error.type === SessionError.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED)
-    ) {
-      this.transport.clear(response, request, offRefreshPath);
-    }
   }
 }
 

@@ -214,6 +214,7 @@ describe.each(database ? ADAPTERS : [])(
       });
       expect(events['session.revoked']).toContainEqual({
         reason: 'theft',
+        operation: 'theft',
         sessionHandle: created.sessionHandle,
         userId: 'evented',
         count: 1,

@@ -250,6 +250,7 @@ describe.each(databases)('upgrading a database built by older session migrations
       expect(await migrationRows(dataSource)).toEqual({
         AddSessionClaimColumns1764547200000: 1,
         AddSessionMetadata1764633600000: 1,
+        AddRevocationReasons1764720000000: 1,
         AlignSessionColumnTypes1764460800000: 1,
         CreateSessionAuditTable1764892800000: 1,
         CreateSessionTables1763769600000: 1,
@@ -327,7 +328,7 @@ describe.each(servers.includes('mariadb') ? ['latin1', 'utf8mb3', 'utf8mb4'] : [
 
     it('gives both paths the same columns: types, nullability, utf8mb4_bin', () => {
       const [synchronized, migrated] = Object.values(columns);
-      expect(migrated).toHaveLength(44);
+      expect(migrated).toHaveLength(45);
       expect(synchronized).toEqual(migrated);
       for (const column of migrated as {
         CHARACTER_SET_NAME: string | null;
@@ -426,6 +427,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         expect(await migrationRows(replica)).toEqual({
           AddSessionClaimColumns1764547200000: 1,
           AddSessionMetadata1764633600000: 1,
+          AddRevocationReasons1764720000000: 1,
           AlignSessionColumnTypes1764460800000: 1,
           CreateSessionAuditTable1764892800000: 1,
           CreateSessionTables1763769600000: 1,
@@ -439,6 +441,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
           'migrations',
           'session_audit',
           'session_info',
+          'session_revocations',
           'session_signing_keys',
         ]);
       } finally {

@@ -3,7 +3,8 @@ import { SessionError } from '../errors/session.error.js';
 import type { CreatedSession } from '../interfaces/session.interface.js';
 import { assertSessionHandle, assertUserId, userKeyOf, type UserId } from '../session.arguments.js';
 import type { SessionEvents } from '../session.events.js';
-import type { SessionRecord } from '../storage/session-store.js';
+import type { Revocation, SessionRecord } from '../storage/session-store.js';
+import { REVOCATION_REASONS } from '../revocation/revocation-reasons.js';
 import type { SessionClock } from '../tokens/clock.js';
 import { isLiveSession } from '../tokens/refresh-rotation.js';
 import type { BoundedSessionStore } from '../engine/bounded-store.js';
@@ -34,6 +35,8 @@ export class SessionClaimsOperations {
     private readonly issuer: SessionTokenIssuer,
     private readonly clock: SessionClock,
     private readonly events: SessionEvents,
+    /** The revocation record its holder is told about (README, "Revoke reasons"). */
+    private readonly revocation: (reason: string) => Revocation | undefined = () => undefined,
   ) {}
 
   /**
@@ -112,10 +115,12 @@ export class SessionClaimsOperations {
    * reports); `false` when it was already gone.
    */
   async endImpersonation(row: ImpersonationRow, cause: ImpersonationEndedEvent['cause']): Promise<boolean> {
-    if (!(await this.db.deleteSession(row.handle))) return false;
+    const reason = cause === 'expired' ? REVOCATION_REASONS.expired : REVOCATION_REASONS.impersonationEnded;
+    if (!(await this.db.deleteSession(row.handle, this.revocation(reason)))) return false;
     if (cause !== 'expired') {
       this.events.publish('session.revoked', {
-        reason: 'impersonation-ended',
+        reason,
+        operation: 'impersonation-ended',
         sessionHandle: row.handle,
         userId: userIdOf(row),
         count: 1,

@@ -103,7 +103,7 @@ describe('createSessionClient cookieNamePrefix', () => {
     const signedOut: string[] = [];
     const client = createSessionClient({
       cookieNamePrefix: '__Host-',
-      onSignedOut: (reason) => void signedOut.push(reason),
+      onSignedOut: ({ type }) => void signedOut.push(type),
       fetch: (async (input: string | URL | Request) => {
         paths.push(new URL(String(input)).pathname);
         return paths.length === 1

@@ -29,8 +29,12 @@ export interface SessionClientOptions {
    * @default 401
    */
   sessionExpiredStatusCode?: number;
-  /** Called once when the session is gone (sign-out elsewhere, revoked, expired or stolen). */
-  onSignedOut?: (reason: SignedOutReason) => void;
+  /**
+   * Called once when the session is gone (sign-out elsewhere, revoked, expired or stolen), with the
+   * server's error `type` and, when the server told this session's holder why, its revocation
+   * `reason` (`'signed-out'`, `'revoked'`, `'theft'`, `'limit'`, `'expired'`... or the app's own).
+   */
+  onSignedOut?: (event: SignedOutEvent) => void;
   /**
    * Called when the session API answers 403 `INVALID_CLAIM` (the session lacks a claim the route
    * requires, e.g. a role), with the body's `claimValidationErrors` (`[{ claim, reason }]`). The user
@@ -70,8 +74,19 @@ export interface SessionClientOptions {
   cookieNamePrefix?: '' | '__Host-';
 }
 
-/** Why the client reports the user signed out. */
+/** The error type with which the client reports the user signed out. */
 export type SignedOutReason = 'UNAUTHORISED' | 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED' | 'NO_SESSION';
+
+/** What `onSignedOut` receives. */
+export interface SignedOutEvent {
+  /** The server's error type, or `'NO_SESSION'` when the browser holds no session cookie. */
+  type: SignedOutReason;
+  /**
+   * Why the session was revoked, as the server told its holder (see `REVOCATION_REASONS` on the
+   * server); `undefined` when it did not say (unknown, forgotten, or no session at all).
+   */
+  reason: string | undefined;
+}
 
 /** A `fetch` that carries the session: credentials, anti-csrf header, transparent refresh. */
 export interface SessionClient {
@@ -254,11 +269,11 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     return token && token.idRefreshToken === idRefreshToken() ? token.antiCsrf : undefined;
   }
 
-  function reportSignedOut(reason: SignedOutReason): void {
+  function reportSignedOut(type: SignedOutReason, reason?: string): void {
     store(undefined);
     if (signedOut) return;
     signedOut = true;
-    options.onSignedOut?.(reason);
+    options.onSignedOut?.({ type, reason });
   }
 
   /**
@@ -304,11 +319,6 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
-  async function errorType(response: Response): Promise<string | undefined> {
-    const { type } = await errorBody(response);
-    return typeof type === 'string' ? type : undefined;
-  }
-
   /** A 403 the user can act on while signed in: tell the page; the request still resolves. */
   async function reportForbidden(response: Response): Promise<void> {
     const body = await errorBody(response);
@@ -324,6 +334,19 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       setTimeout(() => {
         throw error;
       });
+    }
+  }
+
+  /** The error body's `type` and revocation `reason` (strings only). */
+  async function errorOf(response: Response): Promise<{ type?: string; reason?: string }> {
+    try {
+      const body = (await response.clone().json()) as { type?: unknown; reason?: unknown };
+      return {
+        type: typeof body?.type === 'string' ? body.type : undefined,
+        reason: typeof body?.reason === 'string' ? body.reason : undefined,
+      };
+    } catch {
+      return {};
     }
   }
 
@@ -351,8 +374,10 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       if (!isSessionResponse(response)) return false;
       record(response);
       if (response.ok) return true;
-      const type = await errorType(response);
-      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') reportSignedOut(type);
+      const { type, reason } = await errorOf(response);
+      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') {
+        reportSignedOut(type, reason);
+      }
       return false;
     }).finally(() => {
       refreshing = undefined;
@@ -393,9 +418,11 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       record(response);
       if (response.status === 403) await reportForbidden(response);
       if (response.status !== expiredStatus && response.status !== 401) return response;
-      const type = await errorType(response);
+      const { type, reason } = await errorOf(response);
       if (type === 'TRY_REFRESH_TOKEN' && attempt === 0 && (await refreshOnce(idBefore))) continue;
-      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') reportSignedOut(type);
+      if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') {
+        reportSignedOut(type, reason);
+      }
       return response;
     }
   }

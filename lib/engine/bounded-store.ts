@@ -3,6 +3,9 @@ import { SessionErrorMessages as Messages } from '../errors/session-error.messag
 import { SessionError } from '../errors/session.error.js';
 import type {
   SessionActivity,
+  LimitedInsert,
+  Revocation,
+  SessionLimit,
   SessionRecord,
   SessionRotation,
   SessionStore,
@@ -162,20 +165,37 @@ export class BoundedSessionStore {
     return this.bound('read', () => this.store.findImpersonationsOfUser(userKey));
   }
 
-  deleteSession(handle: string): Promise<boolean> {
-    return this.bound('write', () => this.store.deleteSession(handle));
+  deleteSession(handle: string, revocation?: Revocation): Promise<boolean> {
+    return this.bound('write', () => this.store.deleteSession(handle, revocation));
   }
 
-  deleteSessionOfUser(handle: string, userKey: string): Promise<boolean> {
-    return this.bound('write', () => this.store.deleteSessionOfUser(handle, userKey));
+  deleteSessionOfUser(handle: string, userKey: string, revocation?: Revocation): Promise<boolean> {
+    return this.bound('write', () => this.store.deleteSessionOfUser(handle, userKey, revocation));
   }
 
-  deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number> {
-    return this.bound('write', () => this.store.deleteOtherSessionsOfUser(userKey, keptHandle));
+  deleteOtherSessionsOfUser(userKey: string, keptHandle: string, revocation?: Revocation): Promise<number> {
+    return this.bound('write', () => this.store.deleteOtherSessionsOfUser(userKey, keptHandle, revocation));
   }
 
-  deleteSessionsOfUser(userKey: string): Promise<number> {
-    return this.bound('write', () => this.store.deleteSessionsOfUser(userKey));
+  deleteSessionsOfUser(userKey: string, revocation?: Revocation): Promise<number> {
+    return this.bound('write', () => this.store.deleteSessionsOfUser(userKey, revocation));
+  }
+
+  findRevocation(handle: string, now: number): Promise<Revocation | undefined> {
+    return this.bound('read', () => this.store.findRevocation(handle, now));
+  }
+
+  /**
+   * {@link insertSession} under a per-user cap (see `SessionStore.insertSessionWithinLimit`).
+   * @throws SessionError `GENERAL_ERROR` also when the insert reached the database too late.
+   */
+  async insertSessionWithinLimit(record: SessionRecord, limit: SessionLimit): Promise<LimitedInsert> {
+    const databaseNow = await this.bound('read', () => this.store.readDatabaseClock());
+    const result = await this.guarded(databaseNow, (deadline) =>
+      this.store.insertSessionWithinLimit(record, limit, deadline),
+    );
+    if (result.outcome === 'late') throw this.lateWrite('Sign-in');
+    return result;
   }
 
   deleteExpired(now: number): Promise<number> {

@@ -11,7 +11,12 @@ import {
 } from '../session.arguments.js';
 import { MAX_SESSION_DATA_BYTES } from '../session.constants.js';
 import type { SessionEvents } from '../session.events.js';
-import type { SessionRecord } from '../storage/session-store.js';
+import type { Revocation, SessionRecord } from '../storage/session-store.js';
+import {
+  REVOCATION_REASONS,
+  revocationReasonOf,
+  type RevokeOptions,
+} from '../revocation/revocation-reasons.js';
 import type { SessionClock } from '../tokens/clock.js';
 import { isLiveSession } from '../tokens/refresh-rotation.js';
 import type { BoundedSessionStore } from './bounded-store.js';
@@ -26,6 +31,8 @@ export abstract class SessionHandleOperations {
     protected readonly db: BoundedSessionStore,
     protected readonly clock: SessionClock,
     protected readonly events: SessionEvents,
+    /** `revocationReasonRetention`, in seconds (0: keep no reasons). */
+    private readonly reasonRetention: number,
   ) {}
 
   /**
@@ -52,50 +59,79 @@ export abstract class SessionHandleOperations {
   }
 
   /**
-   * Revokes one session; `false` when there was none.
-   * @throws SessionError `GENERAL_ERROR` for a malformed handle or an unavailable database.
+   * Revokes one session; `false` when there was none. Its holder's next refresh (or `checkDatabase`
+   * request) answers `UNAUTHORISED` with `reason` (default `'revoked'`).
+   * @throws SessionError `GENERAL_ERROR` for a malformed handle or reason, or an unavailable database.
    */
-  async revokeSessionUsingSessionHandle(sessionHandle: string): Promise<boolean> {
+  async revokeSessionUsingSessionHandle(sessionHandle: string, options?: RevokeOptions): Promise<boolean> {
     assertSessionHandle(sessionHandle);
-    const revoked = await this.db.deleteSession(sessionHandle);
-    if (revoked) this.events.publish('session.revoked', { reason: 'revoke', sessionHandle, count: 1 });
+    const reason = revocationReasonOf(options, REVOCATION_REASONS.revoked);
+    const revoked = await this.db.deleteSession(sessionHandle, this.revocation(reason));
+    if (revoked) {
+      this.events.publish('session.revoked', { reason, operation: 'revoke', sessionHandle, count: 1 });
+    }
     return revoked;
   }
 
   /**
    * Revokes a session only if it belongs to `userId` ("sign out that device" pages); `false` for a
-   * handle of another user or no session.
+   * handle of another user or no session. `reason` defaults to `'revoked'`.
    * @throws SessionError `GENERAL_ERROR` for bad arguments or an unavailable database.
    */
-  async revokeSessionForUser(sessionHandle: string, userId: UserId): Promise<boolean> {
+  async revokeSessionForUser(
+    sessionHandle: string,
+    userId: UserId,
+    options?: RevokeOptions,
+  ): Promise<boolean> {
     assertSessionHandle(sessionHandle);
     assertUserId(userId);
-    const revoked = await this.db.deleteSessionOfUser(sessionHandle, userKeyOf(userId));
-    if (revoked)
-      this.events.publish('session.revoked', { reason: 'revoke-for-user', sessionHandle, userId, count: 1 });
+    const reason = revocationReasonOf(options, REVOCATION_REASONS.revoked);
+    const revoked = await this.db.deleteSessionOfUser(
+      sessionHandle,
+      userKeyOf(userId),
+      this.revocation(reason),
+    );
+    if (revoked) {
+      const operation = 'revoke-for-user';
+      this.events.publish('session.revoked', { reason, operation, sessionHandle, userId, count: 1 });
+    }
     return revoked;
   }
 
   /**
    * Revokes every session of a user except one ("sign out everywhere else"); returns how many.
+   * `reason` defaults to `'others-revoked'`.
    * @throws SessionError `GENERAL_ERROR` for bad arguments or an unavailable database.
    */
-  async revokeOtherSessions(userId: UserId, keptSessionHandle: string): Promise<number> {
+  async revokeOtherSessions(
+    userId: UserId,
+    keptSessionHandle: string,
+    options?: RevokeOptions,
+  ): Promise<number> {
     assertUserId(userId);
     assertSessionHandle(keptSessionHandle);
-    const count = await this.db.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle);
-    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
+    const reason = revocationReasonOf(options, REVOCATION_REASONS.othersRevoked);
+    const userKey = userKeyOf(userId);
+    const count = await this.db.deleteOtherSessionsOfUser(
+      userKey,
+      keptSessionHandle,
+      this.revocation(reason),
+    );
+    if (count > 0)
+      this.events.publish('session.revoked', { reason, operation: 'revoke-others', userId, count });
     return count;
   }
 
   /**
-   * Revokes every session of a user in one statement; returns how many.
-   * @throws SessionError `GENERAL_ERROR` for a bad user id or an unavailable database.
+   * Revokes every session of a user in one transaction; returns how many. `reason` defaults to
+   * `'signed-out-everywhere'`.
+   * @throws SessionError `GENERAL_ERROR` for a bad user id or reason, or an unavailable database.
    */
-  async revokeAllSessionsForUser(userId: UserId): Promise<number> {
+  async revokeAllSessionsForUser(userId: UserId, options?: RevokeOptions): Promise<number> {
     assertUserId(userId);
-    const count = await this.db.deleteSessionsOfUser(userKeyOf(userId));
-    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-all', userId, count });
+    const reason = revocationReasonOf(options, REVOCATION_REASONS.signedOutEverywhere);
+    const count = await this.db.deleteSessionsOfUser(userKeyOf(userId), this.revocation(reason));
+    if (count > 0) this.events.publish('session.revoked', { reason, operation: 'revoke-all', userId, count });
     return count;
   }
 
@@ -118,6 +154,34 @@ export abstract class SessionHandleOperations {
     const now = this.clock.now();
     const summaries = await this.db.findSessionsOfUser(userKeyOf(userId), now);
     return summaries.map((summary) => sessionListEntry(summary, options.currentHandle));
+  }
+
+  /** The record of a revocation with `reason` now, or `undefined` when no reasons are kept. */
+  protected revocation(reason: string): Revocation | undefined {
+    if (this.reasonRetention <= 0) return undefined;
+    const revokedAt = this.clock.now();
+    return { reason, revokedAt, forgetAt: revokedAt + this.reasonRetention * 1000 };
+  }
+
+  /**
+   * `UNAUTHORISED` for a session found gone by a request that proved it holds the session (a refresh
+   * token whose tag verified, an access token whose signature did): with the reason, `'expired'` for
+   * a row past its expiry. The reason is a detail: a failed look-up answers without one.
+   */
+  protected async goneError(
+    sessionHandle: string,
+    record: { expiresAt: number } | undefined,
+  ): Promise<SessionError> {
+    let reason: string | undefined;
+    if (record !== undefined) reason = REVOCATION_REASONS.expired;
+    else {
+      try {
+        reason = (await this.db.findRevocation(sessionHandle, this.clock.now()))?.reason;
+      } catch {
+        reason = undefined; // logged by the store
+      }
+    }
+    return new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing, { reason });
   }
 
   protected async findLiveSession(sessionHandle: string): Promise<SessionRecord> {

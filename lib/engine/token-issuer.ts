@@ -89,13 +89,16 @@ export class SessionTokenIssuer {
     if (accessToken.value.length > this.maxLength) {
       throw new SessionError(SessionError.GENERAL_ERROR, Messages.internal);
     }
+    // A "remember me"-less session's cookies end with the browser session.
+    const browserSession = record.persistent === false ? { persistent: false } : {};
     return {
       session,
       accessToken,
-      refreshToken: { value: refreshToken, expires: record.expiresAt },
+      refreshToken: { value: refreshToken, expires: record.expiresAt, ...browserSession },
       idRefreshToken: {
         value: deriveGenerationToken(this.keys.idRefreshToken, record.handle, record.generation),
         expires: record.expiresAt,
+        ...browserSession,
       },
       antiCsrfToken:
         this.options.antiCsrf === 'token'

@@ -64,6 +64,8 @@ export const RefreshRouteMessages = {
 
 /** Start-up failures of the session tables: what is wrong and how to fix it. */
 export const SessionStorageMessages = {
+  sessionLimitLockTimeout:
+    "Another sign-in of the same user held the user's session-cap lock too long; nothing was changed.",
   migrationLockTimeout: (seconds: number) =>
     `The session migrations waited ${seconds} s for another instance running them and gave up: ` +
     'start this instance again once that one is up.',

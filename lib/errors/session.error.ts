@@ -26,6 +26,8 @@ export interface SessionErrorOptions {
   theft?: TokenTheftDetails;
   /** More fields of the response body (e.g. `maxAge` of `SESSION_NOT_FRESH`); never secrets. */
   body?: Record<string, unknown>;
+  /** Why the session was revoked, for its own holder only: sent in the body as `reason`. */
+  reason?: string;
 }
 
 const DEFAULT_STATUS: Record<SessionErrorType, number> = {
@@ -60,6 +62,8 @@ export class SessionError extends HttpException {
 
   /** Whose session a detected theft revoked (only on `UNAUTHORISED_AND_TOKEN_THEFT_DETECTED`). */
   readonly theft?: TokenTheftDetails;
+  /** Why the session was revoked (`'signed-out'`, `'theft'`, an app's reason), told to its holder. */
+  readonly reason?: string;
 
   constructor(
     readonly type: SessionErrorType,
@@ -67,10 +71,15 @@ export class SessionError extends HttpException {
     options: SessionErrorOptions = {},
   ) {
     const status = options.status ?? DEFAULT_STATUS[type];
-    // The body names the type only: theft details and causes stay on the server.
-    super({ statusCode: status, type, message, ...options.body }, status, { cause: options.cause });
+    // The body names the type (and a revoked session's reason, for its holder only): theft details
+    // and causes stay on the server.
+    const reason = options.reason === undefined ? {} : { reason: options.reason };
+    super({ statusCode: status, type, message, ...reason, ...options.body }, status, {
+      cause: options.cause,
+    });
     this.name = 'SessionError';
     this.theft = options.theft;
+    this.reason = options.reason;
   }
 }
 

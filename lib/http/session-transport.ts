@@ -103,7 +103,9 @@ export class SessionTransport {
       ]);
       return;
     }
-    const expires = new Date(tokens.refreshToken.expires);
+    // A "remember me"-less session: browser-session cookies (no Expires, no Max-Age).
+    const expires =
+      tokens.refreshToken.persistent === false ? undefined : new Date(tokens.refreshToken.expires);
     // The refresh cookie reaches only the refresh path, so a login cannot see a planted copy: always
     // clear its other-domain variants too.
     const carried = this.carriedNames(request).add(this.names.refreshToken);
@@ -239,7 +241,7 @@ export class SessionTransport {
     return this.hostOnlyNames ? '/' : this.refreshCookiePath();
   }
 
-  private attributes(path: string, httpOnly: boolean, expires: Date): SerializeOptions {
+  private attributes(path: string, httpOnly: boolean, expires: Date | undefined): SerializeOptions {
     const { domain, secure, sameSite } = this.options.cookie;
     return { path, httpOnly, expires, secure, sameSite, domain };
   }

@@ -2,12 +2,13 @@ import type { SessionInfo, SessionListEntry } from '../interfaces/session.interf
 import type { JwtPayloadPatch } from '../claims/payload-merge.js';
 import type { UserId } from '../session.arguments.js';
 import type { HttpResponseLike } from './http-adapter.js';
+import type { RevokeOptions } from '../revocation/revocation-reasons.js';
 
 /** What `Session` needs from the service, kept narrow so a session cannot reach other users. */
 export interface SessionOperations {
   getSessionData(handle: string, response: HttpResponseLike): Promise<unknown>;
   updateSessionData(handle: string, data: unknown, response: HttpResponseLike): Promise<void>;
-  revokeSession(handle: string, response: HttpResponseLike): Promise<void>;
+  revokeSession(handle: string, response: HttpResponseLike, options?: RevokeOptions): Promise<void>;
   listSessions(userId: UserId, handle: string): Promise<SessionListEntry[]>;
   /** Merges into the payload and delivers the new access token; answers the new session info. */
   mergeIntoAccessTokenPayload(
@@ -53,11 +54,13 @@ export interface Session {
   updateSessionData(data: unknown): Promise<void>;
   /**
    * Signs out: revokes the session and clears the session cookies the request carried (none when a
-   * Bearer token authenticated it: a header credential never clears cookies). For an impersonation,
-   * this ends it (`session.impersonation-ended`, cause `'signed-out'`; `session.revoked` reason
-   * `'impersonation-ended'`).
+   * Bearer token authenticated it: a header credential never clears cookies). `reason` (default
+   * `'signed-out'`) is what the session's other copies (another tab's refresh) are told. For an
+   * impersonation, this ends it (`session.impersonation-ended`, cause `'signed-out'`;
+   * `session.revoked` reason `'impersonation-ended'`).
+   * @throws SessionError `GENERAL_ERROR` for a malformed reason or an unavailable database.
    */
-  revokeSession(): Promise<void>;
+  revokeSession(options?: RevokeOptions): Promise<void>;
   /**
    * The signed-in user's live sessions with their metadata, oldest first; this one carries
    * `current: true` (see `SessionEngine.listSessionsForUser`).
@@ -119,11 +122,12 @@ export class RequestSession implements Session {
 
   /**
    * Signs out: revokes the session and clears the session cookies the request carried (none when a
-   * Bearer token authenticated it: a header credential never clears cookies).
+   * Bearer token authenticated it: a header credential never clears cookies). `reason` defaults to
+   * `'signed-out'`.
    */
-  revokeSession(): Promise<void> {
+  revokeSession(options?: RevokeOptions): Promise<void> {
     if (this.info.actor !== undefined) return this.operations.endImpersonation(this.info, this.response);
-    return this.operations.revokeSession(this.info.handle, this.response);
+    return this.operations.revokeSession(this.info.handle, this.response, options);
   }
 
   /**

@@ -85,7 +85,17 @@ export interface RefreshTokenOptions {
   gracePeriod?: number;
   /** Hard limit on a session's life from its creation, in seconds; sliding expiry never passes it. */
   absoluteLifetime?: number;
+  /**
+   * The idle window of a session created without "remember me" (`persistent: false`,
+   * `rememberMe: false`), in seconds: each refresh extends it by this much. Its cookies are
+   * browser-session cookies (no `Expires`/`Max-Age`).
+   * @default 86400
+   */
+  nonPersistentValidity?: number;
 }
+
+/** What happens when a sign-in would exceed `maxSessionsPerUser`. */
+export type SessionLimitPolicy = 'revoke-oldest' | 'revoke-least-recently-active' | 'refuse';
 
 /** Cookie attributes. */
 export interface SessionCookieOptions {
@@ -159,6 +169,24 @@ export interface SessionModuleOptions {
    * @default { ip: 'truncated' }
    */
   sessionMetadata?: false | SessionMetadataOptions;
+  /**
+   * How long the reason of a revocation is kept for the revoked session's holder, in seconds
+   * (removed by the cleanup like expired sessions; 0 keeps none).
+   * @default 2592000 (30 days)
+   */
+  revocationReasonRetention?: number;
+  /**
+   * Most live sessions one user may hold (NIST SP 800-53 AC-10); unset: no cap. Enforced at
+   * creation under a per-user database lock, so parallel sign-ins never exceed it.
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * At the cap: revoke the oldest session, the least recently active (last refresh), or refuse the
+   * sign-in with `SessionLimitError` (403 `SESSION_LIMIT_REACHED`, nothing written). Revoked
+   * sessions get the reason `'limit'`.
+   * @default 'revoke-oldest'
+   */
+  onSessionLimit?: SessionLimitPolicy;
 }
 
 /** Table names of the session entities. */
@@ -178,6 +206,11 @@ export interface SessionTableNames {
    * @default 'session_audit'
    */
   audit?: string;
+  /**
+   * Revocation reasons kept for the revoked sessions' holders.
+   * @default 'session_revocations'
+   */
+  revocations?: string;
 }
 
 /** Options with every default applied; what the library reads at run time. */
@@ -195,4 +228,7 @@ export interface ResolvedSessionOptions {
   cleanupInterval: number;
   databaseTimeout: number;
   sessionMetadata: false | Required<SessionMetadataOptions>;
+  revocationReasonRetention: number;
+  maxSessionsPerUser?: number;
+  onSessionLimit: SessionLimitPolicy;
 }

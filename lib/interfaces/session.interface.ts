@@ -21,6 +21,8 @@ export interface IssuedToken {
   value: string;
   /** Expiry, epoch milliseconds. */
   expires: number;
+  /** `false` on the tokens of a session created with `persistent: false`: deliver them as browser-session cookies. */
+  persistent?: boolean;
 }
 
 /** Per-session options of `SessionEngine.createNewSession`. */
@@ -31,6 +33,13 @@ export interface CreateSessionOptions {
    * @default accessToken.validity
    */
   accessTokenValidity?: number;
+  /**
+   * `false` ("remember me" unticked): the session's cookies are browser-session cookies (no
+   * `Expires`/`Max-Age`) and its idle window is `refreshToken.nonPersistentValidity`; kept with the
+   * session, so every refresh honours it.
+   * @default true
+   */
+  persistent?: boolean;
   /**
    * Makes the session an impersonation: its row and tokens name the actor (RFC 8693 `act`), its
    * hard lifetime is `ttl` seconds, and `session.impersonation-started` is emitted. Use

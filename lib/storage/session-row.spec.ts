@@ -30,6 +30,7 @@ const record: SessionRecord = {
   loginMethod: 'password',
   label: null,
   lastActiveAt: 1_700_000_000_000,
+  persistent: false,
 };
 
 /** The row as `query` answers it, under the property names the statements select. */

@@ -19,6 +19,11 @@ const VERSION: ColumnCodec = {
   encode: (value) => value,
   decode: (value) => (value === null || value === undefined ? 1 : Number(value)),
 };
+// `int` 0/1: one representation in every database and driver (booleans differ between them).
+const FLAG: ColumnCodec = {
+  encode: (value) => (value === false ? 0 : 1),
+  decode: (value) => Number(value) !== 0,
+};
 const JSON_TEXT: ColumnCodec = {
   encode: (value) => JSON.stringify(value),
   decode: (value) => JSON.parse(value as string) as unknown,
@@ -30,7 +35,7 @@ export interface SessionColumn<P extends keyof SessionRecord = keyof SessionReco
   /** Its name in the database, as the session migrations create it. */
   name: string;
   /** Its TypeORM type, length, nullability and key (the name and transformer come from here). */
-  options: Pick<EntitySchemaColumnOptions, 'type' | 'length' | 'nullable' | 'primary'>;
+  options: Pick<EntitySchemaColumnOptions, 'type' | 'length' | 'nullable' | 'primary' | 'default'>;
   /** The PostgreSQL type a parameter is cast to where it reaches the column through a SELECT. */
   postgresType: 'text' | 'integer' | 'bigint';
 }
@@ -84,6 +89,8 @@ export const SESSION_ROW = [
   column('loginMethod', 'login_method', { type: 'varchar', length: 64, nullable: true }),
   column('label', 'label', { type: 'varchar', length: 128, nullable: true }),
   millis('lastActiveAt', 'last_active_at', true),
+  // Added by migration 1764720000000 (rows before it are persistent).
+  column('persistent', 'persistent', { type: 'int', default: 1 }, FLAG),
 ];
 
 /** Every property of a record has its column (a compile-time check). */

@@ -53,7 +53,40 @@ export interface SessionRecord {
   label: string | null;
   /** Last refresh or (at most once a minute) `checkDatabase` request, epoch ms. */
   lastActiveAt: number | null;
+  /**
+   * `false`: a "remember me"-less session, whose cookies end with the browser session and whose
+   * idle window is `refreshToken.nonPersistentValidity` (absent means `true`: rows of older versions).
+   */
+  persistent?: boolean;
 }
+
+/** Why and when a session was revoked, kept for its holder until `forgetAt` (epoch ms). */
+export interface Revocation {
+  reason: string;
+  revokedAt: number;
+  forgetAt: number;
+}
+
+/** The per-user session cap applied by {@link SessionStore.insertSessionWithinLimit}. */
+export interface SessionLimit {
+  /** Live sessions a user may hold, the new one included. */
+  max: number;
+  /** Which sessions give way: `'refuse'` inserts nothing when the user is at the cap. */
+  policy: 'revoke-oldest' | 'revoke-least-recently-active' | 'refuse';
+  /** What to record for the sessions that give way (`undefined`: keep no reason). */
+  revocation: Revocation | undefined;
+  /** Longest wait for the user's lock, in whole seconds. */
+  lockWaitSeconds: number;
+  /** Now, epoch ms (app clock): only sessions unexpired then count. */
+  now: number;
+}
+
+/** What {@link SessionStore.insertSessionWithinLimit} did. */
+export type LimitedInsert =
+  | { outcome: 'inserted'; revokedHandles: string[] }
+  | { outcome: 'refused' }
+  /** The deadline passed: nothing changed. */
+  | { outcome: 'late' };
 
 /** What a revocation check reads. */
 export type SessionState = Pick<
@@ -135,13 +168,26 @@ export interface SessionStore extends SigningKeyStore {
   touchSession(handle: string, now: number, notAfter: number): Promise<boolean>;
   /** Updates the data of a live session; `false` when there is none. */
   updateSessionData(handle: string, sessionData: string, now: number): Promise<boolean>;
-  deleteSession(handle: string): Promise<boolean>;
+  /** Deletes a session; with `revocation`, records it for each deleted row in the same transaction. */
+  deleteSession(handle: string, revocation?: Revocation): Promise<boolean>;
   /** Deletes a session only if it belongs to the user. */
-  deleteSessionOfUser(handle: string, userKey: string): Promise<boolean>;
+  deleteSessionOfUser(handle: string, userKey: string, revocation?: Revocation): Promise<boolean>;
   /** Deletes every session of a user but one; returns how many. */
-  deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number>;
+  deleteOtherSessionsOfUser(userKey: string, keptHandle: string, revocation?: Revocation): Promise<number>;
   /** Deletes every session of a user in one statement; returns how many. */
-  deleteSessionsOfUser(userKey: string): Promise<number>;
+  deleteSessionsOfUser(userKey: string, revocation?: Revocation): Promise<number>;
+  /** The recorded revocation of a session, unless forgotten by `now` (epoch ms). */
+  findRevocation(handle: string, now: number): Promise<Revocation | undefined>;
+  /**
+   * Inserts a new session under a per-user cap, race-free across instances (a per-user database
+   * lock): the sessions that give way are deleted (and their revocation recorded) in the same
+   * transaction as the insert. `deadline` as for {@link insertSession}.
+   */
+  insertSessionWithinLimit(
+    record: SessionRecord,
+    limit: SessionLimit,
+    deadline?: number,
+  ): Promise<LimitedInsert>;
   /** Live sessions of a user, oldest first. */
   findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]>;
   /**
@@ -164,7 +210,10 @@ export interface SessionStore extends SigningKeyStore {
   findImpersonationsOfUser(
     userKey: string,
   ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
-  /** Removes expired rows and seals past their grace period; returns the rows removed. */
+  /**
+   * Removes expired rows, seals past their grace period and forgotten revocations; returns the
+   * session rows removed.
+   */
   deleteExpired(now: number): Promise<number>;
 }
 

@@ -1,7 +1,7 @@
 import { EntitySchema } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
-import type { SessionRecord } from './session-store.js';
+import type { Revocation, SessionRecord } from './session-store.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 import { createSessionAuditEntity, type SessionAuditRow } from './session-audit.entity.js';
 
@@ -10,6 +10,7 @@ export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
   sessions: 'session_info',
   signingKeys: 'session_signing_keys',
   audit: 'session_audit',
+  revocations: 'session_revocations',
 };
 
 /** The session entities of one table naming. */
@@ -18,9 +19,40 @@ export interface SessionEntities {
   signingKey: EntitySchema<StoredSigningKey>;
   /** The audit trail written by `TypeOrmAuditSink` (empty unless one is configured). */
   audit: EntitySchema<SessionAuditRow>;
+  /** Revocation reasons kept for the revoked sessions' holders (migration 1764720000000). */
+  revocation: EntitySchema<StoredRevocation>;
+}
+
+/** A revocation row: {@link Revocation} of one session handle. */
+export interface StoredRevocation extends Revocation {
+  handle: string;
 }
 
 const cache = new Map<string, SessionEntities>();
+const revocationCache = new Map<string, EntitySchema<StoredRevocation>>();
+
+/**
+ * The revocation entity of one table name, shared by every naming that uses it (session tables of
+ * their own may share one revocation table: handles are unique), so TypeORM sees it once.
+ */
+function revocationEntity(tableName: string, entityName: string): EntitySchema<StoredRevocation> {
+  let entity = revocationCache.get(tableName);
+  if (!entity) {
+    entity = new EntitySchema<StoredRevocation>({
+      name: entityName,
+      tableName,
+      columns: {
+        handle: { type: 'varchar', length: 32, primary: true },
+        reason: { type: 'varchar', length: 64 },
+        revokedAt: millis('revoked_at'),
+        forgetAt: millis('forget_at'),
+      },
+      indices: [{ name: `IDX_${tableName}_forget_at`, columns: ['forgetAt'] }],
+    });
+    revocationCache.set(tableName, entity);
+  }
+  return entity;
+}
 
 /** The entity names (TypeORM targets) of one table naming; naming strategies receive them. */
 export function sessionEntityNames(names: Required<SessionTableNames>): Required<SessionTableNames> {
@@ -28,6 +60,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
     sessions: `NtsSession_${names.sessions}`,
     signingKeys: `NtsSigningKey_${names.signingKeys}`,
     audit: `NtsAudit_${names.audit}`,
+    revocations: `NtsRevocation_${names.revocations}`,
   };
 }
 
@@ -37,7 +70,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
  */
 export function createSessionEntities(tables: SessionTableNames = {}): SessionEntities {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
-  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.audit}`;
+  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.audit}\u0000${names.revocations}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const entityNames = sessionEntityNames(names);
@@ -66,6 +99,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       indices: [{ name: `IDX_${names.signingKeys}_verify_until`, columns: ['verifyUntil'] }],
     }),
     audit: createSessionAuditEntity(entityNames.audit, names.audit),
+    revocation: revocationEntity(names.revocations, entityNames.revocations),
   };
   cache.set(cacheKey, entities);
   return entities;

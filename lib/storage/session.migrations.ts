@@ -5,20 +5,25 @@ import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
 import { createSessionAuditTableMigration } from './migrations/create-session-audit-table.js';
 import { addSessionMetadataMigration } from './migrations/add-session-metadata.migration.js';
 import { sessionClaimColumnsMigration } from './migrations/1764547200000-session-claim-columns.js';
+import { revocationReasonsMigration } from './migrations/revocation-reasons.migration.js';
 
+/** A migration class, as TypeORM's `migrations` option takes it. */
 export type MigrationClass = new () => MigrationInterface;
 /** Where a migration finds the session tables of its naming. */
 export type SessionTablePaths = (runner: QueryRunner) => { sessions: string; signingKeys: string };
 
-const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
+/** An epoch-ms column of a migration's `Table`. */
+export const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
 /** How long a MySQL/MariaDB boot waits for another instance's session migrations, in seconds. */
 const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
+/** Whether the runner's database is MySQL or MariaDB. */
 export const isMysql = (runner: QueryRunner) =>
   ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
+/** Whether the runner's database is a SQLite flavour. */
 export const isSqlite = (runner: QueryRunner) =>
   ['sqljs', 'better-sqlite3', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native'].includes(
     runner.connection.driver.options.type,
@@ -115,6 +120,7 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
   const paths = (runner: QueryRunner) => ({
     sessions: tablePath(runner, entityNames.sessions, names.sessions),
     signingKeys: tablePath(runner, entityNames.signingKeys, names.signingKeys),
+    revocations: tablePath(runner, entityNames.revocations, names.revocations),
   });
 
   // Shipped: the schema it creates never changes. Without `entityPrefix` or `schema` the paths are
@@ -239,6 +245,7 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     AlignSessionColumnTypes1764460800000,
     sessionClaimColumnsMigration(paths),
     addSessionMetadataMigration((runner) => paths(runner).sessions),
+    revocationReasonsMigration(names, paths),
     createSessionAuditTableMigration(names.audit, (runner) =>
       tablePath(runner, entityNames.audit, names.audit),
     ),

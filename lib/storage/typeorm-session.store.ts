@@ -12,8 +12,12 @@ import {
 import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 import type { SessionEntities } from './session.entities.js';
+import { TypeOrmRevocations } from './typeorm-revocations.js';
 import type {
   SessionActivity,
+  LimitedInsert,
+  Revocation,
+  SessionLimit,
   SessionRead,
   SessionRecord,
   SessionRotation,
@@ -137,6 +141,8 @@ export class TypeOrmSessionStore implements SessionStore {
   private readonly sessions: Repository<SessionRecord>;
   private readonly signingKeys: Repository<StoredSigningKey>;
   private statementCache: SessionStatements | undefined;
+  /** Revocations with their reasons, and the capped insert. */
+  private readonly revocations: TypeOrmRevocations;
 
   /** SQL for the database's clock in epoch ms; none for in-process SQLite, which cannot answer late. */
   private readonly databaseNowMs: string | undefined;
@@ -148,6 +154,9 @@ export class TypeOrmSessionStore implements SessionStore {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
     this.databaseNowMs = DATABASE_NOW_MS[dataSource.options.type];
+    this.revocations = new TypeOrmRevocations(dataSource, entities, (sql, parameters) =>
+      this.run(sql, parameters),
+    );
   }
 
   async readDatabaseClock(): Promise<number | undefined> {
@@ -371,26 +380,34 @@ export class TypeOrmSessionStore implements SessionStore {
     });
   }
 
-  async deleteSession(handle: string): Promise<boolean> {
+  async deleteSession(handle: string, revocation?: Revocation): Promise<boolean> {
+    if (revocation) return (await this.revocations.revoke({ handle }, revocation)) > 0;
     const result = await withRetry(() => this.sessions.delete({ handle: text(handle) }));
     return (result.affected ?? 0) > 0;
   }
 
-  async deleteSessionOfUser(handle: string, userKey: string): Promise<boolean> {
+  async deleteSessionOfUser(handle: string, userKey: string, revocation?: Revocation): Promise<boolean> {
+    if (revocation) return (await this.revocations.revoke({ handle, userKey }, revocation)) > 0;
     const result = await withRetry(() =>
       this.sessions.delete({ handle: text(handle), userKey: text(userKey) }),
     );
     return (result.affected ?? 0) > 0;
   }
 
-  async deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number> {
+  async deleteOtherSessionsOfUser(
+    userKey: string,
+    keptHandle: string,
+    revocation?: Revocation,
+  ): Promise<number> {
+    if (revocation) return this.revocations.revoke({ userKey, exceptHandle: keptHandle }, revocation);
     const result = await withRetry(() =>
       this.sessions.delete({ userKey: text(userKey), handle: Not(text(keptHandle)) }),
     );
     return result.affected ?? 0;
   }
 
-  async deleteSessionsOfUser(userKey: string): Promise<number> {
+  async deleteSessionsOfUser(userKey: string, revocation?: Revocation): Promise<number> {
+    if (revocation) return this.revocations.revoke({ userKey }, revocation);
     const result = await withRetry(() => this.sessions.delete({ userKey: text(userKey) }));
     return result.affected ?? 0;
   }
@@ -408,7 +425,29 @@ export class TypeOrmSessionStore implements SessionStore {
       { sealedLiveToken: null, ancestors: [], graceUntil: 0 },
     );
     await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(millis(now)) });
+    await this.revocations.forget(now);
     return removed.affected ?? 0;
+  }
+
+  findRevocation(handle: string, now: number): Promise<Revocation | undefined> {
+    return this.revocations.find(handle, now);
+  }
+
+  insertSessionWithinLimit(
+    record: SessionRecord,
+    limit: SessionLimit,
+    deadline?: number,
+  ): Promise<LimitedInsert> {
+    const { insert, insertBefore } = this.statements();
+    return this.revocations.insertWithinLimit(record.userKey, limit, async (run) => {
+      const values = encodeRow(record, SESSION_ROW);
+      if (deadline === undefined || insertBefore === undefined) {
+        await run(insert, values);
+        return true;
+      }
+      values.push(millis(deadline));
+      return (await run(insertBefore, values)).affected === 1;
+    });
   }
 
   async loadSigningKeys(now: number): Promise<StoredSigningKey[]> {

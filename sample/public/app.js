@@ -9,13 +9,28 @@ const SIGNED_OUT_REASONS = {
     'Your session was ended because its sign-in was used from two places (possible theft). Please sign in again.',
   NO_SESSION: 'Your session has ended (signed out in another tab, or expired).',
 };
+/** Why the session ended, by the revocation reason the server tells this session's holder. */
+const REVOCATION_MESSAGES = {
+  'signed-out': 'You signed out (in another tab or window).',
+  revoked: 'This session was signed out from another device.',
+  'others-revoked': 'This session was signed out from another device ("sign out everywhere else").',
+  'signed-out-everywhere': 'You were signed out everywhere.',
+  theft: SIGNED_OUT_REASONS.UNAUTHORISED_AND_TOKEN_THEFT_DETECTED,
+  limit: 'You signed in on more devices than allowed: this older session was ended.',
+  expired: 'Your session expired.',
+  'impersonation-ended': 'The impersonation has ended.',
+};
 /** A revoked browser learns it at its next request; this check makes one after a quiet spell. */
 const CHECK_EVERY_MS = 30_000;
 const DRAFT_KEY = 'nts-sample-note-draft';
 
-const session = createSessionClient({
-  onSignedOut: (reason) => signedOut(SIGNED_OUT_REASONS[reason] ?? SIGNED_OUT_REASONS.NO_SESSION),
-});
+/** The sentence for a session that ended: the server's reason when it gave one, else its error type. */
+function signedOutMessage({ type, reason }) {
+  if (reason === undefined) return SIGNED_OUT_REASONS[type] ?? SIGNED_OUT_REASONS.NO_SESSION;
+  return REVOCATION_MESSAGES[reason] ?? `Your session was ended (reason: ${reason}).`;
+}
+
+const session = createSessionClient({ onSignedOut: (event) => signedOut(signedOutMessage(event)) });
 let shownUserId; // whose notes (and draft) the page shows
 
 function show(section, status) {
@@ -191,7 +206,12 @@ async function renderSessions() {
 
 async function signIn(path) {
   const form = new FormData($('#login-form'));
-  const body = JSON.stringify({ username: form.get('username'), password: form.get('password') });
+  const body = JSON.stringify({
+    username: form.get('username'),
+    password: form.get('password'),
+    // Unticked: the session's cookies end with the browser session (and it idles out sooner).
+    rememberMe: form.get('rememberMe') === 'on',
+  });
   const response = await session.fetch(path, {
     method: 'POST',
     body,

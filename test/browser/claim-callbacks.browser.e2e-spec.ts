@@ -122,7 +122,7 @@ describe.runIf(canRun)('browser client callbacks for 403 answers in Chromium', (
             onStepUpRequired: () => {
               state.stepUps++;
             },
-            onSignedOut: (reason) => state.signedOut.push(reason),
+            onSignedOut: ({ type }) => state.signedOut.push(type),
           });
           (globalThis as unknown as { state: PageState }).state = state;
           const response = await state.client.fetch('/login', {

@@ -244,7 +244,9 @@ describe.runIf(canRun)('the sample page in headless Chromium', () => {
       const client = (globalThis as unknown as { sessionClient: { fetch: typeof fetch } }).sessionClient;
       return ((await (await client.fetch('/me')).json()) as { sessionHandle: string }).sessionHandle;
     });
-  const ENDED = 'Your session was ended (signed out elsewhere or revoked).';
+  // What the page says for the revocation reason the server tells the revoked device.
+  const REVOKED = 'This session was signed out from another device.';
+  const OTHERS_REVOKED = 'This session was signed out from another device ("sign out everywhere else").';
 
   it('tells a revoked device why it was signed out, and keeps the note it was typing', async () => {
     const laptop = await (await device()).newPage();
@@ -274,7 +276,7 @@ describe.runIf(canRun)('the sample page in headless Chromium', () => {
     expect(asked).toEqual([expect.stringMatching(/^Sign out the session that signed in /)]);
 
     await phone.click('#note-form button');
-    await poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
+    await poll(() => phone.locator('#signed-out-reason').textContent()).toBe(REVOKED);
     expect(await phone.locator('#signed-out-reason').isVisible()).toBe(true);
     expect(await phone.locator('#draft-kept').isVisible()).toBe(true);
     expect(await phone.locator('#status').textContent()).toBe('You are signed out.');
@@ -302,7 +304,7 @@ describe.runIf(canRun)('the sample page in headless Chromium', () => {
       .toMatch(/^Signed out \d+ other sessions?\.$/);
 
     await phone.clock.runFor(31_000);
-    await poll(() => phone.locator('#signed-out-reason').textContent()).toBe(ENDED);
+    await poll(() => phone.locator('#signed-out-reason').textContent()).toBe(OTHERS_REVOKED);
     await poll(() => laptop.locator('#status').textContent()).toMatch(/^Signed in/);
   });
 
@@ -331,5 +333,32 @@ describe.runIf(canRun)('the sample page in headless Chromium', () => {
     await poll(() => phone.locator('#status').textContent()).toMatch(/^Signed in/);
     expect(await laptop.locator(`tr[data-handle="${phoneHandle}"]`).count()).toBe(1);
     expect(await laptop.locator('#sessions-message').textContent()).toBe('');
+  });
+
+  it('keeps the cookies to the browser session when "Remember me" is unticked, and refreshes them so', async () => {
+    const sessionCookies = async (context: BrowserContext) =>
+      (await context.cookies())
+        .filter((cookie) => cookie.name.startsWith('s'))
+        .map((cookie) => cookie.expires);
+    const forgetful = await device();
+    const page = await forgetful.newPage();
+    await page.goto(baseUrl);
+    const box = page.getByRole('checkbox', { name: 'Remember me' });
+    expect(await box.isChecked()).toBe(true);
+    await box.uncheck();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await poll(() => page.locator('#who').textContent()).toBe('demo');
+    expect(await sessionCookies(forgetful)).toEqual([-1, -1, -1]);
+    const before = refreshes.length;
+    await page.waitForTimeout((ACCESS_TOKEN_SECONDS + 1) * 1000);
+    await addNote(page, 'still here');
+    expect(refreshes.length).toBe(before + 1);
+    expect(await sessionCookies(forgetful)).toEqual([-1, -1, -1]);
+
+    const remembering = await device();
+    await signIn(await remembering.newPage());
+    const expiries = await sessionCookies(remembering);
+    expect(expiries).toHaveLength(3);
+    expect(expiries.every((expires) => expires > Date.now() / 1000)).toBe(true);
   });
 });

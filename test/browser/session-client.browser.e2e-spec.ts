@@ -203,7 +203,7 @@ describe.runIf(canRun).each(ADAPTERS)('the browser client in Chromium, API on %s
       const window = globalThis as unknown as TestPage;
       window.client = window.createSessionClient({
         ...options,
-        onSignedOut: (reason) => void window.signedOut.push(reason),
+        onSignedOut: ({ type }) => void window.signedOut.push(type),
       });
     }, options);
   }

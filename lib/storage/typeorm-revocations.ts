@@ -1,0 +1,269 @@
+import type { DataSource, QueryResult } from 'typeorm';
+import { SessionStorageMessages } from '../errors/session-error.messages.js';
+import type { SessionEntities } from './session.entities.js';
+import type { LimitedInsert, Revocation, SessionLimit } from './session-store.js';
+import { withRetry } from './typeorm-session.store.js';
+
+/** Runs one statement, in the transaction of the operation at hand. */
+type Run = (sql: string, parameters: unknown[]) => Promise<QueryResult>;
+
+/** Which sessions a revocation deletes. */
+export interface RevokedSessions {
+  handle?: string;
+  userKey?: string;
+  /** Every session of `userKey` but this one. */
+  exceptHandle?: string;
+}
+
+/** PostgreSQL advisory-lock class of the per-user session-cap lock (the user's hash is the object). */
+const POSTGRES_LIMIT_LOCK_CLASS = 73108741;
+
+/**
+ * The revocation and session-cap statements of `TypeOrmSessionStore`: deletes that record their
+ * reason in the same transaction, and the capped insert under a per-user lock (MySQL/MariaDB
+ * `GET_LOCK`, PostgreSQL transaction-level advisory lock, in-process queue on SQLite, whose one
+ * connection cannot hold concurrent transactions).
+ */
+export class TypeOrmRevocations {
+  private readonly kind: 'mysql' | 'postgres' | 'single';
+  /** SQLite: operations run one at a time (TypeORM shares one query runner). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private names: ReturnType<TypeOrmRevocations['resolveNames']> | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly entities: SessionEntities,
+    /** Runs one statement outside any transaction. */
+    private readonly run: Run,
+  ) {
+    const type = dataSource.options.type;
+    this.kind =
+      type === 'mysql' || type === 'mariadb' ? 'mysql' : type === 'postgres' ? 'postgres' : 'single';
+  }
+
+  /** Deletes the sessions, recording `revocation` for each deleted one; returns how many. */
+  async revoke(which: RevokedSessions, revocation: Revocation): Promise<number> {
+    const n = this.sql();
+    return this.transaction(undefined, async (run) => {
+      const conditions: string[] = [];
+      const values: unknown[] = [];
+      let index = 0;
+      const parameter = (value: unknown) => {
+        values.push(value);
+        return this.dataSource.driver.createParameter(`p${index}`, index++);
+      };
+      if (which.handle !== undefined) conditions.push(`${n.handle} = ${parameter(text(which.handle))}`);
+      if (which.userKey !== undefined) conditions.push(`${n.userKey} = ${parameter(text(which.userKey))}`);
+      if (which.exceptHandle !== undefined) {
+        conditions.push(`${n.handle} <> ${parameter(text(which.exceptHandle))}`);
+      }
+      // Locked: a concurrent revocation of the same rows waits, and cannot record them twice.
+      const lock = this.kind === 'single' ? '' : ' FOR UPDATE';
+      const { records } = await run(
+        `SELECT ${n.handle} AS ${n.as('handle')} FROM ${n.sessions} WHERE ${conditions.join(' AND ')}${lock}`,
+        values,
+      );
+      const handles = records.map((row: Record<string, unknown>) => String(row.handle));
+      return this.deleteAndRecord(run, handles, revocation);
+    });
+  }
+
+  /** The recorded revocation of a session, unless forgotten by `now`. */
+  async find(handle: string, now: number): Promise<Revocation | undefined> {
+    const n = this.sql();
+    const p = (i: number) => this.dataSource.driver.createParameter(`p${i}`, i);
+    const { records } = await this.run(
+      `SELECT ${n.reason} AS ${n.as('reason')}, ${n.revokedAt} AS ${n.as('revokedAt')}, ${n.forgetAt} AS ${n.as('forgetAt')} ` +
+        `FROM ${n.revocations} WHERE ${n.revocationHandle} = ${p(0)} AND ${n.forgetAt} > ${p(1)}`,
+      [text(handle), millis(now)],
+    );
+    const row = records[0] as Record<string, unknown> | undefined;
+    if (row === undefined) return undefined;
+    return { reason: String(row.reason), revokedAt: Number(row.revokedAt), forgetAt: Number(row.forgetAt) };
+  }
+
+  /** Removes the revocations forgotten by `now`. */
+  async forget(now: number): Promise<void> {
+    const n = this.sql();
+    await this.run(
+      `DELETE FROM ${n.revocations} WHERE ${n.forgetAt} <= ${this.dataSource.driver.createParameter('p0', 0)}`,
+      [millis(now)],
+    );
+  }
+
+  /**
+   * Inserts a session (`insert` runs the statement) under the user's cap, in one transaction holding
+   * the user's lock: count the live sessions, delete those that give way, insert.
+   */
+  async insertWithinLimit(
+    userKey: string,
+    limit: SessionLimit,
+    insert: (run: Run) => Promise<boolean>,
+  ): Promise<LimitedInsert> {
+    const n = this.sql();
+    const p = (i: number) => this.dataSource.driver.createParameter(`p${i}`, i);
+    const late = new Error('late');
+    try {
+      return await this.transaction(
+        { userKey: text(userKey), waitSeconds: limit.lockWaitSeconds },
+        async (run) => {
+          const { records } = await run(
+            `SELECT ${n.handle} AS ${n.as('handle')}, ${n.createdAt} AS ${n.as('createdAt')}, ` +
+              `${n.lastRefreshedAt} AS ${n.as('lastRefreshedAt')} FROM ${n.sessions} ` +
+              `WHERE ${n.userKey} = ${p(0)} AND ${n.expiresAt} > ${p(1)}`,
+            [userKey, millis(limit.now)],
+          );
+          const live = (records as Record<string, unknown>[]).map((row) => ({
+            handle: String(row.handle),
+            createdAt: Number(row.createdAt),
+            lastRefreshedAt: Number(row.lastRefreshedAt),
+          }));
+          const excess = live.length - limit.max + 1;
+          let revokedHandles: string[] = [];
+          if (excess > 0) {
+            if (limit.policy === 'refuse') return { outcome: 'refused' as const };
+            const by = limit.policy === 'revoke-oldest' ? 'createdAt' : 'lastRefreshedAt';
+            live.sort((a, b) => a[by] - b[by] || (a.handle < b.handle ? -1 : 1));
+            revokedHandles = live.slice(0, excess).map((entry) => entry.handle);
+            await this.deleteAndRecord(run, revokedHandles, limit.revocation);
+          }
+          // A late insert rolls the deletions back too: nothing changed.
+          if (!(await insert(run))) throw late;
+          return { outcome: 'inserted' as const, revokedHandles };
+        },
+      );
+    } catch (error) {
+      if (error === late) return { outcome: 'late' };
+      throw error;
+    }
+  }
+
+  private async deleteAndRecord(
+    run: Run,
+    handles: string[],
+    revocation: Revocation | undefined,
+  ): Promise<number> {
+    if (handles.length === 0) return 0;
+    const n = this.sql();
+    const p = (i: number) => this.dataSource.driver.createParameter(`p${i}`, i);
+    const deleted = await run(
+      `DELETE FROM ${n.sessions} WHERE ${n.handle} IN (${handles.map((_, i) => p(i)).join(', ')})`,
+      handles,
+    );
+    if (revocation !== undefined) {
+      const values = handles.flatMap((handle) => [
+        handle,
+        revocation.reason,
+        millis(revocation.revokedAt),
+        millis(revocation.forgetAt),
+      ]);
+      const rows = handles.map(
+        (_, row) => `(${[0, 1, 2, 3].map((column) => p(row * 4 + column)).join(', ')})`,
+      );
+      await run(
+        `INSERT INTO ${n.revocations} (${n.revocationHandle}, ${n.reason}, ${n.revokedAt}, ${n.forgetAt}) ` +
+          `VALUES ${rows.join(', ')}`,
+        values,
+      );
+    }
+    return deleted.affected ?? handles.length;
+  }
+
+  /**
+   * Runs `work` in one transaction (SQLite: in this store's queue, without one), retried after a
+   * deadlock. With `lock`, holds the user's lock first, waiting at most `waitSeconds`.
+   */
+  private async transaction<T>(
+    lock: { userKey: string; waitSeconds: number } | undefined,
+    work: (run: Run) => Promise<T>,
+  ): Promise<T> {
+    if (this.kind === 'single') {
+      const result = this.queue.then(() => work(this.run));
+      this.queue = result.catch(() => undefined);
+      return result;
+    }
+    return withRetry(async () => {
+      const runner = this.dataSource.createQueryRunner();
+      const run: Run = (sql, parameters) => runner.query(sql, parameters, true);
+      let named: string | undefined;
+      try {
+        if (lock && this.kind === 'mysql') {
+          // GET_LOCK names are server-wide (at most 64 characters): the database name keeps them apart.
+          const [row] = await runner.query(
+            `SELECT CONCAT('nts:', LEFT(DATABASE(), 24), ':', ?) AS name, GET_LOCK(CONCAT('nts:', LEFT(DATABASE(), 24), ':', ?), ?) AS acquired`,
+            [lock.userKey.slice(0, 32), lock.userKey.slice(0, 32), lock.waitSeconds],
+          );
+          if (Number(row?.acquired) !== 1) throw new Error(SessionStorageMessages.sessionLimitLockTimeout);
+          named = String(row.name);
+        }
+        await runner.startTransaction();
+        try {
+          if (lock && this.kind === 'postgres') {
+            await runner.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(lock.waitSeconds))}s'`);
+            await runner.query(`SELECT pg_advisory_xact_lock(${POSTGRES_LIMIT_LOCK_CLASS}, hashtext($1))`, [
+              lock.userKey,
+            ]);
+          }
+          const result = await work(run);
+          await runner.commitTransaction();
+          return result;
+        } catch (error) {
+          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        try {
+          if (named !== undefined) await runner.query('SELECT RELEASE_LOCK(?)', [named]);
+        } finally {
+          await runner.release();
+        }
+      }
+    });
+  }
+
+  private sql() {
+    this.names ??= this.resolveNames();
+    return this.names;
+  }
+
+  private resolveNames() {
+    const { driver } = this.dataSource;
+    const path = (target: SessionEntities[keyof SessionEntities]) =>
+      this.dataSource
+        .getMetadata(target)
+        .tablePath.split('.')
+        .map((part) => driver.escape(part))
+        .join('.');
+    const sessionMeta = this.dataSource.getMetadata(this.entities.session);
+    const revocationMeta = this.dataSource.getMetadata(this.entities.revocation);
+    const session = (property: string) =>
+      driver.escape(sessionMeta.findColumnWithPropertyName(property)!.databaseName);
+    const revocation = (property: string) =>
+      driver.escape(revocationMeta.findColumnWithPropertyName(property)!.databaseName);
+    return {
+      sessions: path(this.entities.session),
+      revocations: path(this.entities.revocation),
+      handle: session('handle'),
+      userKey: session('userKey'),
+      createdAt: session('createdAt'),
+      lastRefreshedAt: session('lastRefreshedAt'),
+      expiresAt: session('expiresAt'),
+      revocationHandle: revocation('handle'),
+      reason: revocation('reason'),
+      revokedAt: revocation('revokedAt'),
+      forgetAt: revocation('forgetAt'),
+      /** A result alias under its property name, as the readers above expect it. */
+      as: (alias: string) => driver.escape(alias),
+    };
+  }
+}
+
+function text(value: string): string {
+  if (typeof value === 'string') return value;
+  throw new TypeError(`Refusing a non-string value (${typeof value}) for a text column.`);
+}
+
+function millis(value: number): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
+}
