@@ -72,3 +72,6 @@ export {
 export { createSessionMigrations, sessionMigrations } from './storage/session.migrations.js';
 export type { SessionClock } from './tokens/clock.js';
 export { systemClock } from './tokens/clock.js';
+export type { RevocationOptions, RevocationTransportName } from './revocation/revocation.options.js';
+export type { RevocationStatus } from './revocation/revocation.monitor.js';
+export type { RevocationEntry, RevocationKind } from './storage/revocation-log.port.js';

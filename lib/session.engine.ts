@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
@@ -28,6 +35,8 @@ import {
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
+import type { RevocationMonitor, RevocationStatus } from './revocation/revocation.monitor.js';
+import { SESSION_REVOCATION_MONITOR } from './revocation/revocation.providers.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
 import { SESSION_STORE, type SessionRecord, type SessionStore } from './storage/session-store.js';
 import {
@@ -84,6 +93,9 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     @Inject(SESSION_STORE) store: SessionStore,
     @Inject(SESSION_CLOCK) clock: SessionClock,
     events: SessionEvents,
+    @Optional()
+    @Inject(SESSION_REVOCATION_MONITOR)
+    private readonly revocation: RevocationMonitor | null = null,
   ) {
     const logger = new Logger('SessionEngine');
     super(new BoundedSessionStore(store, options.databaseTimeout, logger), clock, events);
@@ -122,6 +134,10 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
           timings,
         );
     this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options);
+    // A key retired on another instance: reload at once, so this one stops signing with it too.
+    await this.revocation?.start(() =>
+      this.ring instanceof StoredKeyRing ? this.ring.reload() : Promise.resolve(),
+    );
     if (cleanupInterval > 0) {
       this.cleanupTimer = setInterval(() => {
         this.cleanupRun ??= this.removeExpiredSessions()
@@ -134,6 +150,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.cleanupTimer);
+    await this.revocation?.stop();
     // A cleanup in flight ends before the data source closes (at shutdown), not fails against it.
     await this.cleanupRun;
   }
@@ -208,9 +225,13 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
         throw this.tryRefresh(Messages.antiCsrfMismatch);
       }
     }
-    if (options.checkDatabase ?? this.options.accessToken.blacklisting) {
-      await this.assertLiveGeneration(claims);
-    }
+    const checkDatabase = options.checkDatabase ?? this.options.accessToken.blacklisting;
+    // The revocation bus answers from memory while healthy (`undefined`: read the database).
+    const remembered = this.revocation?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
+    if (remembered === 'revoked') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (remembered === 'stale' || remembered === 'retired-key')
+      throw this.tryRefresh(Messages.accessTokenStale);
+    if (checkDatabase && remembered === undefined) await this.assertLiveGeneration(claims);
     return verified.result;
   }
 
@@ -283,6 +304,14 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
     return this.db.keyRing('write', () => this.ring.rotate(options));
+  }
+
+  /**
+   * Health of the revocation bus: `{ transport, healthy, lagMs, lastPosition }` (`transport: 'none'`
+   * without the `revocation` option). See {@link RevocationStatus}.
+   */
+  revocationStatus(): RevocationStatus {
+    return this.revocation?.status() ?? { transport: 'none', healthy: false, lagMs: 0, lastPosition: 0 };
   }
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */

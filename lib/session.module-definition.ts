@@ -23,6 +23,7 @@ import { createRefreshController } from './session-refresh.controller.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { sessionStorage } from './storage/session-storage.providers.js';
+import { revocationProviders } from './revocation/revocation.providers.js';
 import { systemClock } from './tokens/clock.js';
 
 /** Settings needed while the module is built, accepted by `forRoot` and `forRootAsync` alike. */
@@ -97,6 +98,7 @@ export const {
       ];
       const internal: Provider[] = [
         ...storage.providers,
+        ...revocationProviders,
         { provide: SESSION_REFRESH_CONTROLLER, useValue: refreshController },
         {
           provide: SESSION_BODYLESS_CONTROLLERS,

@@ -232,6 +232,7 @@ describe.each(databases)('upgrading a database built by the first session migrat
       const dataSource = after.get<DataSource>(getDataSourceToken());
       expect(await migrationRows(dataSource)).toEqual({
         AlignSessionColumnTypes1764460800000: 1,
+        CreateRevocationLog1764806400000: 1,
         CreateSessionTables1763769600000: 1,
       });
     } finally {
@@ -405,6 +406,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         const [replica] = replicas;
         expect(await migrationRows(replica)).toEqual({
           AlignSessionColumnTypes1764460800000: 1,
+          CreateRevocationLog1764806400000: 1,
           CreateSessionTables1763769600000: 1,
         });
         const tables: { name: string }[] = await replica.query(
@@ -415,6 +417,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         expect(tables.map((table) => table.name)).toEqual([
           'migrations',
           'session_info',
+          'session_revocations',
           'session_signing_keys',
         ]);
       } finally {

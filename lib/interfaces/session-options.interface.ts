@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { ResolvedRevocationOptions, RevocationOptions } from '../revocation/revocation.options.js';
 
 /** Signing algorithms for access tokens. */
 export type AccessTokenAlgorithm = 'HS256' | 'ES256' | 'EdDSA' | 'RS256';
@@ -145,6 +146,12 @@ export interface SessionModuleOptions {
    * @default the smaller of 5 and half of `refreshToken.gracePeriod`
    */
   databaseTimeout?: number;
+  /**
+   * A revocation bus for many instances: `checkDatabase` routes and `blacklisting` answered from
+   * memory, with no database read, while the bus is healthy. Unset: one read per such request.
+   * See README, "Running many instances".
+   */
+  revocation?: RevocationOptions;
 }
 
 /** Table names of the session entities. */
@@ -159,6 +166,11 @@ export interface SessionTableNames {
    * @default 'session_signing_keys'
    */
   signingKeys?: string;
+  /**
+   * The revocation log (used with the `revocation` option).
+   * @default 'session_revocations'
+   */
+  revocations?: string;
 }
 
 /** Options with every default applied; what the library reads at run time. */
@@ -175,4 +187,5 @@ export interface ResolvedSessionOptions {
   sessionExpiredStatusCode: number;
   cleanupInterval: number;
   databaseTimeout: number;
+  revocation?: ResolvedRevocationOptions;
 }

@@ -1,5 +1,7 @@
 import { EntitySchema } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
+import { DEFAULT_REVOCATION_TABLE, createRevocationLogEntity } from './revocation-log.js';
+import type { RevocationEntry } from './revocation-log.port.js';
 import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
 import type { SessionRecord } from './session-store.js';
 import type { StoredSigningKey } from './signing-key-store.js';
@@ -8,19 +10,26 @@ import type { StoredSigningKey } from './signing-key-store.js';
 export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
   sessions: 'session_info',
   signingKeys: 'session_signing_keys',
+  revocations: DEFAULT_REVOCATION_TABLE,
 };
 
 /** The session entities of one table naming. */
 export interface SessionEntities {
   session: EntitySchema<SessionRecord>;
   signingKey: EntitySchema<StoredSigningKey>;
+  /** The revocation log (written only with the `revocation` option). */
+  revocation: EntitySchema<RevocationEntry>;
 }
 
 const cache = new Map<string, SessionEntities>();
 
 /** The entity names (TypeORM targets) of one table naming; naming strategies receive them. */
 export function sessionEntityNames(names: Required<SessionTableNames>): Required<SessionTableNames> {
-  return { sessions: `NtsSession_${names.sessions}`, signingKeys: `NtsSigningKey_${names.signingKeys}` };
+  return {
+    sessions: `NtsSession_${names.sessions}`,
+    signingKeys: `NtsSigningKey_${names.signingKeys}`,
+    revocations: `NtsRevocation_${names.revocations}`,
+  };
 }
 
 /**
@@ -29,7 +38,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
  */
 export function createSessionEntities(tables: SessionTableNames = {}): SessionEntities {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
-  const cacheKey = `${names.sessions}\u0000${names.signingKeys}`;
+  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.revocations}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const entityNames = sessionEntityNames(names);
@@ -57,6 +66,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       },
       indices: [{ name: `IDX_${names.signingKeys}_verify_until`, columns: ['verifyUntil'] }],
     }),
+    revocation: createRevocationLogEntity(entityNames.revocations, names.revocations),
   };
   cache.set(cacheKey, entities);
   return entities;

@@ -2,17 +2,19 @@ import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunn
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
+import { createRevocationLogMigration } from './migrations/create-revocation-log.migration.js';
 
 type MigrationClass = new () => MigrationInterface;
 
-const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
+export const bigint = (name: string, isNullable = false) => ({ name, type: 'bigint', isNullable });
 
 /** How long a MySQL/MariaDB boot waits for another instance's session migrations, in seconds. */
 const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 /** PostgreSQL advisory lock key of the session migrations (advisory locks are per database). */
 const POSTGRES_LOCK_KEY = '7310874120957617001';
 
-const isMysql = (runner: QueryRunner) => ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
+export const isMysql = (runner: QueryRunner) =>
+  ['mysql', 'mariadb'].includes(runner.connection.driver.options.type);
 const isSqlite = (runner: QueryRunner) =>
   ['sqljs', 'better-sqlite3', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native'].includes(
     runner.connection.driver.options.type,
@@ -22,7 +24,7 @@ const isSqlite = (runner: QueryRunner) =>
  * The table path the data source's entities read for `givenName`, built the way TypeORM builds
  * `EntityMetadata.tablePath`: naming strategy, `entityPrefix`, then `schema`.
  */
-function tablePath(runner: QueryRunner, entityName: string, givenName: string): string {
+export function tablePath(runner: QueryRunner, entityName: string, givenName: string): string {
   const { namingStrategy, options, driver } = runner.connection;
   let name = namingStrategy.tableName(entityName, givenName);
   if (options.entityPrefix) name = namingStrategy.prefixTableName(options.entityPrefix, name);
@@ -79,7 +81,7 @@ async function lockMigrations(runner: QueryRunner): Promise<void> {
  * Takes the lock, then tells whether another instance ran `migration` while this one waited. That
  * instance's row is removed: TypeORM writes this run's row once `up` returns, so one row remains.
  */
-async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
+export async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
   await lockMigrations(runner);
   const { connection } = runner;
   const table = connection.driver.buildTableName(
@@ -228,7 +230,14 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     }
   }
 
-  return [CreateSessionTables1763769600000, AlignSessionColumnTypes1764460800000];
+  return [
+    CreateSessionTables1763769600000,
+    AlignSessionColumnTypes1764460800000,
+    createRevocationLogMigration(
+      (runner) => tablePath(runner, entityNames.revocations, names.revocations),
+      names.revocations,
+    ),
+  ];
 }
 
 /** The migrations with the default table names. */

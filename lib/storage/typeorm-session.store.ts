@@ -9,6 +9,7 @@ import {
 } from 'typeorm';
 import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
+import type { TypeOrmRevocationLog } from './revocation-log.js';
 import type { SessionEntities } from './session.entities.js';
 import type {
   SessionRead,
@@ -112,6 +113,8 @@ export class TypeOrmSessionStore implements SessionStore {
   constructor(
     private readonly dataSource: DataSource,
     private readonly entities: SessionEntities,
+    /** Once active (the `revocation` option), revoking calls also write the revocation log. */
+    private readonly revocationLog?: TypeOrmRevocationLog,
   ) {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
@@ -273,11 +276,20 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async deleteSession(handle: string): Promise<boolean> {
+    if (this.revocationLog?.active) {
+      return (
+        (await withRetry(() => this.revocationLog!.deleteSessions({ handle: text(handle) }, 'revoke'))) > 0
+      );
+    }
     const result = await withRetry(() => this.sessions.delete({ handle: text(handle) }));
     return (result.affected ?? 0) > 0;
   }
 
   async deleteSessionOfUser(handle: string, userKey: string): Promise<boolean> {
+    if (this.revocationLog?.active) {
+      const where = { handle: text(handle), userKey: text(userKey) };
+      return (await withRetry(() => this.revocationLog!.deleteSessions(where, 'revoke-for-user'))) > 0;
+    }
     const result = await withRetry(() =>
       this.sessions.delete({ handle: text(handle), userKey: text(userKey) }),
     );
@@ -285,6 +297,10 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async deleteOtherSessionsOfUser(userKey: string, keptHandle: string): Promise<number> {
+    if (this.revocationLog?.active) {
+      const where = { userKey: text(userKey), exceptHandle: text(keptHandle) };
+      return withRetry(() => this.revocationLog!.deleteSessions(where, 'revoke-others'));
+    }
     const result = await withRetry(() =>
       this.sessions.delete({ userKey: text(userKey), handle: Not(text(keptHandle)) }),
     );
@@ -292,6 +308,9 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async deleteSessionsOfUser(userKey: string): Promise<number> {
+    if (this.revocationLog?.active) {
+      return withRetry(() => this.revocationLog!.deleteSessions({ userKey: text(userKey) }, 'revoke-all'));
+    }
     const result = await withRetry(() => this.sessions.delete({ userKey: text(userKey) }));
     return result.affected ?? 0;
   }
@@ -309,6 +328,7 @@ export class TypeOrmSessionStore implements SessionStore {
       { sealedLiveToken: null, ancestors: [], graceUntil: 0 },
     );
     await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(millis(now)) });
+    await this.revocationLog?.deleteExpired(millis(now));
     return removed.affected ?? 0;
   }
 
@@ -321,6 +341,25 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async retireSigningKeys(kids: string[], signUntil: number, verifyUntil: number): Promise<void> {
+    // An immediate retirement (nothing left to verify) is a revocation every instance must hear of.
+    if (this.revocationLog?.active && verifyUntil <= signUntil) {
+      await this.revocationLog.logged(async (manager) => {
+        for (const kid of kids) {
+          await manager
+            .getRepository(this.entities.signingKey)
+            .update({ kid: text(kid) }, { signUntil, verifyUntil });
+        }
+        const entry = {
+          kind: 'key',
+          userKey: null,
+          value: null,
+          cause: 'key-retired',
+          reason: null,
+        } as const;
+        return { result: undefined, entries: kids.map((kid) => ({ ...entry, subject: kid })) };
+      });
+      return;
+    }
     for (const kid of kids) {
       await this.signingKeys.update({ kid: text(kid) }, { signUntil, verifyUntil });
     }

@@ -40,6 +40,33 @@ class InstanceOpsController {
   }
 
   @PublicAccess()
+  @Get('revocation')
+  revocation() {
+    return this.engine.revocationStatus();
+  }
+
+  @PublicAccess()
+  @Post('revoke/:handle')
+  @HttpCode(200)
+  async revoke(@Param('handle') handle: string) {
+    return { revoked: await this.engine.revokeSessionUsingSessionHandle(handle) };
+  }
+
+  @PublicAccess()
+  @Post('revoke-for-user/:userId/:handle')
+  @HttpCode(200)
+  async revokeForUser(@Param('userId') userId: string, @Param('handle') handle: string) {
+    return { revoked: await this.engine.revokeSessionForUser(handle, userId) };
+  }
+
+  @PublicAccess()
+  @Post('revoke-others/:userId/:keep')
+  @HttpCode(200)
+  async revokeOthers(@Param('userId') userId: string, @Param('keep') keep: string) {
+    return { revoked: await this.engine.revokeOtherSessions(userId, keep) };
+  }
+
+  @PublicAccess()
   @Post('revoke-all/:userId')
   @HttpCode(200)
   async revokeAll(@Param('userId') userId: string) {
