@@ -21,7 +21,11 @@ export function createRevocationLogEntity(
   entityName: string,
   tableName: string,
 ): EntitySchema<RevocationEntry> {
-  return new EntitySchema<RevocationEntry>({
+  // One instance per name, whatever the other tables are called: TypeORM must not see two
+  // entities of one table (autoLoadEntities collects every registration of the process).
+  const cached = entityCache.get(entityName);
+  if (cached) return cached;
+  const entity = new EntitySchema<RevocationEntry>({
     name: entityName,
     tableName,
     columns: {
@@ -41,7 +45,11 @@ export function createRevocationLogEntity(
     },
     indices: [{ name: `IDX_${tableName}_created_at`, columns: ['createdAt'] }],
   });
+  entityCache.set(entityName, entity);
+  return entity;
 }
+
+const entityCache = new Map<string, EntitySchema<RevocationEntry>>();
 
 /** A row of a deletion: the session and its user. */
 interface Doomed {

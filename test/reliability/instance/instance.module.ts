@@ -4,6 +4,7 @@ import type { DataSourceOptions } from 'typeorm';
 import {
   PublicAccess,
   SessionEngine,
+  SessionEvents,
   SessionModule,
   sessionEntities,
   type SessionModuleOptions,
@@ -24,7 +25,22 @@ export interface InstanceSettings {
  */
 @Controller('ops')
 class InstanceOpsController {
-  constructor(private readonly engine: SessionEngine) {}
+  /** Revocation-bus health events seen by this instance, in order. */
+  private readonly revocationEvents: string[] = [];
+
+  constructor(
+    private readonly engine: SessionEngine,
+    events: SessionEvents,
+  ) {
+    events.on('revocation.degraded', () => this.revocationEvents.push('degraded'));
+    events.on('revocation.restored', () => this.revocationEvents.push('restored'));
+  }
+
+  @PublicAccess()
+  @Get('revocation-events')
+  revocationHealthEvents() {
+    return { events: this.revocationEvents };
+  }
 
   @PublicAccess()
   @Get('health')
