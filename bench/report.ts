@@ -332,6 +332,7 @@ export function renderMarkdown(results: BenchResults, checks: TargetCheck[]): st
           'checkDatabase req/s',
           '× stateless (target ≥ 0.70)',
           '× open',
+          'CPU µs/req open / stateless / checkDatabase',
           'propagation p50 / p99 ms',
         ],
         results.revocation.map((entry) => [
@@ -341,6 +342,7 @@ export function renderMarkdown(results: BenchResults, checks: TargetCheck[]): st
           entry.requestsPerSecond['session-db'].toFixed(0),
           entry.checkDatabaseToStateless.toFixed(2),
           entry.checkDatabaseToOpen.toFixed(2),
+          ['open', 'session-get', 'session-db'].map((id) => entry.cpuPerRequest[id].toFixed(0)).join(' / '),
           entry.propagation
             ? `${entry.propagation.p50} / ${entry.propagation.p99} (n=${entry.propagation.samples})`
             : '–',

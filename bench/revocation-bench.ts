@@ -17,6 +17,8 @@ export interface RevocationTransportResult {
   transport: BenchTransport;
   /** Median req/s per route id (`open`, `session-get`, `session-db`). */
   requestsPerSecond: Record<string, number>;
+  /** Median server CPU per request per route id, µs (robust to a busy machine, unlike req/s). */
+  cpuPerRequest: Record<string, number>;
   /** checkDatabase ÷ stateless guard, paired per round. */
   checkDatabaseToStateless: number;
   /** checkDatabase ÷ open route, paired per round. */
@@ -112,6 +114,12 @@ export async function runRevocationBench(
         const entry: RevocationTransportResult = {
           transport,
           requestsPerSecond: Object.fromEntries(routes.map((route) => [route.id, median(rps(route.id))])),
+          cpuPerRequest: Object.fromEntries(
+            routes.map((route) => [
+              route.id,
+              median(samples.get(route.id)!.map((sample) => sample.cpuPerRequest)),
+            ]),
+          ),
           checkDatabaseToStateless: pairedMedian(rps('session-db'), rps('session-get'), ratio),
           checkDatabaseToOpen: pairedMedian(rps('session-db'), rps('open'), ratio),
         };
@@ -155,7 +163,8 @@ export async function runRevocationBench(
         log(
           `  ${transport.padEnd(9)} open ${figures.open.toFixed(0)} req/s, stateless ${figures['session-get'].toFixed(0)}, ` +
             `checkDatabase ${figures['session-db'].toFixed(0)} (${entry.checkDatabaseToStateless.toFixed(2)}× stateless, ` +
-            `${entry.checkDatabaseToOpen.toFixed(2)}× open)` +
+            `${entry.checkDatabaseToOpen.toFixed(2)}× open; CPU µs/req ` +
+            `${['open', 'session-get', 'session-db'].map((id) => entry.cpuPerRequest[id].toFixed(0)).join('/')})` +
             (entry.propagation
               ? `; propagation p50 ${entry.propagation.p50} ms, p99 ${entry.propagation.p99} ms (${entry.propagation.samples} to 2 peers)`
               : ''),

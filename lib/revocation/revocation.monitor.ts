@@ -229,10 +229,17 @@ export class RevocationMonitor {
 
   private async readLog(initial: boolean): Promise<void> {
     const startedAt = Date.now();
-    let after = initial ? 0 : (this.checkpoints[0]?.position ?? 0);
+    // From a position old enough that every revocation below it has committed; until one exists
+    // (just after start), the whole window again.
+    const settled = this.checkpoints[0];
+    let after = !initial && settled && settled.at <= startedAt - this.timings.settle ? settled.position : 0;
     const since = this.clock.now() - this.timings.lifetime - CLOCK_MARGIN;
     for (;;) {
-      const entries = await this.log.read(after, since, PAGE);
+      // Bounded: a hung database must not hold every later replay (the bus stays unhealthy meanwhile).
+      const entries = await Promise.race([
+        this.log.read(after, since, PAGE),
+        pause(this.timings.settle).then(() => Promise.reject(new Error('revocation log read timed out'))),
+      ]);
       for (const entry of entries) this.remember(entry, !initial);
       if (entries.length < PAGE) break;
       after = entries.at(-1)!.id!;
@@ -275,6 +282,7 @@ export class RevocationMonitor {
   /** A revocation committed here: remembered at once, then published. */
   private committed(entries: RevocationEntry[]): void {
     for (const entry of entries) this.remember(entry, false);
+    if (this.options.transport === 'polling') return; // The others read the log.
     this.unsent.push(...entries);
     if (this.unsent.length > MAX_UNSENT) this.unsent.splice(0, this.unsent.length - MAX_UNSENT);
     this.flush();
