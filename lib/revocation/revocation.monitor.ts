@@ -56,6 +56,8 @@ export class RevocationMonitor {
   /** (time, position) pairs: a replay starts at a position old enough that nothing before it is still uncommitted. */
   private checkpoints: { at: number; position: number }[] = [];
   private connected = false;
+  /** Bumped on every connection change: a replay that began before one does not count after it. */
+  private connection = 0;
   private replayed = false;
   private replaying: Promise<void> | undefined;
   private lastEchoAt = 0;
@@ -108,10 +110,12 @@ export class RevocationMonitor {
       message: (text) => this.received(text),
       echo: (text) => this.echoed(text),
       up: () => {
+        this.connection++;
         this.connected = true;
         this.replayed = false; // Messages sent while away may be lost: replay before trusting memory.
       },
       down: () => {
+        this.connection++;
         this.connected = false;
         this.replayed = false;
         this.tick();
@@ -209,10 +213,11 @@ export class RevocationMonitor {
     this.lastEchoAt = now;
     if (!this.replayed && this.replaying === undefined) {
       // The subscription works again: catch up from the log, then trust memory.
+      const connection = this.connection;
       const replay = this.replay(false);
       replay.then(
         () => {
-          if (this.connected) this.replayed = true;
+          if (this.connected && this.connection === connection) this.replayed = true;
           this.report();
         },
         () => undefined,
