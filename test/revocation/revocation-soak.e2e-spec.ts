@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RevocationTransportName } from '../../lib/index.js';
 import { CookieJar } from '../support/cookies.js';
@@ -16,6 +17,8 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 4);
 const USERS = Number(process.env.SOAK_USERS ?? 24);
 const TRANSPORT = (process.env.SOAK_TRANSPORT ?? 'redis') as RevocationTransportName;
 const BOUND_MS = 1000;
+/** Figures worth keeping go here (ignored by git), not to the test output. */
+const RESULTS_DIR = new URL('../reliability/results/', import.meta.url);
 const URLS: Partial<Record<RevocationTransportName, string>> = {
   redis: 'redis://127.0.0.1:6379',
   nats: 'nats://127.0.0.1:4222',
@@ -143,6 +146,11 @@ describe.runIf(database)(`revocation soak over ${TRANSPORT}: ${USERS} users, ${S
       };
       const until = Date.now() + SECONDS * 1000;
       await Promise.all(Array.from({ length: USERS }, (_, index) => user(index, until, counts)));
+      await mkdir(RESULTS_DIR, { recursive: true });
+      await writeFile(
+        new URL(`revocation-soak-${TRANSPORT}.json`, RESULTS_DIR),
+        JSON.stringify({ transport: TRANSPORT, users: USERS, seconds: SECONDS, ...counts }, null, 2),
+      );
       expect(counts.notes.slice(0, 10)).toEqual([]);
       expect(counts).toMatchObject({ servedAfterBound: 0, false401: 0, serverErrors: 0 });
       expect(counts.revocations).toBeGreaterThan(0);
