@@ -154,6 +154,10 @@ describe.runIf(database)(`revocation soak over ${TRANSPORT}: ${USERS} users, ${S
       expect(counts.notes.slice(0, 10)).toEqual([]);
       expect(counts).toMatchObject({ servedAfterBound: 0, false401: 0, serverErrors: 0 });
       expect(counts.revocations).toBeGreaterThan(0);
+      // Every process survived the load.
+      for (const instance of instances) {
+        expect((await instance.client.get('/ops/health')).body?.instance).toBe(instance.name);
+      }
       expect(counts.requests).toBeGreaterThan(USERS);
     },
     (SECONDS + 90) * 1000,
