@@ -95,7 +95,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     events: SessionEvents,
     @Optional()
     @Inject(SESSION_REVOCATION_MONITOR)
-    private readonly revocation: RevocationMonitor | null = null,
+    private readonly revocationBus: RevocationMonitor | null = null,
   ) {
     const logger = new Logger('SessionEngine');
     super(new BoundedSessionStore(store, options.databaseTimeout, logger), clock, events);
@@ -135,7 +135,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
         );
     this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options);
     // A key retired on another instance: reload at once, so this one stops signing with it too.
-    await this.revocation?.start(() =>
+    await this.revocationBus?.start(() =>
       this.ring instanceof StoredKeyRing ? this.ring.reload() : Promise.resolve(),
     );
     if (cleanupInterval > 0) {
@@ -150,7 +150,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.cleanupTimer);
-    await this.revocation?.stop();
+    await this.revocationBus?.stop();
     // A cleanup in flight ends before the data source closes (at shutdown), not fails against it.
     await this.cleanupRun;
   }
@@ -227,7 +227,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     }
     const checkDatabase = options.checkDatabase ?? this.options.accessToken.blacklisting;
     // The revocation bus answers from memory while healthy (`undefined`: read the database).
-    const remembered = this.revocation?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
+    const remembered = this.revocationBus?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
     if (remembered === 'revoked') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
     if (remembered === 'stale' || remembered === 'retired-key')
       throw this.tryRefresh(Messages.accessTokenStale);
@@ -311,7 +311,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    * without the `revocation` option). See {@link RevocationStatus}.
    */
   revocationStatus(): RevocationStatus {
-    return this.revocation?.status() ?? { transport: 'none', healthy: false, lagMs: 0, lastPosition: 0 };
+    return this.revocationBus?.status() ?? { transport: 'none', healthy: false, lagMs: 0, lastPosition: 0 };
   }
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */

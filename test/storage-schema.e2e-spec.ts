@@ -417,7 +417,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         expect(tables.map((table) => table.name)).toEqual([
           'migrations',
           'session_info',
-          'session_revocations',
+          'session_revocation_log',
           'session_signing_keys',
         ]);
       } finally {

@@ -168,9 +168,9 @@ export interface SessionTableNames {
   signingKeys?: string;
   /**
    * The revocation log (used with the `revocation` option).
-   * @default 'session_revocations'
+   * @default 'session_revocation_log'
    */
-  revocations?: string;
+  revocationLog?: string;
 }
 
 /** Options with every default applied; what the library reads at run time. */

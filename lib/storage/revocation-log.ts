@@ -14,7 +14,7 @@ import type { RevocationEntry, RevocationLogReader, RevocationSink } from './rev
 export type { RevocationEntry } from './revocation-log.port.js';
 
 /** Default table name of the revocation log. */
-export const DEFAULT_REVOCATION_TABLE = 'session_revocations';
+export const DEFAULT_REVOCATION_LOG_TABLE = 'session_revocation_log';
 
 /** The entity of the revocation log under `tableName`. */
 export function createRevocationLogEntity(
@@ -82,7 +82,7 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
   }
 
   async read(afterId: number, since: number, limit: number): Promise<RevocationEntry[]> {
-    return this.dataSource.getRepository(this.entities.revocation).find({
+    return this.dataSource.getRepository(this.entities.revocationLog).find({
       where: { id: MoreThan(afterId), createdAt: MoreThan(since) },
       order: { id: 'ASC' },
       take: limit,
@@ -145,7 +145,7 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
     const rows: RevocationEntry[] = entries.map((entry) => ({ ...entry, createdAt }));
     // One row per statement: every driver then reports the row's own id.
     for (const row of rows) {
-      const result = await manager.getRepository(this.entities.revocation).insert({ ...row });
+      const result = await manager.getRepository(this.entities.revocationLog).insert({ ...row });
       const id = result.identifiers[0]?.id;
       if (id !== undefined && id !== null) row.id = Number(id);
     }
@@ -170,7 +170,7 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
   async deleteExpired(now: number): Promise<void> {
     if (!this.active) return;
     await this.dataSource
-      .getRepository(this.entities.revocation)
+      .getRepository(this.entities.revocationLog)
       .delete({ createdAt: LessThanOrEqual(now - this.retention) });
   }
 

@@ -1,6 +1,6 @@
 import { EntitySchema } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
-import { DEFAULT_REVOCATION_TABLE, createRevocationLogEntity } from './revocation-log.js';
+import { DEFAULT_REVOCATION_LOG_TABLE, createRevocationLogEntity } from './revocation-log.js';
 import type { RevocationEntry } from './revocation-log.port.js';
 import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
 import type { SessionRecord } from './session-store.js';
@@ -10,7 +10,7 @@ import type { StoredSigningKey } from './signing-key-store.js';
 export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
   sessions: 'session_info',
   signingKeys: 'session_signing_keys',
-  revocations: DEFAULT_REVOCATION_TABLE,
+  revocationLog: DEFAULT_REVOCATION_LOG_TABLE,
 };
 
 /** The session entities of one table naming. */
@@ -18,7 +18,7 @@ export interface SessionEntities {
   session: EntitySchema<SessionRecord>;
   signingKey: EntitySchema<StoredSigningKey>;
   /** The revocation log (written only with the `revocation` option). */
-  revocation: EntitySchema<RevocationEntry>;
+  revocationLog: EntitySchema<RevocationEntry>;
 }
 
 const cache = new Map<string, SessionEntities>();
@@ -28,7 +28,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
   return {
     sessions: `NtsSession_${names.sessions}`,
     signingKeys: `NtsSigningKey_${names.signingKeys}`,
-    revocations: `NtsRevocation_${names.revocations}`,
+    revocationLog: `NtsRevocationLog_${names.revocationLog}`,
   };
 }
 
@@ -38,7 +38,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
  */
 export function createSessionEntities(tables: SessionTableNames = {}): SessionEntities {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
-  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.revocations}`;
+  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.revocationLog}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const entityNames = sessionEntityNames(names);
@@ -66,7 +66,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       },
       indices: [{ name: `IDX_${names.signingKeys}_verify_until`, columns: ['verifyUntil'] }],
     }),
-    revocation: createRevocationLogEntity(entityNames.revocations, names.revocations),
+    revocationLog: createRevocationLogEntity(entityNames.revocationLog, names.revocationLog),
   };
   cache.set(cacheKey, entities);
   return entities;

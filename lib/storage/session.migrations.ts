@@ -234,8 +234,8 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     CreateSessionTables1763769600000,
     AlignSessionColumnTypes1764460800000,
     createRevocationLogMigration(
-      (runner) => tablePath(runner, entityNames.revocations, names.revocations),
-      names.revocations,
+      (runner) => tablePath(runner, entityNames.revocationLog, names.revocationLog),
+      names.revocationLog,
     ),
   ];
 }
