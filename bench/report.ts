@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { RevocationTransportResult } from './revocation-bench.js';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { EngineComparison, GuardTiming } from './engine-bench.js';
@@ -16,6 +17,8 @@ export interface BenchResults {
   engine: EngineComparison[];
   guard: GuardTiming[];
   memory: MemoryResult | undefined;
+  /** The revocation bus per transport (issue #16). */
+  revocation?: RevocationTransportResult[];
   /** Parts that could not run, with the reason. */
   errors: Record<string, string>;
 }
@@ -316,6 +319,37 @@ export function renderMarkdown(results: BenchResults, checks: TargetCheck[]): st
     for (const [part, message] of errors) out.push(`- ${part}: ${message.split('\n')[0]}`);
   }
   out.push('');
+  if (results.revocation?.length) {
+    out.push('');
+    out.push('### Revocation bus (Fastify, PostgreSQL; checkDatabase from memory while the bus is healthy)');
+    out.push('');
+    out.push(
+      table(
+        [
+          'transport',
+          'open req/s',
+          'stateless req/s',
+          'checkDatabase req/s',
+          '× stateless (target ≥ 0.70)',
+          '× open',
+          'CPU µs/req open / stateless / checkDatabase',
+          'propagation p50 / p99 ms',
+        ],
+        results.revocation.map((entry) => [
+          entry.transport === 'none' ? 'none (a read per request)' : entry.transport,
+          entry.requestsPerSecond.open.toFixed(0),
+          entry.requestsPerSecond['session-get'].toFixed(0),
+          entry.requestsPerSecond['session-db'].toFixed(0),
+          entry.checkDatabaseToStateless.toFixed(2),
+          entry.checkDatabaseToOpen.toFixed(2),
+          ['open', 'session-get', 'session-db'].map((id) => entry.cpuPerRequest[id].toFixed(0)).join(' / '),
+          entry.propagation
+            ? `${entry.propagation.p50} / ${entry.propagation.p99} (n=${entry.propagation.samples})`
+            : '–',
+        ]),
+      ),
+    );
+  }
   return out.join('\n');
 }
 

@@ -3,6 +3,7 @@ import { Child, type Message } from './child-process.js';
 import { createDatabase, dropDatabase } from './database.js';
 import type { EngineComparison, GuardTiming } from './engine-bench.js';
 import { runHttpBench } from './http-bench.js';
+import { runRevocationBench } from './revocation-bench.js';
 import type { MemoryResult } from './memory-bench.js';
 import { checkTargets, machineInfo, renderMarkdown, writeResults, type BenchResults } from './report.js';
 import { newSecrets, readSettings, type ChildContext } from './settings.js';
@@ -63,6 +64,15 @@ async function main(): Promise<void> {
         results.guard = message.guard as GuardTiming[];
       } catch (error) {
         results.errors.engine = String((error as Error).stack ?? error);
+        log(`  ! ${(error as Error).message}`);
+      }
+    }
+    if (settings.parts.includes('revocation')) {
+      log(`\nRevocation bus, checkDatabase and propagation per transport (at ${elapsed()})`);
+      try {
+        results.revocation = await runRevocationBench(context, log);
+      } catch (error) {
+        results.errors.revocation = String((error as Error).stack ?? error);
         log(`  ! ${(error as Error).message}`);
       }
     }

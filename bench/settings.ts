@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 
 export type AdapterKind = 'express' | 'fastify';
-export type BenchPart = 'http' | 'engine' | 'memory';
+export type BenchPart = 'http' | 'engine' | 'memory' | 'revocation';
 
 /** Everything tunable, read once from the environment (see bench/README.md). */
 export interface BenchSettings {
@@ -61,7 +61,7 @@ export function readSettings(): BenchSettings {
   const quick = process.env.BENCH_QUICK === '1';
   return {
     quick,
-    parts: listFromEnv<BenchPart>('BENCH_PARTS', ['http', 'engine', 'memory']),
+    parts: listFromEnv<BenchPart>('BENCH_PARTS', ['http', 'engine', 'memory', 'revocation']),
     adapters: listFromEnv<AdapterKind>('BENCH_ADAPTERS', ['fastify', 'express']),
     rounds: numberFromEnv('BENCH_ROUNDS', quick ? 2 : 5),
     duration: numberFromEnv('BENCH_DURATION', quick ? 1 : 3),

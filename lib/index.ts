@@ -111,3 +111,6 @@ export {
   type ImpersonateOptions,
   type ImpersonationStart,
 } from './claims/impersonation.js';
+export type { RevocationOptions, RevocationTransportName } from './revocation/revocation.options.js';
+export type { RevocationStatus } from './revocation/revocation.monitor.js';
+export type { RevocationEntry, RevocationKind } from './storage/revocation-log.port.js';

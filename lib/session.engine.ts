@@ -1,6 +1,12 @@
 import type { JwtPayloadPatch } from './claims/payload-merge.js';
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { SessionErrorMessages as Messages } from './errors/session-error.messages.js';
 import { SessionError } from './errors/session.error.js';
 import type { ResolvedSessionOptions } from './interfaces/session-options.interface.js';
@@ -33,6 +39,8 @@ import {
 import { SessionEvents } from './session.events.js';
 import { SessionTelemetry } from './observability/session-telemetry.js';
 import { checkSessionHealth, type SessionHealth } from './observability/session-health.js';
+import type { RevocationMonitor, RevocationStatus } from './revocation/revocation.monitor.js';
+import { SESSION_REVOCATION_MONITOR } from './revocation/revocation.providers.js';
 import { SessionHandleOperations } from './engine/handle-operations.js';
 import {
   LAST_ACTIVE_INTERVAL_MS,
@@ -104,6 +112,9 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     @Inject(SESSION_CLOCK) clock: SessionClock,
     events: SessionEvents,
     @Optional() private readonly telemetry: SessionTelemetry = SessionTelemetry.off,
+    @Optional()
+    @Inject(SESSION_REVOCATION_MONITOR)
+    private readonly revocationBus: RevocationMonitor | null = null,
   ) {
     const logger = new Logger('SessionEngine');
     const db = new BoundedSessionStore(store, options.databaseTimeout, logger, telemetry);
@@ -147,6 +158,10 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
           timings,
         );
     this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options, this.telemetry);
+    // A key retired on another instance: reload at once, so this one stops signing with it too.
+    await this.revocationBus?.start(() =>
+      this.ring instanceof StoredKeyRing ? this.ring.reload() : Promise.resolve(),
+    );
     if (cleanupInterval > 0) {
       this.cleanupTimer = setInterval(() => {
         this.cleanupRun ??= this.removeExpiredSessions()
@@ -159,6 +174,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.cleanupTimer);
+    await this.revocationBus?.stop();
     // A cleanup in flight ends before the data source closes (at shutdown), not fails against it.
     await this.cleanupRun;
   }
@@ -254,7 +270,13 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
         throw this.telemetry.failed('verify', this.tryRefresh(Messages.antiCsrfMismatch));
       }
     }
-    if (options.checkDatabase ?? this.options.accessToken.blacklisting) {
+    const checkDatabase = options.checkDatabase ?? this.options.accessToken.blacklisting;
+    // The revocation bus answers from memory while healthy (`undefined`: read the database).
+    const remembered = this.revocationBus?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
+    if (remembered === 'revoked') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (remembered === 'stale' || remembered === 'retired-key')
+      throw this.tryRefresh(Messages.accessTokenStale);
+    if (checkDatabase && remembered === undefined) {
       const subject = this.telemetry.subjectAttributes(claims.handle);
       await this.telemetry.trace('check-database', subject, () => this.assertLiveGeneration(claims));
     }
@@ -358,6 +380,14 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
    */
   async rotateSigningKeys(options: { immediately?: boolean } = {}): Promise<string> {
     return this.db.keyRing('write', () => this.ring.rotate(options));
+  }
+
+  /**
+   * Health of the revocation bus: `{ transport, healthy, lagMs, lastPosition }` (`transport: 'none'`
+   * without the `revocation` option). See {@link RevocationStatus}.
+   */
+  revocationStatus(): RevocationStatus {
+    return this.revocationBus?.status() ?? { transport: 'none', healthy: false, lagMs: 0, lastPosition: 0 };
   }
 
   /** The public keys that verify access tokens, as a JWKS document (no keys for HS256). */

@@ -45,6 +45,18 @@ export interface SessionRevokedEvent {
   userId?: UserId;
   /** How many sessions were revoked. */
   count: number;
+  /**
+   * Set when another instance revoked it and this one learnt of it through the revocation bus
+   * (one event per session); e.g. to close this instance's live connections of the session.
+   */
+  remote?: boolean;
+}
+
+/** The revocation bus went down or late (checks read the database), or is healthy again. */
+export interface RevocationHealthEvent {
+  transport: string;
+  /** Highest revocation-log id applied in memory. */
+  lastPosition: number;
 }
 
 /** A refresh token was reused after its grace period: the session was revoked. */
@@ -100,6 +112,8 @@ export interface SessionEventMap {
   'session.elevated': [SessionElevatedEvent];
   'session.impersonation-started': [ImpersonationStartedEvent];
   'session.impersonation-ended': [ImpersonationEndedEvent];
+  'revocation.degraded': [RevocationHealthEvent];
+  'revocation.restored': [RevocationHealthEvent];
 }
 
 /**

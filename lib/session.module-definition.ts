@@ -25,6 +25,7 @@ import { createRefreshController } from './session-refresh.controller.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { sessionStorage } from './storage/session-storage.providers.js';
+import { revocationProviders } from './revocation/revocation.providers.js';
 import { systemClock } from './tokens/clock.js';
 import { SessionObservability } from './observability/session-observability.js';
 import { SessionTelemetry } from './observability/session-telemetry.js';
@@ -115,6 +116,7 @@ export const {
       ];
       const internal: Provider[] = [
         ...storage.providers,
+        ...revocationProviders,
         { provide: SESSION_REFRESH_CONTROLLER, useValue: refreshController },
         {
           provide: SESSION_BODYLESS_CONTROLLERS,

@@ -8,6 +8,7 @@ import type {
   ResolvedSessionOptions,
   SessionModuleOptions,
 } from './interfaces/session-options.interface.js';
+import { resolveRevocationOptions } from './revocation/revocation.options.js';
 
 /** The defaults every option falls back to (durations in seconds). */
 export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'databaseTimeout'> = {
@@ -123,6 +124,8 @@ export function resolveSessionOptions(
   resolved.databaseTimeout =
     options.databaseTimeout ?? Math.min(DEFAULT_DATABASE_TIMEOUT, resolved.refreshToken.gracePeriod / 2);
   validate(resolved, routePath);
+  const revocation = resolveRevocationOptions(options.revocation, configError);
+  if (revocation) resolved.revocation = revocation;
   return resolved;
 }
 

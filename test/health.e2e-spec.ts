@@ -108,7 +108,7 @@ describe.runIf(database)('SessionHealthIndicator on @nestjs/terminus (MariaDB be
   });
 
   it("reports a revocation bus's state when the engine has one: degraded (200) while it does not deliver", async () => {
-    const engine = http.app.get(SessionEngine) as SessionEngine & { revocationStatus?: () => unknown };
+    const engine = http.app.get(SessionEngine) as unknown as { revocationStatus?: () => unknown };
     engine.revocationStatus = () => ({ state: 'connected', lagMs: 3 });
     try {
       const healthy = await http.request.get('/health').expect(200);

@@ -252,6 +252,7 @@ describe.each(databases)('upgrading a database built by older session migrations
         AddSessionMetadata1764633600000: 1,
         AddRevocationReasons1764720000000: 1,
         AlignSessionColumnTypes1764460800000: 1,
+        CreateRevocationLog1764806400000: 1,
         CreateSessionAuditTable1764892800000: 1,
         CreateSessionTables1763769600000: 1,
       });
@@ -429,6 +430,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
           AddSessionMetadata1764633600000: 1,
           AddRevocationReasons1764720000000: 1,
           AlignSessionColumnTypes1764460800000: 1,
+          CreateRevocationLog1764806400000: 1,
           CreateSessionAuditTable1764892800000: 1,
           CreateSessionTables1763769600000: 1,
         });
@@ -441,6 +443,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
           'migrations',
           'session_audit',
           'session_info',
+          'session_revocation_log',
           'session_revocations',
           'session_signing_keys',
         ]);

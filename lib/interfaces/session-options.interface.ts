@@ -1,6 +1,7 @@
 import type { SessionMetadataOptions } from './session-metadata.interface.js';
 import type { JWK } from 'jose';
 import type { SessionAuditOptions, SessionTelemetryOptions } from './observability-options.interface.js';
+import type { ResolvedRevocationOptions, RevocationOptions } from '../revocation/revocation.options.js';
 
 /** Signing algorithms for access tokens. */
 export type AccessTokenAlgorithm = 'HS256' | 'ES256' | 'EdDSA' | 'RS256';
@@ -187,6 +188,12 @@ export interface SessionModuleOptions {
    * @default 'revoke-oldest'
    */
   onSessionLimit?: SessionLimitPolicy;
+  /**
+   * A revocation bus for many instances: `checkDatabase` routes and `blacklisting` answered from
+   * memory, with no database read, while the bus is healthy. Unset: one read per such request.
+   * See README, "Running many instances".
+   */
+  revocation?: RevocationOptions;
 }
 
 /** Table names of the session entities. */
@@ -211,6 +218,11 @@ export interface SessionTableNames {
    * @default 'session_revocations'
    */
   revocations?: string;
+  /**
+   * The revocation log (used with the `revocation` option).
+   * @default 'session_revocation_log'
+   */
+  revocationLog?: string;
 }
 
 /** Options with every default applied; what the library reads at run time. */
@@ -231,4 +243,5 @@ export interface ResolvedSessionOptions {
   revocationReasonRetention: number;
   maxSessionsPerUser?: number;
   onSessionLimit: SessionLimitPolicy;
+  revocation?: ResolvedRevocationOptions;
 }

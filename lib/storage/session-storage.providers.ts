@@ -6,6 +6,8 @@ import { ensureByteExactText } from './session.charset.js';
 import { createSessionEntities } from './session.entities.js';
 import { SESSION_STORE } from './session-store.js';
 import { TypeOrmSessionStore } from './typeorm-session.store.js';
+import { TypeOrmRevocationLog } from './revocation-log.js';
+import { SESSION_REVOCATION_LOG } from './revocation-log.port.js';
 
 /**
  * The module's TypeORM wiring (the one place outside `storage/` that would otherwise need TypeORM):
@@ -21,12 +23,17 @@ export function sessionStorage(
     imports: [TypeOrmModule.forFeature(Object.values(entities), dataSource)],
     providers: [
       {
-        provide: SESSION_STORE,
-        useFactory: async (source: DataSource) => {
-          await ensureByteExactText(source, entities);
-          return new TypeOrmSessionStore(source, entities);
-        },
+        provide: SESSION_REVOCATION_LOG,
+        useFactory: (source: DataSource) => new TypeOrmRevocationLog(source, entities),
         inject: [getDataSourceToken(dataSource)],
+      },
+      {
+        provide: SESSION_STORE,
+        useFactory: async (source: DataSource, log: TypeOrmRevocationLog) => {
+          await ensureByteExactText(source, entities);
+          return new TypeOrmSessionStore(source, entities, log);
+        },
+        inject: [getDataSourceToken(dataSource), SESSION_REVOCATION_LOG],
       },
     ],
   };

@@ -1,5 +1,7 @@
 import { EntitySchema } from 'typeorm';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
+import { DEFAULT_REVOCATION_LOG_TABLE, createRevocationLogEntity } from './revocation-log.js';
+import type { RevocationEntry } from './revocation-log.port.js';
 import { SESSION_ROW, entityColumnOptions, millisColumnOptions as millis } from './session-row.js';
 import type { Revocation, SessionRecord } from './session-store.js';
 import type { StoredSigningKey } from './signing-key-store.js';
@@ -11,12 +13,15 @@ export const DEFAULT_TABLE_NAMES: Required<SessionTableNames> = {
   signingKeys: 'session_signing_keys',
   audit: 'session_audit',
   revocations: 'session_revocations',
+  revocationLog: DEFAULT_REVOCATION_LOG_TABLE,
 };
 
 /** The session entities of one table naming. */
 export interface SessionEntities {
   session: EntitySchema<SessionRecord>;
   signingKey: EntitySchema<StoredSigningKey>;
+  /** The revocation log (written only with the `revocation` option). */
+  revocationLog: EntitySchema<RevocationEntry>;
   /** The audit trail written by `TypeOrmAuditSink` (empty unless one is configured). */
   audit: EntitySchema<SessionAuditRow>;
   /** Revocation reasons kept for the revoked sessions' holders (migration 1764720000000). */
@@ -61,6 +66,7 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
     signingKeys: `NtsSigningKey_${names.signingKeys}`,
     audit: `NtsAudit_${names.audit}`,
     revocations: `NtsRevocation_${names.revocations}`,
+    revocationLog: `NtsRevocationLog_${names.revocationLog}`,
   };
 }
 
@@ -70,7 +76,13 @@ export function sessionEntityNames(names: Required<SessionTableNames>): Required
  */
 export function createSessionEntities(tables: SessionTableNames = {}): SessionEntities {
   const names = { ...DEFAULT_TABLE_NAMES, ...tables };
-  const cacheKey = `${names.sessions}\u0000${names.signingKeys}\u0000${names.audit}\u0000${names.revocations}`;
+  const cacheKey = [
+    names.sessions,
+    names.signingKeys,
+    names.audit,
+    names.revocations,
+    names.revocationLog,
+  ].join('\u0000');
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const entityNames = sessionEntityNames(names);
@@ -100,6 +112,7 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
     }),
     audit: createSessionAuditEntity(entityNames.audit, names.audit),
     revocation: revocationEntity(names.revocations, entityNames.revocations),
+    revocationLog: createRevocationLogEntity(entityNames.revocationLog, names.revocationLog),
   };
   cache.set(cacheKey, entities);
   return entities;

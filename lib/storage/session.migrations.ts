@@ -6,6 +6,7 @@ import { createSessionAuditTableMigration } from './migrations/create-session-au
 import { addSessionMetadataMigration } from './migrations/add-session-metadata.migration.js';
 import { sessionClaimColumnsMigration } from './migrations/1764547200000-session-claim-columns.js';
 import { revocationReasonsMigration } from './migrations/revocation-reasons.migration.js';
+import { createRevocationLogMigration } from './migrations/create-revocation-log.migration.js';
 
 /** A migration class, as TypeORM's `migrations` option takes it. */
 export type MigrationClass = new () => MigrationInterface;
@@ -33,7 +34,7 @@ export const isSqlite = (runner: QueryRunner) =>
  * The table path the data source's entities read for `givenName`, built the way TypeORM builds
  * `EntityMetadata.tablePath`: naming strategy, `entityPrefix`, then `schema`.
  */
-function tablePath(runner: QueryRunner, entityName: string, givenName: string): string {
+export function tablePath(runner: QueryRunner, entityName: string, givenName: string): string {
   const { namingStrategy, options, driver } = runner.connection;
   let name = namingStrategy.tableName(entityName, givenName);
   if (options.entityPrefix) name = namingStrategy.prefixTableName(options.entityPrefix, name);
@@ -246,6 +247,10 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     sessionClaimColumnsMigration(paths),
     addSessionMetadataMigration((runner) => paths(runner).sessions),
     revocationReasonsMigration(names, paths),
+    createRevocationLogMigration(
+      (runner) => tablePath(runner, entityNames.revocationLog, names.revocationLog),
+      names.revocationLog,
+    ),
     createSessionAuditTableMigration(names.audit, (runner) =>
       tablePath(runner, entityNames.audit, names.audit),
     ),

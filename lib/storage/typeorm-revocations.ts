@@ -1,4 +1,4 @@
-import type { DataSource, QueryResult } from 'typeorm';
+import type { DataSource, EntityManager, QueryResult } from 'typeorm';
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionEntities } from './session.entities.js';
 import type { LimitedInsert, Revocation, SessionLimit } from './session-store.js';
@@ -66,6 +66,19 @@ export class TypeOrmRevocations {
       const handles = records.map((row: Record<string, unknown>) => String(row.handle));
       return this.deleteAndRecord(run, handles, revocation);
     });
+  }
+
+  /** Records `revocation` for deleted sessions inside another operation's transaction. */
+  async recordIn(manager: EntityManager, handles: string[], revocation: Revocation): Promise<void> {
+    if (handles.length === 0) return;
+    await manager.getRepository(this.entities.revocation).insert(
+      handles.map((handle) => ({
+        handle,
+        reason: revocation.reason,
+        revokedAt: millis(revocation.revokedAt),
+        forgetAt: millis(revocation.forgetAt),
+      })),
+    );
   }
 
   /** The recorded revocation of a session, unless forgotten by `now`. */

@@ -6,11 +6,13 @@ import {
   Or,
   Raw,
   type DataSource,
+  type EntityManager,
   type QueryResult,
   type Repository,
 } from 'typeorm';
 import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
+import type { TypeOrmRevocationLog } from './revocation-log.js';
 import type { SessionEntities } from './session.entities.js';
 import { TypeOrmRevocations } from './typeorm-revocations.js';
 import type {
@@ -150,6 +152,8 @@ export class TypeOrmSessionStore implements SessionStore {
   constructor(
     private readonly dataSource: DataSource,
     private readonly entities: SessionEntities,
+    /** Once active (the `revocation` option), revoking calls also write the revocation log. */
+    private readonly revocationLog?: TypeOrmRevocationLog,
   ) {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
@@ -381,12 +385,16 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async deleteSession(handle: string, revocation?: Revocation): Promise<boolean> {
+    if (this.revocationLog?.active) return (await this.loggedDelete({ handle }, 'revoke', revocation)) > 0;
     if (revocation) return (await this.revocations.revoke({ handle }, revocation)) > 0;
     const result = await withRetry(() => this.sessions.delete({ handle: text(handle) }));
     return (result.affected ?? 0) > 0;
   }
 
   async deleteSessionOfUser(handle: string, userKey: string, revocation?: Revocation): Promise<boolean> {
+    if (this.revocationLog?.active) {
+      return (await this.loggedDelete({ handle, userKey }, 'revoke-for-user', revocation)) > 0;
+    }
     if (revocation) return (await this.revocations.revoke({ handle, userKey }, revocation)) > 0;
     const result = await withRetry(() =>
       this.sessions.delete({ handle: text(handle), userKey: text(userKey) }),
@@ -399,6 +407,9 @@ export class TypeOrmSessionStore implements SessionStore {
     keptHandle: string,
     revocation?: Revocation,
   ): Promise<number> {
+    if (this.revocationLog?.active) {
+      return this.loggedDelete({ userKey, exceptHandle: keptHandle }, 'revoke-others', revocation);
+    }
     if (revocation) return this.revocations.revoke({ userKey, exceptHandle: keptHandle }, revocation);
     const result = await withRetry(() =>
       this.sessions.delete({ userKey: text(userKey), handle: Not(text(keptHandle)) }),
@@ -407,6 +418,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async deleteSessionsOfUser(userKey: string, revocation?: Revocation): Promise<number> {
+    if (this.revocationLog?.active) return this.loggedDelete({ userKey }, 'revoke-all', revocation);
     if (revocation) return this.revocations.revoke({ userKey }, revocation);
     const result = await withRetry(() => this.sessions.delete({ userKey: text(userKey) }));
     return result.affected ?? 0;
@@ -415,6 +427,24 @@ export class TypeOrmSessionStore implements SessionStore {
   async findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]> {
     const { records } = await this.run(this.statements().findOfUser, [text(userKey), millis(now)]);
     return records.map((row: Record<string, unknown>) => decodeRow(row, SUMMARY_COLUMNS));
+  }
+
+  /**
+   * A revocation with the revocation bus on: the delete, its log entries and its reasons (for the
+   * holders) in one transaction, then published.
+   */
+  private loggedDelete(
+    which: { handle?: string; userKey?: string; exceptHandle?: string },
+    cause: string,
+    revocation: Revocation | undefined,
+  ): Promise<number> {
+    const where = Object.fromEntries(Object.entries(which).map(([key, value]) => [key, text(value)]));
+    const record = revocation
+      ? (manager: EntityManager, handles: string[]) => this.revocations.recordIn(manager, handles, revocation)
+      : undefined;
+    return withRetry(() =>
+      this.revocationLog!.deleteSessions(where, cause, revocation?.reason ?? null, record),
+    );
   }
 
   async deleteExpired(now: number): Promise<number> {
@@ -426,6 +456,7 @@ export class TypeOrmSessionStore implements SessionStore {
     );
     await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(millis(now)) });
     await this.revocations.forget(now);
+    await this.revocationLog?.deleteExpired(millis(now));
     return removed.affected ?? 0;
   }
 
@@ -459,6 +490,25 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   async retireSigningKeys(kids: string[], signUntil: number, verifyUntil: number): Promise<void> {
+    // An immediate retirement (nothing left to verify) is a revocation every instance must hear of.
+    if (this.revocationLog?.active && verifyUntil <= signUntil) {
+      await this.revocationLog.logged(async (manager) => {
+        for (const kid of kids) {
+          await manager
+            .getRepository(this.entities.signingKey)
+            .update({ kid: text(kid) }, { signUntil, verifyUntil });
+        }
+        const entry = {
+          kind: 'key',
+          userKey: null,
+          value: null,
+          cause: 'key-retired',
+          reason: null,
+        } as const;
+        return { result: undefined, entries: kids.map((kid) => ({ ...entry, subject: kid })) };
+      });
+      return;
+    }
     for (const kid of kids) {
       await this.signingKeys.update({ kid: text(kid) }, { signUntil, verifyUntil });
     }

@@ -4,6 +4,7 @@ import type { DataSourceOptions } from 'typeorm';
 import {
   PublicAccess,
   SessionEngine,
+  SessionEvents,
   SessionModule,
   sessionEntities,
   type SessionModuleOptions,
@@ -24,7 +25,22 @@ export interface InstanceSettings {
  */
 @Controller('ops')
 class InstanceOpsController {
-  constructor(private readonly engine: SessionEngine) {}
+  /** Revocation-bus health events seen by this instance, in order. */
+  private readonly revocationEvents: string[] = [];
+
+  constructor(
+    private readonly engine: SessionEngine,
+    events: SessionEvents,
+  ) {
+    events.on('revocation.degraded', () => this.revocationEvents.push('degraded'));
+    events.on('revocation.restored', () => this.revocationEvents.push('restored'));
+  }
+
+  @PublicAccess()
+  @Get('revocation-events')
+  revocationHealthEvents() {
+    return { events: this.revocationEvents };
+  }
 
   @PublicAccess()
   @Get('health')
@@ -37,6 +53,33 @@ class InstanceOpsController {
   @HttpCode(200)
   async rotateKeys() {
     return { kid: await this.engine.rotateSigningKeys({ immediately: true }) };
+  }
+
+  @PublicAccess()
+  @Get('revocation')
+  revocation() {
+    return this.engine.revocationStatus();
+  }
+
+  @PublicAccess()
+  @Post('revoke/:handle')
+  @HttpCode(200)
+  async revoke(@Param('handle') handle: string) {
+    return { revoked: await this.engine.revokeSessionUsingSessionHandle(handle) };
+  }
+
+  @PublicAccess()
+  @Post('revoke-for-user/:userId/:handle')
+  @HttpCode(200)
+  async revokeForUser(@Param('userId') userId: string, @Param('handle') handle: string) {
+    return { revoked: await this.engine.revokeSessionForUser(handle, userId) };
+  }
+
+  @PublicAccess()
+  @Post('revoke-others/:userId/:keep')
+  @HttpCode(200)
+  async revokeOthers(@Param('userId') userId: string, @Param('keep') keep: string) {
+    return { revoked: await this.engine.revokeOtherSessions(userId, keep) };
   }
 
   @PublicAccess()

@@ -9,6 +9,9 @@ const settings = JSON.parse(process.env.INSTANCE_SETTINGS ?? '') as InstanceSett
 const app = await NestFactory.create(InstanceModule.register(settings), { logger: ['error', 'warn'] });
 app.enableShutdownHooks();
 await app.listen(0, '127.0.0.1');
+// Longer than any pause of the test clients: a keep-alive socket closed by the server while a
+// client reuses it would surface as ECONNRESET (the soaks' load keeps sockets idle for seconds).
+app.getHttpServer().keepAliveTimeout = 60_000;
 const { port } = app.getHttpServer().address() as AddressInfo;
 // The parent waits for this line.
 console.log(`READY ${port}`);
