@@ -33,6 +33,8 @@ export interface SessionRevokedEvent {
   userId?: UserId;
   /** How many sessions were revoked. */
   count: number;
+  /** `revoke-others`: the session that was kept (its live connections stay open). */
+  keptSessionHandle?: string;
 }
 
 /** A refresh token was reused after its grace period: the session was revoked. */

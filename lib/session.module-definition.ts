@@ -20,6 +20,7 @@ import {
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
 import { SessionJwksController } from './session-jwks.controller.js';
 import { createRefreshController } from './session-refresh.controller.js';
+import { SessionConnections } from './connections/session-connections.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { sessionStorage } from './storage/session-storage.providers.js';
@@ -94,6 +95,7 @@ export const {
         LoginStrategyRegistry,
         SessionService,
         SessionGuard,
+        SessionConnections,
       ];
       const internal: Provider[] = [
         ...storage.providers,

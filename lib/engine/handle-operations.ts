@@ -83,7 +83,10 @@ export abstract class SessionHandleOperations {
     assertUserId(userId);
     assertSessionHandle(keptSessionHandle);
     const count = await this.db.deleteOtherSessionsOfUser(userKeyOf(userId), keptSessionHandle);
-    if (count > 0) this.events.publish('session.revoked', { reason: 'revoke-others', userId, count });
+    if (count > 0) {
+      const event = { reason: 'revoke-others' as const, userId, count, keptSessionHandle };
+      this.events.publish('session.revoked', event);
+    }
     return count;
   }
 
