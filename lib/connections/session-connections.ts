@@ -146,7 +146,8 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
    * Bearer` or the session cookies of the handshake. `ws`: `Authorization: Bearer` or the cookies
    * of the upgrade request, else a first `session.refresh` message within 10 s. A refused
    * connection closes (`4401`/`4403` with the error type; socket.io: a `session.closed` event
-   * `{ code, reason }`, then disconnect). Resolves to the session, or `undefined` when refused.
+   * `{ code, reason }`, then disconnect). Resolves to the session, or `undefined` when refused or
+   * when a `ws` connection waits for its first message.
    */
   async accept(
     client: object,
@@ -162,9 +163,14 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     const transport = this.transportOf(binding, request);
     const authenticate = async () => {
       const token = transport.handshakeToken ?? this.headerToken(transport.headers);
-      if (token === undefined && transport.waitsForFirstMessage) return this.awaitFirstMessage(binding);
+      if (token === undefined && transport.waitsForFirstMessage) {
+        // Not awaited: messages before it are refused, not held.
+        void this.awaitFirstMessage(binding);
+        return;
+      }
+      if (token === undefined) throw this.noSession();
       const { session, expiresAt } = await this.verifyToken(token);
-      this.attach(binding, session, expiresAt, token!);
+      this.attach(binding, session, expiresAt, token);
     };
     binding.pending = authenticate().catch((error: unknown) => this.refuse(transport, error));
     await binding.pending;
@@ -189,12 +195,16 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
         next(this.connectError(error));
         return;
       }
+      if (accessToken === undefined) {
+        next(this.connectError(this.noSession()));
+        return;
+      }
       this.verifyToken(accessToken).then(
         ({ session, expiresAt }) => {
           const binding: Binding = { client: socket };
           this.bindings.set(socket, binding);
           this.transportOf(binding, undefined);
-          this.attach(binding, session, expiresAt, accessToken!);
+          this.attach(binding, session, expiresAt, accessToken);
           next();
         },
         (error: unknown) => next(this.connectError(error)),
@@ -290,7 +300,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     const session = binding?.session;
     if (session === undefined || binding?.connection === undefined) {
       if (options.sessionRequired === false) return undefined;
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+      throw this.noSession();
     }
     if (options.checkDatabase) await this.verifyToken(binding.token, true);
     setRequestSession(client, session);
@@ -415,6 +425,10 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       const kept = (event as { keptSessionHandle?: string }).keptSessionHandle;
       this.closeSessions({ userId: event.userId, exceptHandle: kept, reason });
     }
+  }
+
+  private noSession(): SessionError {
+    return new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
   }
 
   private tryRefresh(): SessionError {
