@@ -99,7 +99,8 @@ export function bindTransport(
   }
   return {
     handshakeToken: undefined,
-    headers: (graphqlWs ? (client as GraphqlWsContextLike['extra']).request : request)?.headers,
+    headers: (request ?? (graphqlWs ? (client as GraphqlWsContextLike['extra']).request : undefined))
+      ?.headers,
     waitsForFirstMessage: !graphqlWs,
     close: (code, reason) => socket.close(code, reason),
     closed: () => socket.readyState >= WS_CLOSING,

@@ -219,25 +219,26 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
    * refreshes it. `@Session()` works in subscription resolvers guarded by `SessionGuard`.
    */
   graphqlWs(): {
-    onConnect: (ctx: GraphqlWsContextLike) => Promise<boolean>;
-    onPing: (ctx: GraphqlWsContextLike, payload?: Record<string, unknown>) => Promise<void>;
+    onConnect: (ctx: {
+      connectionParams?: Readonly<Record<string, unknown>>;
+      extra: unknown;
+    }) => Promise<boolean>;
+    onPing: (ctx: { extra: unknown }, payload?: Readonly<Record<string, unknown>>) => Promise<void>;
   } {
     return {
       onConnect: async (ctx) => {
-        const extra = ctx.extra;
-        const params = ctx.connectionParams;
+        const extra = (ctx as GraphqlWsContextLike).extra;
+        const token = ctx.connectionParams?.accessToken;
         const session = await this.accept(extra, {
           headers: {
             ...extra.request?.headers,
-            ...(typeof params?.accessToken === 'string'
-              ? { authorization: `Bearer ${params.accessToken}` }
-              : {}),
+            ...(typeof token === 'string' ? { authorization: `Bearer ${token}` } : {}),
           },
         });
         return session !== undefined;
       },
       onPing: async (ctx, payload) => {
-        const binding = this.bindings.get(ctx.extra);
+        const binding = this.bindings.get(ctx.extra as object);
         if (binding && typeof payload?.accessToken === 'string') {
           await this.refreshOver(binding, payload.accessToken).catch(() => undefined);
         }
