@@ -116,6 +116,23 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     expect(await keptSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: revoke-all' });
   });
 
+  it('closes the connection with 4403 when refresh-token theft revokes its session', async () => {
+    const created = await signIn('theo');
+    const socket = open({ accessToken: created.accessToken.value });
+    await socket.opened;
+    await socket.request('whoami');
+    await engine.refreshSession(created.refreshToken.value);
+    http.clock.advance(11); // past the grace period: the old refresh token is now a stolen one
+    try {
+      await expect(engine.refreshSession(created.refreshToken.value)).rejects.toMatchObject({
+        type: 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED',
+      });
+    } finally {
+      http.clock.advance(-11);
+    }
+    expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: theft' });
+  });
+
   it('closes the connection when the bus reports a revocation made elsewhere (closeSessions)', async () => {
     const created = await signIn('gina');
     const socket = open({ accessToken: created.accessToken.value });

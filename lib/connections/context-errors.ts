@@ -1,4 +1,6 @@
+import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
+import { closeReason, SESSION_CLOSE_CODES } from './live-connections.js';
 
 // The error each Nest context reports to its client. The classes come from optional peers,
 // loaded on first use so that an app without them never imports them.
@@ -46,4 +48,22 @@ export async function contextError(type: string, error: unknown): Promise<unknow
     });
   }
   return error;
+}
+
+/** Closes a refused connection: `4401 TRY_REFRESH_TOKEN`, else `4403` with the error type. */
+export function refuse(transport: { close(code: number, reason: string): void }, error: unknown): void {
+  const type = error instanceof SessionError ? error.type : SessionError.GENERAL_ERROR;
+  const code =
+    type === SessionError.TRY_REFRESH_TOKEN
+      ? SESSION_CLOSE_CODES.TRY_REFRESH_TOKEN
+      : SESSION_CLOSE_CODES.UNAUTHORISED;
+  transport.close(code, closeReason(type));
+}
+
+/** A socket.io `connect_error`: its `data` is the {@link SessionFailure}. */
+export function connectError(error: unknown): Error {
+  const failure = sessionFailure(
+    error instanceof SessionError ? error : new SessionError(SessionError.GENERAL_ERROR, Messages.internal),
+  );
+  return Object.assign(new Error(failure.type), { data: failure });
 }

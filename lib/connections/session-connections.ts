@@ -22,17 +22,11 @@ import { userKeyOf, type UserId } from '../session.arguments.js';
 import { SESSION_CLOCK, SESSION_RESOLVED_OPTIONS } from '../session.constants.js';
 import { SessionEngine } from '../session.engine.js';
 import { SessionEvents, type SessionRevokedEvent, type TokenTheftEvent } from '../session.events.js';
-import type { VerifyRequestOptions } from '../session.service.js';
-import { SessionService } from '../session.service.js';
+import { SessionService, type VerifyRequestOptions } from '../session.service.js';
 import type { SessionClock } from '../tokens/clock.js';
-import { contextError, sessionFailure } from './context-errors.js';
+import { connectError, contextError, refuse } from './context-errors.js';
 import { accessTokenExpiry, messageAccessToken, revokeReasonOf } from './connection-tokens.js';
-import {
-  closeReason,
-  LiveConnectionRegistry,
-  SESSION_CLOSE_CODES,
-  type LiveConnection,
-} from './live-connections.js';
+import { LiveConnectionRegistry, SESSION_CLOSE_CODES, type LiveConnection } from './live-connections.js';
 import {
   bindTransport,
   type ConnectionTransport,
@@ -172,9 +166,34 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       const { session, expiresAt } = await this.verifyToken(token);
       this.attach(binding, session, expiresAt, token);
     };
-    binding.pending = authenticate().catch((error: unknown) => this.refuse(transport, error));
+    binding.pending = authenticate().catch((error: unknown) => refuse(transport, error));
     await binding.pending;
     return binding.session;
+  }
+
+  /**
+   * Binds a one-way stream (Server-Sent Events, a long poll) to its session: `ended` resolves with
+   * `{ code: 4403, reason: 'UNAUTHORISED: <reason>' }` when the session is revoked, or with
+   * `{ code: 4401, reason: 'TRY_REFRESH_TOKEN' }` at `expiresAt` (epoch ms; default: never); end
+   * the stream then. Call `release()` when the stream ends first.
+   */
+  watch(
+    session: Session,
+    expiresAt = Number.POSITIVE_INFINITY,
+  ): {
+    ended: Promise<{ code: number; reason: string }>;
+    release(): void;
+  } {
+    let connection: LiveConnection | undefined;
+    const ended = new Promise<{ code: number; reason: string }>((resolve) => {
+      connection = this.registry.add(
+        session.getHandle(),
+        userKeyOf(session.getUserId()),
+        expiresAt,
+        (code, reason) => resolve({ code, reason }),
+      );
+    });
+    return { ended, release: () => this.registry.remove(connection!) };
   }
 
   /**
@@ -192,11 +211,11 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       try {
         accessToken = token();
       } catch (error) {
-        next(this.connectError(error));
+        next(connectError(error));
         return;
       }
       if (accessToken === undefined) {
-        next(this.connectError(this.noSession()));
+        next(connectError(this.noSession()));
         return;
       }
       this.verifyToken(accessToken).then(
@@ -207,7 +226,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
           this.attach(binding, session, expiresAt, accessToken);
           next();
         },
-        (error: unknown) => next(this.connectError(error)),
+        (error: unknown) => next(connectError(error)),
       );
     };
   }
@@ -400,23 +419,6 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     if (binding.connection) this.registry.remove(binding.connection);
     binding.firstMessage = undefined;
     this.bindings.delete(binding.client);
-  }
-
-  private refuse(transport: ConnectionTransport, error: unknown): void {
-    const type = error instanceof SessionError ? error.type : SessionError.GENERAL_ERROR;
-    const code =
-      type === SessionError.TRY_REFRESH_TOKEN
-        ? SESSION_CLOSE_CODES.TRY_REFRESH_TOKEN
-        : SESSION_CLOSE_CODES.UNAUTHORISED;
-    transport.close(code, closeReason(type));
-  }
-
-  private connectError(error: unknown): Error {
-    const failure =
-      error instanceof SessionError
-        ? sessionFailure(error)
-        : sessionFailure(new SessionError(SessionError.GENERAL_ERROR, Messages.internal));
-    return Object.assign(new Error(failure.type), { data: failure });
   }
 
   private closeRevoked(event: SessionRevokedEvent): void {
