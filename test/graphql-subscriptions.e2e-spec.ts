@@ -134,6 +134,31 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     expect(await subscriber.closed).toMatchObject({ code: 4401, reason: 'TRY_REFRESH_TOKEN' });
   });
 
+  it('keeps a subscription open past its expiry when a ping carries a refreshed access token', async () => {
+    const start = Date.now();
+    const created = await engine.createNewSession('dora', {}, {}, { accessTokenValidity: 2 });
+    const deadline = start + (created.accessToken.expires - http.clock.now());
+    // graphql-ws on the wire (its client cannot put a payload on a ping).
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const messages: { type: string; payload?: unknown }[] = [];
+    socket.on('message', (raw) => messages.push(JSON.parse(String(raw))));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
+    await new Promise((resolve) => socket.once('open', resolve));
+    const send = (message: object) => socket.send(JSON.stringify(message));
+    send({ type: 'connection_init', payload: { accessToken: created.accessToken.value } });
+    while (!messages.some((message) => message.type === 'connection_ack')) await sleep(10);
+    await sleep(deadline - Date.now() - 400);
+    http.clock.advance((Date.now() - start) / 1000);
+    const refreshed = await engine.refreshSession(created.refreshToken.value);
+    send({ type: 'ping', payload: { accessToken: refreshed.newAccessToken.value } });
+    while (!messages.some((message) => message.type === 'pong')) await sleep(10);
+    await sleep(deadline - Date.now() + 200);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(await closed).toEqual({ code: 4401, reason: 'TRY_REFRESH_TOKEN' });
+  });
+
   it('ends the subscription when its session is revoked: closed with 4403 and the reason', async () => {
     const created = await engine.createNewSession('carol');
     const subscriber = subscribe({ accessToken: created.accessToken.value });
