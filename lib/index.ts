@@ -53,6 +53,7 @@ export {
   PUBLIC_ACCESS_METADATA,
   PublicAccess,
   Session,
+  SessionResponse,
   VERIFY_SESSION_METADATA,
   VerifySession,
   type SessionField,
@@ -60,6 +61,16 @@ export {
 } from './session.decorators.js';
 export { SESSION_REQUEST_PROPERTY, getRequestSession } from './http/request-session.js';
 export { SessionGuard } from './session.guard.js';
+export { SessionConnections, type CloseSessionsOptions } from './connections/session-connections.js';
+export { SESSION_CLOSE_CODES } from './connections/live-connections.js';
+export {
+  SESSION_CLOSED_EVENT,
+  SESSION_REFRESH_EVENT,
+  SESSION_REFRESHED_EVENT,
+  type GraphqlWsContextLike,
+  type SocketIoSocketLike,
+} from './connections/connection-transports.js';
+export type { SessionFailure } from './connections/context-errors.js';
 export {
   SessionService,
   type LoginOptions,

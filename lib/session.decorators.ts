@@ -1,4 +1,5 @@
 import { SetMetadata, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { contextSession, responseOfContext } from './http/execution-context.js';
 import { getRequestSession } from './http/request-session.js';
 import type { Session as RequestBoundSession } from './http/session.js';
 import type { VerifyRequestOptions } from './session.service.js';
@@ -41,6 +42,8 @@ export type SessionField = 'userId' | 'handle' | 'jwtPayload';
 /**
  * The current request's session (set by `SessionGuard`), or one field of it. This is this
  * package's decorator, not the `@Session()` of `@nestjs/common` (which reads express-session).
+ * Works the same in GraphQL resolvers (queries, mutations, subscriptions), gateway message handlers
+ * and microservice handlers behind `SessionGuard`.
  * @example
  * ```ts
  * @UseGuards(SessionGuard)
@@ -49,7 +52,10 @@ export type SessionField = 'userId' | 'handle' | 'jwtPayload';
  * ```
  */
 export const Session = createParamDecorator((field: SessionField | undefined, context: ExecutionContext) => {
-  const session = getRequestSession(context.switchToHttp().getRequest<object>());
+  const session =
+    context.getType() === 'http'
+      ? getRequestSession(context.switchToHttp().getRequest<object>())
+      : contextSession(context);
   if (!field || !session) return session;
   if (field === 'userId') return session.getUserId();
   if (field === 'handle') return session.getHandle();
@@ -58,3 +64,25 @@ export const Session = createParamDecorator((field: SessionField | undefined, co
 
 /** What `@Session()` gives a handler. */
 export type Session = RequestBoundSession;
+
+/**
+ * The HTTP response behind the current request, for `SessionService` calls that set or clear
+ * cookies: the Express `Response` or Fastify reply of a route, or the one behind a GraphQL
+ * operation (Apollo's `res` or `req.res`, Mercurius's `reply`; on Fastify the reply's Node response, `reply.raw`).
+ * `undefined` elsewhere (sockets,
+ * microservices: no cookies there).
+ * @example
+ * ```ts
+ * @Mutation(() => Boolean)
+ * async login(@Args('userId') userId: string, @SessionResponse() response: object) {
+ *   await this.sessions.createNewSession(response, userId);
+ *   return true;
+ * }
+ * ```
+ */
+export const SessionResponse = createParamDecorator((_: unknown, context: ExecutionContext) => {
+  const response = responseOfContext(context) as { raw?: object; then?: unknown } | undefined;
+  // A Fastify reply is thenable (it resolves when sent): Nest would await it, so hand out its Node
+  // response, which the session service accepts as well.
+  return typeof response?.then === 'function' && response.raw ? response.raw : response;
+});

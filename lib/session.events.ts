@@ -45,6 +45,8 @@ export interface SessionRevokedEvent {
   userId?: UserId;
   /** How many sessions were revoked. */
   count: number;
+  /** `revoke-others`: the session that was kept (its live connections stay open). */
+  keptSessionHandle?: string;
   /**
    * Set when another instance revoked it and this one learnt of it through the revocation bus
    * (one event per session); e.g. to close this instance's live connections of the session.

@@ -1,4 +1,4 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { HttpRequestLike, HttpResponseLike } from './http/http-adapter.js';
 import type { Session } from './http/session.js';
@@ -10,6 +10,7 @@ import {
 } from './session.decorators.js';
 import { SessionService } from './session.service.js';
 import { withControllerClaims } from './claim-validation/route-claims.js';
+import { SessionConnections } from './connections/session-connections.js';
 
 interface RouteSettings {
   isPublic: boolean;
@@ -20,7 +21,9 @@ interface RouteSettings {
  * Verifies the request's session and puts it on the request for `@Session()`. Use it per route or
  * controller (`@UseGuards(SessionGuard)`) or globally (`APP_GUARD`, with `@PublicAccess()` routes).
  * Failures throw a `SessionError` (never `false`, which Nest would answer with 403). Override the
- * `protected` steps in a subclass, e.g. to take the request from a GraphQL context.
+ * `protected` steps in a subclass. GraphQL resolvers, gateway message handlers and microservice
+ * handlers are guarded too (see `SessionConnections`); failures there are the context's own errors
+ * (`GraphQLError` with `extensions.code`, `WsException`, `RpcException`) carrying the `type`.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
@@ -30,10 +33,13 @@ export class SessionGuard implements CanActivate {
   constructor(
     protected readonly reflector: Reflector,
     protected readonly sessionService: SessionService,
+    @Optional() protected readonly connections?: SessionConnections,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.isPublic(context)) return true;
+    // HTTP first and unchanged: the other contexts cost HTTP one string comparison.
+    if (context.getType() !== 'http') return this.canActivateContext(context);
     const request = this.getRequest(context);
     const session = await this.sessionService.verifyRequest(
       request,
@@ -41,6 +47,15 @@ export class SessionGuard implements CanActivate {
       this.getVerifyOptions(context),
     );
     this.attachSession(request, session);
+    return true;
+  }
+
+  /** GraphQL, WebSocket and RPC contexts: `SessionConnections` verifies and attaches the session. */
+  protected async canActivateContext(context: ExecutionContext): Promise<boolean> {
+    if (!this.connections) {
+      throw new TypeError('SessionGuard needs SessionConnections for non-HTTP contexts: pass it to super().');
+    }
+    await this.connections.verifyContext(context, this.getVerifyOptions(context));
     return true;
   }
 

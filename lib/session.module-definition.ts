@@ -22,6 +22,7 @@ import {
 import { DEFAULT_SESSION_OPTIONS, resolveSessionOptions } from './session.options.js';
 import { SessionJwksController } from './session-jwks.controller.js';
 import { createRefreshController } from './session-refresh.controller.js';
+import { SessionConnections } from './connections/session-connections.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { sessionStorage } from './storage/session-storage.providers.js';
@@ -113,6 +114,7 @@ export const {
             SESSION_CLOCK,
           ],
         },
+        SessionConnections,
       ];
       const internal: Provider[] = [
         ...storage.providers,

@@ -72,6 +72,14 @@ export interface SessionClientOptions {
    * @throws Error at creation when it is neither `''` nor `'__Host-'`.
    */
   cookieNamePrefix?: '' | '__Host-';
+  /**
+   * Path of the GraphQL endpoint: a `200` answer from it whose `errors` carry
+   * `extensions.code: 'TRY_REFRESH_TOKEN'` refreshes once and retries, like a REST `401`; `UNAUTHORISED`
+   * reports the user signed out. A response typed `application/graphql-response+json` is read so
+   * wherever it comes from.
+   * @default '/graphql'
+   */
+  graphqlPath?: string;
 }
 
 /** The error type with which the client reports the user signed out. */
@@ -200,6 +208,7 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
   const refreshPath = refreshUrl?.href ?? refreshOption;
   const expiredStatus = options.sessionExpiredStatusCode ?? 401;
   const storageKey = options.storageKey ?? 'nestjs-token-session';
+  const graphqlPath = options.graphqlPath ?? '/graphql';
   let refreshing: Promise<boolean> | undefined;
   let signedOut = false;
 
@@ -350,6 +359,24 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
     }
   }
 
+  /** The session error a GraphQL answer carries in `errors[].extensions.code`, if any. */
+  async function graphqlErrorType(url: URL, response: Response): Promise<string | undefined> {
+    const contentType = response.headers.get('content-type') ?? '';
+    if (url.pathname !== graphqlPath && !contentType.includes('application/graphql-response+json'))
+      return undefined;
+    try {
+      const body = (await response.clone().json()) as { errors?: { extensions?: { code?: unknown } }[] };
+      const codes = Array.isArray(body?.errors) ? body.errors.map((error) => error?.extensions?.code) : [];
+      return (
+        codes.find((code) => code === 'TRY_REFRESH_TOKEN') ??
+        (codes.find((code) => typeof code === 'string' && code.startsWith('UNAUTHORISED')) as
+          string | undefined)
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
   async function withLock<T>(callback: () => Promise<T>): Promise<T> {
     const locks = browser.navigator?.locks;
     return locks ? locks.request(REFRESH_LOCK, callback) : callback();
@@ -417,8 +444,14 @@ export function createSessionClient(options: SessionClientOptions = {}): Session
       if (!isSessionResponse(response)) return response;
       record(response);
       if (response.status === 403) await reportForbidden(response);
-      if (response.status !== expiredStatus && response.status !== 401) return response;
-      const { type, reason } = await errorOf(response);
+      const expired = response.status === expiredStatus || response.status === 401;
+      // GraphQL answers session errors with 200 and `errors[].extensions.code`.
+      const { type, reason }: { type?: string; reason?: string } = expired
+        ? await errorOf(response)
+        : response.ok
+          ? { type: await graphqlErrorType(url, response) }
+          : {};
+      if (type === undefined) return response;
       if (type === 'TRY_REFRESH_TOKEN' && attempt === 0 && (await refreshOnce(idBefore))) continue;
       if (type === 'UNAUTHORISED' || type === 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED') {
         reportSignedOut(type, reason);

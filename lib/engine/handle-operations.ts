@@ -118,7 +118,13 @@ export abstract class SessionHandleOperations {
       this.revocation(reason),
     );
     if (count > 0)
-      this.events.publish('session.revoked', { reason, operation: 'revoke-others', userId, count });
+      this.events.publish('session.revoked', {
+        reason,
+        operation: 'revoke-others',
+        userId,
+        count,
+        keptSessionHandle,
+      });
     return count;
   }
 

@@ -1,0 +1,100 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
+import { SessionError } from '../errors/session.error.js';
+import type { HttpRequestLike, HttpResponseLike } from './http-adapter.js';
+import { getRequestSession } from './request-session.js';
+import { readRequestCredentials, type CouldBeOwnToken } from './request-credentials.js';
+import type { Session } from './session.js';
+import type { SessionCookieNames } from './wire.js';
+
+// Where each kind of Nest execution context keeps what the guard needs. No import of
+// @nestjs/graphql, @nestjs/websockets or @nestjs/microservices: the shapes are read structurally.
+
+/** A GraphQL context object as Apollo (`{ req, res }`) or Mercurius (`{ reply }`) builds it. */
+interface GraphqlContextLike {
+  req?: HttpRequestLike & { res?: HttpResponseLike; extra?: object };
+  res?: HttpResponseLike;
+  reply?: HttpResponseLike & { request?: HttpRequestLike };
+  /** graphql-ws: the connection's `extra` (`{ socket, request }`) for a subscription. */
+  extra?: object;
+}
+
+/** The GraphQL context argument of a resolver (Nest passes `root, args, context, info`). */
+export function graphqlContextOf(context: ExecutionContext): GraphqlContextLike {
+  return (context.getArgByIndex(2) ?? {}) as GraphqlContextLike;
+}
+
+/**
+ * The HTTP request and response behind a GraphQL operation: Apollo's `{ req, res }` (Express sets
+ * `req.res`, so a context with `req` alone still reaches the response), Mercurius's `{ reply }`.
+ */
+export function graphqlHttpOf(
+  gql: GraphqlContextLike,
+): { request: HttpRequestLike; response: HttpResponseLike } | undefined {
+  const request = gql.req?.headers ? gql.req : gql.reply?.request;
+  const response = gql.reply ?? gql.res ?? gql.req?.res;
+  return request?.headers && response ? { request, response } : undefined;
+}
+
+/** The HTTP response of an HTTP or GraphQL-over-HTTP context, else `undefined`. */
+export function responseOfContext(context: ExecutionContext): HttpResponseLike | undefined {
+  const type = context.getType<string>();
+  if (type === 'http') return context.switchToHttp().getResponse<HttpResponseLike>();
+  return type === 'graphql' ? graphqlHttpOf(graphqlContextOf(context))?.response : undefined;
+}
+
+/** The graphql-ws connection (`extra`) a subscription runs on, when it runs on one. */
+export function graphqlConnectionOf(gql: GraphqlContextLike): object | undefined {
+  return gql.extra ?? gql.req?.extra;
+}
+
+/**
+ * Where the guard keeps the session of a non-HTTP context: the GraphQL context object, the gateway
+ * client (socket), or the RPC context of the message.
+ */
+export function sessionHolderOf(context: ExecutionContext): object | undefined {
+  switch (context.getType<string>()) {
+    case 'graphql':
+      return graphqlContextOf(context);
+    case 'ws':
+      return context.switchToWs().getClient<object>();
+    case 'rpc':
+      return context.switchToRpc().getContext<object>();
+    default:
+      return context.switchToHttp().getRequest<object>();
+  }
+}
+
+/** The session `SessionGuard` attached to a non-HTTP context (what `@Session()` gives there). */
+export function contextSession(context: ExecutionContext): Session | undefined {
+  const holder = sessionHolderOf(context);
+  return holder === undefined || holder === null ? undefined : getRequestSession(holder);
+}
+
+/**
+ * The access token of a connection's upgrade request (or of any header set): `Authorization: Bearer`
+ * first, else the `sAccessToken` cookie, which needs `sIdRefreshToken` next to it as on HTTP.
+ * `undefined` when it carries no session at all.
+ * @throws SessionError `UNAUTHORISED` (session cookies without `sIdRefreshToken`) or
+ * `TRY_REFRESH_TOKEN` (conflicting copies of the access-token cookie), with `status`.
+ */
+export function upgradeAccessToken(
+  headers: HttpRequestLike['headers'] | undefined,
+  couldBeOwnToken: CouldBeOwnToken,
+  names: SessionCookieNames,
+  expiredStatus: number,
+): string | undefined {
+  if (!headers) return undefined;
+  const credentials = readRequestCredentials({ method: 'GET', headers }, 'access', couldBeOwnToken, names);
+  if (credentials.kind === 'none') return undefined;
+  if (credentials.kind === 'bearer') return credentials.token;
+  if (credentials.idRefreshToken.value === undefined) {
+    throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+  }
+  if (credentials.accessToken.conflicting || credentials.accessToken.value === undefined) {
+    throw new SessionError(SessionError.TRY_REFRESH_TOKEN, Messages.accessTokenInvalid, {
+      status: expiredStatus,
+    });
+  }
+  return credentials.accessToken.value;
+}

@@ -1,0 +1,171 @@
+import type { AddressInfo } from 'node:net';
+import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { GraphQLModule } from '@nestjs/graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SessionConnections, SessionEngine } from '../lib/index.js';
+import { CodeFirstResolver, notes, subscribers } from './fixtures/contexts.fixtures.js';
+import { ExpressApolloDriver } from './support/apollo-express.js';
+import { CookieJar } from './support/cookies.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { createHttpApp, type HttpApp } from './support/http-app.js';
+import { sleep } from './support/socket-clients.js';
+
+interface Subscriber {
+  client: Client;
+  /** The notes received. */
+  received: string[];
+  /** The first error of the subscription (a close event or GraphQL errors). */
+  failed: Promise<unknown>;
+  /** The close of the connection: code and reason. */
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
+  let db: TestDatabase;
+  let http: HttpApp;
+  let engine: SessionEngine;
+  let url: string;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    http = await createHttpApp({
+      adapter: 'express',
+      database: db.options,
+      options: { accessToken: { validity: 60, clockTolerance: 0 } },
+      imports: [
+        GraphQLModule.forRootAsync<ApolloDriverConfig>({
+          driver: ExpressApolloDriver,
+          inject: [SessionConnections],
+          useFactory: (connections: SessionConnections) => ({
+            autoSchemaFile: true,
+            context: ({ req, res, extra }: { req: unknown; res: unknown; extra: unknown }) => ({
+              req,
+              res,
+              extra,
+            }),
+            subscriptions: { 'graphql-ws': connections.graphqlWs() },
+          }),
+        }),
+      ],
+      providers: [CodeFirstResolver],
+    });
+    await http.app.listen(0, '127.0.0.1');
+    url = `ws://127.0.0.1:${(http.app.getHttpServer().address() as AddressInfo).port}/graphql`;
+    engine = http.app.get(SessionEngine);
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.dispose();
+  });
+  afterAll(async () => {
+    await http?.close();
+    await db?.drop();
+  });
+
+  function subscribe(options: { accessToken?: string; cookie?: string }): Subscriber {
+    const headers = options.cookie === undefined ? {} : { cookie: options.cookie };
+    let closed!: (event: { code: number; reason: string }) => void;
+    const client = createClient({
+      url,
+      retryAttempts: 0,
+      connectionParams: options.accessToken === undefined ? {} : { accessToken: options.accessToken },
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers });
+        }
+      },
+      on: {
+        closed: (event) => {
+          const { code, reason } = event as { code: number; reason: unknown };
+          closed({ code, reason: String(reason) });
+        },
+      },
+    });
+    clients.push(client);
+    const received: string[] = [];
+    const failed = new Promise((resolve) => {
+      client.subscribe<{ notes: string }>(
+        { query: 'subscription { notes }' },
+        {
+          next: ({ data, errors }) => (errors ? resolve(errors) : received.push(data!.notes)),
+          error: resolve,
+          complete: () => {},
+        },
+      );
+    });
+    return { client, received, failed, closed: new Promise((resolve) => (closed = resolve)) };
+  }
+
+  /** Waits until `count` subscriptions are live on the server. */
+  async function live(count: number): Promise<void> {
+    while (notes.count < count) await sleep(10);
+  }
+
+  it('authenticates at connection_init with the payload token; @Session() works in the subscription', async () => {
+    const created = await engine.createNewSession('alice');
+    const subscriber = subscribe({ accessToken: created.accessToken.value });
+    await live(1);
+    expect(subscribers).toContain('alice');
+    notes.publish('first');
+    while (subscriber.received.length === 0) await sleep(10);
+    expect(subscriber.received).toEqual(['first']);
+  });
+
+  it("authenticates by the upgrade request's session cookies", async () => {
+    const login = await http.request.post('/login').send({ userId: 'bob' }).expect(200);
+    const subscriber = subscribe({ cookie: new CookieJar().store(login).header() });
+    await live(1);
+    expect(subscribers).toContain('bob');
+    notes.publish('hello bob');
+    while (subscriber.received.length === 0) await sleep(10);
+    expect(subscriber.received).toEqual(['hello bob']);
+  });
+
+  it('refuses a connection without a session: closed with 4403 UNAUTHORISED', async () => {
+    const subscriber = subscribe({});
+    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED' });
+    expect(notes.count).toBe(0);
+  });
+
+  it('refuses an invalid token: closed with 4401 TRY_REFRESH_TOKEN', async () => {
+    const subscriber = subscribe({ accessToken: 'not-a-token' });
+    expect(await subscriber.closed).toMatchObject({ code: 4401, reason: 'TRY_REFRESH_TOKEN' });
+  });
+
+  it('keeps a subscription open past its expiry when a ping carries a refreshed access token', async () => {
+    const start = Date.now();
+    const created = await engine.createNewSession('dora', {}, {}, { accessTokenValidity: 2 });
+    const deadline = start + (created.accessToken.expires - http.clock.now());
+    // graphql-ws on the wire (its client cannot put a payload on a ping).
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const messages: { type: string; payload?: unknown }[] = [];
+    socket.on('message', (raw) => messages.push(JSON.parse(String(raw))));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
+    await new Promise((resolve) => socket.once('open', resolve));
+    const send = (message: object) => socket.send(JSON.stringify(message));
+    send({ type: 'connection_init', payload: { accessToken: created.accessToken.value } });
+    while (!messages.some((message) => message.type === 'connection_ack')) await sleep(10);
+    await sleep(deadline - Date.now() - 400);
+    http.clock.advance((Date.now() - start) / 1000);
+    const refreshed = await engine.refreshSession(created.refreshToken.value);
+    send({ type: 'ping', payload: { accessToken: refreshed.newAccessToken.value } });
+    while (!messages.some((message) => message.type === 'pong')) await sleep(10);
+    await sleep(deadline - Date.now() + 200);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(await closed).toEqual({ code: 4401, reason: 'TRY_REFRESH_TOKEN' });
+  });
+
+  it('ends the subscription when its session is revoked: closed with 4403 and the reason', async () => {
+    const created = await engine.createNewSession('carol');
+    const subscriber = subscribe({ accessToken: created.accessToken.value });
+    await live(1);
+    await engine.revokeSessionUsingSessionHandle(created.session.handle);
+    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED: revoke' });
+    notes.publish('too late');
+    expect(subscriber.received).toEqual([]);
+  });
+});
