@@ -219,7 +219,7 @@ describe.each(runs)(
       expect(cache('hit')).toBeGreaterThanOrEqual(3);
       const revoked = (reason: string) =>
         counterSum(collected, 'session.revocation.count', { 'session.revocation.reason': reason });
-      expect([revoked('theft'), revoked('revoke')]).toEqual([1, 1]);
+      expect([revoked('theft'), revoked('signed-out')]).toEqual([1, 1]);
       const logins = (strategy: string, result: string) =>
         counterSum(collected, 'session.login.attempt.count', {
           'session.login.strategy': strategy,
@@ -275,7 +275,7 @@ describe.each(runs)(
         ['session.revoked', 'theft'],
         ['session.created', null],
         ['login.attempt', null],
-        ['session.revoked', 'revoke'],
+        ['session.revoked', 'signed-out'],
       ]);
       for (const row of rows) {
         expect(row.user_agent).toBe(USER_AGENT);

@@ -1,7 +1,7 @@
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { INestApplicationContext } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { SqljsDriver } from 'typeorm/driver/sqljs/SqljsDriver.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +14,7 @@ import {
 } from '../lib/index.js';
 import { createTestDatabase, reachableDatabases, type TestDatabase } from './support/databases.js';
 import { TEST_SECRET } from './support/engine-app.js';
-import { onSchemaBeforeRevocationReasons } from './support/older-schema.js';
+import { insertLegacySessions, type LegacySession } from './support/legacy-sessions.js';
 
 const databases = await reachableDatabases();
 
@@ -45,20 +45,22 @@ describe.each(databases)('upgrading to AddRevocationReasons1764720000000 on %s',
   it('keeps live sessions working, persistent, revocable with a reason and counted by the cap', async () => {
     const entities = Object.values(createSessionEntities());
     const migrations = createSessionMigrations();
-    const previous = migrations.slice(0, -1);
-    const before = await boot({ ...database.options, entities, migrations: previous, migrationsRun: true });
-    let sessions: Awaited<ReturnType<SessionEngine['createNewSession']>>[] = [];
+    const index = migrations.findIndex((migration) => migration.name === 'AddRevocationReasons1764720000000');
+    expect(index).toBeGreaterThan(0);
+    // The schema just before this migration, with live sessions in it as that version wrote them.
+    const before = new DataSource({
+      ...database.options,
+      migrations: migrations.slice(0, index),
+      migrationsRun: true,
+    } as DataSourceOptions);
+    await before.initialize();
+    let sessions: LegacySession[] = [];
     let saved: { database?: Uint8Array } = {};
     try {
-      const dataSource = before.get<DataSource>(getDataSourceToken());
-      const engine = before.get(SessionEngine);
-      sessions = await onSchemaBeforeRevocationReasons(dataSource, async () => [
-        await engine.createNewSession('grace', { n: 1 }),
-        await engine.createNewSession('grace', { n: 2 }),
-      ]);
-      if (kind === 'sqlite') saved = { database: (dataSource.driver as SqljsDriver).export() };
+      sessions = await insertLegacySessions(before, ['grace', 'grace']);
+      if (kind === 'sqlite') saved = { database: (before.driver as SqljsDriver).export() };
     } finally {
-      await before.close();
+      await before.destroy();
     }
     const after = await boot(
       {
@@ -73,16 +75,12 @@ describe.each(databases)('upgrading to AddRevocationReasons1764720000000 on %s',
     try {
       const engine = after.get(SessionEngine);
       const [first, second] = sessions;
-      const refreshed = await engine.refreshSession(first.refreshToken.value);
-      expect(refreshed.session).toEqual(first.session);
+      const refreshed = await engine.refreshSession(first!.refreshToken);
+      expect(refreshed.session).toEqual({ handle: first!.handle, userId: 'grace', jwtPayload: { n: 1 } });
       // Sessions of the earlier version keep persistent cookies.
       expect(refreshed.newRefreshToken.persistent).toBeUndefined();
-      expect(
-        await engine.revokeSessionUsingSessionHandle(second.session.handle, { reason: 'upgraded' }),
-      ).toBe(true);
-      const refused = await engine
-        .refreshSession(second.refreshToken.value)
-        .catch((error: SessionError) => error);
+      expect(await engine.revokeSessionUsingSessionHandle(second!.handle, { reason: 'upgraded' })).toBe(true);
+      const refused = await engine.refreshSession(second!.refreshToken).catch((error: SessionError) => error);
       expect(refused).toMatchObject({ type: 'UNAUTHORISED', reason: 'upgraded' });
       // The cap counts the upgraded session: at 2, the oldest (the upgraded one) gives way.
       await engine.createNewSession('grace');

@@ -11,7 +11,11 @@ import type { SessionClock } from '../tokens/clock.js';
 import { instrumentEngine, instrumentService } from './instrumentation.js';
 import { sessionRequestContext } from './request-context.js';
 import { auditEventOf, SessionAuditTrail } from './session-audit.js';
+import { REVOCATION_REASONS } from '../revocation/revocation-reasons.js';
 import type { SessionTelemetry } from './session-telemetry.js';
+
+/** Revocation reasons that may be a metric label (an app's own reason is counted as `other`). */
+const BUILT_IN_REASONS = new Set<string>(Object.values(REVOCATION_REASONS));
 
 /** The observability part of the module's options. */
 export interface ObservabilityOptions {
@@ -113,9 +117,12 @@ export class SessionObservability implements OnModuleDestroy {
         telemetry.refresh('theft');
         telemetry.annotate(undefined, telemetry.subjectAttributes(fields.sessionHandle, fields.userId));
         break;
-      case 'session.revoked':
-        telemetry.revoked(String(fields.reason), typeof fields.count === 'number' ? fields.count : 1);
+      case 'session.revoked': {
+        // An app's own reason is free text: a metric label takes built-in reasons only.
+        const reason = BUILT_IN_REASONS.has(String(fields.reason)) ? String(fields.reason) : 'other';
+        telemetry.revoked(reason, typeof fields.count === 'number' ? fields.count : 1);
         break;
+      }
       case 'login.attempt':
         // An unknown strategy's name is the client's input: never a metric label.
         telemetry.loginAttempt(

@@ -160,7 +160,13 @@ describe.each(ADAPTERS)('impersonation over HTTP on %s', (adapter) => {
       { sessionHandle: handle, actorUserId: 'admin-1', targetUserId: 'cust-12', cause: 'signed-out' },
     ]);
     expect(revoked).toEqual([
-      { reason: 'impersonation-ended', sessionHandle: handle, userId: 'cust-12', count: 1 },
+      {
+        reason: 'impersonation-ended',
+        operation: 'impersonation-ended',
+        sessionHandle: handle,
+        userId: 'cust-12',
+        count: 1,
+      },
     ]);
     await refresh(jar, 401);
   });
