@@ -78,6 +78,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private readonly ownTokenChecks: OwnTokenChecks;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
+  private readonly cleanupStop = new AbortController();
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -134,6 +135,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.cleanupTimer);
+    this.cleanupStop.abort();
     // A cleanup in flight ends before the data source closes (at shutdown), not fails against it.
     await this.cleanupRun;
   }
@@ -293,13 +295,16 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   }
 
   /**
-   * Removes expired sessions (the cleanup timer calls it every `cleanupInterval`); returns how many.
+   * Removes expired sessions (the cleanup timer calls it every `cleanupInterval`) in batches of
+   * `cleanupBatchSize` rows, `cleanupBatchPause` apart, on one instance at a time; returns how many
+   * (0 when another instance is cleaning).
    * @throws SessionError `GENERAL_ERROR` when the database is unavailable (after a timeout the
    * removal may still complete).
    */
   async removeExpiredSessions(): Promise<number> {
-    const now = this.clock.now();
-    return this.db.deleteExpired(now);
+    const { cleanupBatchSize: batchSize, cleanupBatchPause: pause } = this.options;
+    const batching = { batchSize, pauseMs: pause * SECOND, signal: this.cleanupStop.signal };
+    return this.db.deleteExpiredInBatches(this.clock.now(), batching);
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {

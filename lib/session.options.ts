@@ -27,6 +27,8 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
   antiCsrf: 'token',
   sessionExpiredStatusCode: 401,
   cleanupInterval: 3600,
+  cleanupBatchSize: 1000,
+  cleanupBatchPause: 0.1,
 };
 
 const MIN_SECRET_BYTES = 32;
@@ -104,6 +106,8 @@ export function resolveSessionOptions(
     antiCsrf: options.antiCsrf ?? defaults.antiCsrf,
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
     cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
+    cleanupBatchSize: options.cleanupBatchSize ?? defaults.cleanupBatchSize,
+    cleanupBatchPause: options.cleanupBatchPause ?? defaults.cleanupBatchPause,
     databaseTimeout: 0,
   };
   resolved.databaseTimeout =
@@ -213,6 +217,16 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
     );
   }
   requirePositive('cleanupInterval', options.cleanupInterval, { allowZero: true });
+  requirePositive('cleanupBatchPause', options.cleanupBatchPause, { allowZero: true });
+  if (
+    !Number.isInteger(options.cleanupBatchSize) ||
+    options.cleanupBatchSize < 1 ||
+    options.cleanupBatchSize > 10_000
+  ) {
+    throw configError(
+      `cleanupBatchSize must be a whole number of rows from 1 to 10000, got ${JSON.stringify(options.cleanupBatchSize)}.`,
+    );
+  }
   requirePositive('databaseTimeout', options.databaseTimeout);
   if (options.databaseTimeout > grace / 2) {
     throw configError(

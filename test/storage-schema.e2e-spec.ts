@@ -233,6 +233,7 @@ describe.each(databases)('upgrading a database built by the first session migrat
       expect(await migrationRows(dataSource)).toEqual({
         AlignSessionColumnTypes1764460800000: 1,
         CreateSessionTables1763769600000: 1,
+        SessionHotPathIndexes1764979200000: 1,
       });
     } finally {
       await after.close();
@@ -406,6 +407,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
         expect(await migrationRows(replica)).toEqual({
           AlignSessionColumnTypes1764460800000: 1,
           CreateSessionTables1763769600000: 1,
+          SessionHotPathIndexes1764979200000: 1,
         });
         const tables: { name: string }[] = await replica.query(
           kind === 'postgres'

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
 import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
+import type { CleanupBatching } from '../storage/batched-cleaner.js';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.js';
 
 const SECOND = 1000;
@@ -144,6 +145,22 @@ export class BoundedSessionStore {
 
   deleteExpired(now: number): Promise<number> {
     return this.bound('write', () => this.store.deleteExpired(now));
+  }
+
+  /**
+   * A batched cleanup run: it may take minutes, so each statement is bounded by `databaseTimeout`,
+   * not the run; a failure stops the run, is logged and is a `GENERAL_ERROR` (batches before it
+   * are done).
+   */
+  async deleteExpiredInBatches(now: number, batching: CleanupBatching): Promise<number> {
+    try {
+      return await this.store.deleteExpired(now, { ...batching, statementTimeoutMs: this.timeoutMs });
+    } catch (error) {
+      this.logger.error(
+        `${FAILURE.sessions.log} (outcome unknown): cleanup stopped: ${(error as Error)?.message ?? String(error)}`,
+      );
+      throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseOutcomeUnknown, { cause: error });
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { CleanupBatching } from './batched-cleaner.js';
 import type { SigningKeyStore } from './signing-key-store.js';
 
 /** A refresh token rotated away less than a grace period ago. */
@@ -108,8 +109,12 @@ export interface SessionStore extends SigningKeyStore {
   deleteSessionsOfUser(userKey: string): Promise<number>;
   /** Live sessions of a user, oldest first. */
   findSessionsOfUser(userKey: string, now: number): Promise<SessionSummary[]>;
-  /** Removes expired rows and seals past their grace period; returns the rows removed. */
-  deleteExpired(now: number): Promise<number>;
+  /**
+   * Removes expired rows and seals past their grace period; returns the rows removed. With
+   * `batching`, in bounded batches on one instance at a time (see `BatchedCleaner`); 0 when another
+   * instance is cleaning.
+   */
+  deleteExpired(now: number, batching?: CleanupBatching): Promise<number>;
 }
 
 /** Injection token of the {@link SessionStore}. */

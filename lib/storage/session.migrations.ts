@@ -2,6 +2,7 @@ import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunn
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionTableNames } from '../interfaces/session-options.interface.js';
 import { DEFAULT_TABLE_NAMES, sessionEntityNames } from './session.entities.js';
+import { createHotPathIndexesMigration } from './migrations/1764979200000-session-hot-path-indexes.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -79,7 +80,7 @@ async function lockMigrations(runner: QueryRunner): Promise<void> {
  * Takes the lock, then tells whether another instance ran `migration` while this one waited. That
  * instance's row is removed: TypeORM writes this run's row once `up` returns, so one row remains.
  */
-async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
+export async function ranElsewhere(runner: QueryRunner, migration: string): Promise<boolean> {
   await lockMigrations(runner);
   const { connection } = runner;
   const table = connection.driver.buildTableName(
@@ -228,7 +229,11 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     }
   }
 
-  return [CreateSessionTables1763769600000, AlignSessionColumnTypes1764460800000];
+  return [
+    CreateSessionTables1763769600000,
+    AlignSessionColumnTypes1764460800000,
+    createHotPathIndexesMigration(names, (runner) => paths(runner).sessions),
+  ];
 }
 
 /** The migrations with the default table names. */

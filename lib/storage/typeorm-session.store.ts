@@ -1,12 +1,5 @@
-import {
-  IsNull,
-  LessThanOrEqual,
-  MoreThan,
-  Not,
-  type DataSource,
-  type QueryResult,
-  type Repository,
-} from 'typeorm';
+import { MoreThan, Not, type DataSource, type QueryResult, type Repository } from 'typeorm';
+import { BatchedCleaner, type CleanupBatching } from './batched-cleaner.js';
 import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 import type { SessionEntities } from './session.entities.js';
@@ -105,6 +98,7 @@ export class TypeOrmSessionStore implements SessionStore {
   private readonly sessions: Repository<SessionRecord>;
   private readonly signingKeys: Repository<StoredSigningKey>;
   private statementCache: SessionStatements | undefined;
+  private cleanerCache: BatchedCleaner | undefined;
 
   /** SQL for the database's clock in epoch ms; none for in-process SQLite, which cannot answer late. */
   private readonly databaseNowMs: string | undefined;
@@ -301,15 +295,49 @@ export class TypeOrmSessionStore implements SessionStore {
     return records.map((row: Record<string, unknown>) => decodeRow(row, SUMMARY_COLUMNS));
   }
 
-  async deleteExpired(now: number): Promise<number> {
-    const removed = await this.sessions.delete({ expiresAt: LessThanOrEqual(millis(now)) });
+  async deleteExpired(now: number, batching?: CleanupBatching): Promise<number> {
+    const result = await this.cleaner.run(millis(now), batching);
+    return result.rows.sessions ?? 0;
+  }
+
+  /**
+   * The batched cleaner behind {@link deleteExpired}: expired sessions, then seals past their grace
+   * period (cleared, the row stays), then signing keys past their verification. Other tables
+   * (spent seals, revocation reasons, revocation-log entries) join with `cleaner.register(...)`.
+   */
+  get cleaner(): BatchedCleaner {
+    if (this.cleanerCache) return this.cleanerCache;
+    const name = (entity: SessionEntities[keyof SessionEntities], property: string) =>
+      this.dataSource.getMetadata(entity).findColumnWithPropertyName(property)!.databaseName;
+    const sessions = this.dataSource.getMetadata(this.entities.session).tablePath;
+    const cleaner = new BatchedCleaner(this.dataSource, sessions);
+    const handle = name(this.entities.session, 'handle');
+    cleaner.register({
+      name: 'sessions',
+      table: sessions,
+      primaryKey: handle,
+      expiryColumn: name(this.entities.session, 'expiresAt'),
+    });
     // The live token is kept sealed only while a rotated token may still be replayed.
-    await this.sessions.update(
-      { graceUntil: LessThanOrEqual(millis(now)), sealedLiveToken: Not(IsNull()) },
-      { sealedLiveToken: null, ancestors: [], graceUntil: 0 },
-    );
-    await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(millis(now)) });
-    return removed.affected ?? 0;
+    cleaner.register({
+      name: 'seals',
+      table: sessions,
+      primaryKey: handle,
+      expiryColumn: name(this.entities.session, 'graceUntil'),
+      clear: {
+        [name(this.entities.session, 'sealedLiveToken')]: 'NULL',
+        [name(this.entities.session, 'ancestors')]: "'[]'",
+        [name(this.entities.session, 'graceUntil')]: '0',
+      },
+    });
+    cleaner.register({
+      name: 'signingKeys',
+      table: this.dataSource.getMetadata(this.entities.signingKey).tablePath,
+      primaryKey: name(this.entities.signingKey, 'kid'),
+      expiryColumn: name(this.entities.signingKey, 'verifyUntil'),
+    });
+    this.cleanerCache = cleaner;
+    return cleaner;
   }
 
   async loadSigningKeys(now: number): Promise<StoredSigningKey[]> {
