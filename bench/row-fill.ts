@@ -64,7 +64,7 @@ export function fillStatement(
   const select = SESSION_ROW.map((entry) => values[entry.name] ?? neutral(entry)).join(', ');
   const source =
     dialect === 'postgres'
-      ? `generate_series(${range.first}, ${range.last}) AS series(n)`
+      ? `generate_series(${range.first}::bigint, ${range.last}::bigint) AS series(n)`
       : `(SELECT seq AS n FROM seq_${range.first}_to_${range.last}) AS series`;
   return `INSERT INTO ${table} (${columns}) SELECT ${select} FROM ${source}`;
 }
