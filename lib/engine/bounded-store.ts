@@ -3,6 +3,7 @@ import { SessionErrorMessages as Messages } from '../errors/session-error.messag
 import { SessionError } from '../errors/session.error.js';
 import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
 import type { CleanupBatching } from '../storage/batched-cleaner.js';
+import { DatabaseClockEstimate } from './database-clock.js';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.js';
 
 const SECOND = 1000;
@@ -60,6 +61,7 @@ export class BoundedSessionStore {
   /** The signing-key port, each call bounded, failures reported as the key ring's. */
   readonly signingKeys: SigningKeyStore;
   private readonly ringOperation = new AsyncLocalStorage<RingOperation>();
+  private readonly databaseClock = new DatabaseClockEstimate();
 
   constructor(
     private readonly store: SessionStore,
@@ -83,8 +85,10 @@ export class BoundedSessionStore {
   }
 
   /** The row with the database's clock at the read: the anchor of {@link rotateRefreshToken}'s deadline. */
-  findSessionWithClock(handle: string): ReturnType<SessionStore['findSessionWithClock']> {
-    return this.bound('read', () => this.store.findSessionWithClock(handle));
+  async findSessionWithClock(handle: string): ReturnType<SessionStore['findSessionWithClock']> {
+    const read = await this.bound('read', () => this.store.findSessionWithClock(handle));
+    this.databaseClock.observe(read.databaseNow);
+    return read;
   }
 
   findSessionState(handle: string): ReturnType<SessionStore['findSessionState']> {
@@ -101,7 +105,10 @@ export class BoundedSessionStore {
    * @throws SessionError `GENERAL_ERROR` also when the insert reached the database too late.
    */
   async insertSession(record: SessionRecord): Promise<void> {
-    const databaseNow = await this.bound('read', () => this.store.readDatabaseClock());
+    // A recent reading (of a sign-in or a refresh) stands in for one: one round trip per sign-in.
+    const databaseNow = await this.databaseClock.now(() =>
+      this.bound('read', () => this.store.readDatabaseClock()),
+    );
     const inserted = await this.guarded(databaseNow, (deadline) =>
       this.store.insertSession(record, deadline),
     );

@@ -1,5 +1,6 @@
 import { MoreThan, Not, type DataSource, type QueryResult, type Repository } from 'typeorm';
 import { BatchedCleaner, type CleanupBatching } from './batched-cleaner.js';
+import { directQuery, type DirectQuery, type DirectResult } from './direct-query.js';
 import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 import type { SessionEntities } from './session.entities.js';
@@ -99,6 +100,8 @@ export class TypeOrmSessionStore implements SessionStore {
   private readonly signingKeys: Repository<StoredSigningKey>;
   private statementCache: SessionStatements | undefined;
   private cleanerCache: BatchedCleaner | undefined;
+  /** The driver's pool underneath the data source (`null`: none for this driver). */
+  private direct: DirectQuery | null | undefined;
 
   /** SQL for the database's clock in epoch ms; none for in-process SQLite, which cannot answer late. */
   private readonly databaseNowMs: string | undefined;
@@ -177,7 +180,10 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   /** Runs one statement on a pooled connection, with the affected-row count every driver reports. */
-  private async run(sql: string, parameters: unknown[]): Promise<QueryResult> {
+  private async run(sql: string, parameters: unknown[]): Promise<QueryResult | DirectResult> {
+    // Straight on the driver's pool where it can be (MySQL/MariaDB, PostgreSQL), else a query runner.
+    if (this.direct === undefined) this.direct = directQuery(this.dataSource) ?? null;
+    if (this.direct) return this.direct(sql, parameters);
     const runner = this.dataSource.createQueryRunner();
     try {
       return await runner.query(sql, parameters, true);
