@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
 import type { SessionRecord, SessionRotation, SessionStore } from '../storage/session-store.js';
@@ -60,7 +59,12 @@ export class BoundedSessionStore {
   private readonly timeoutMs: number;
   /** The signing-key port, each call bounded, failures reported as the key ring's. */
   readonly signingKeys: SigningKeyStore;
-  private readonly ringOperation = new AsyncLocalStorage<RingOperation>();
+  /**
+   * Key-ring operations whose work is still running. Not an AsyncLocalStorage: on Node 20 its first
+   * `run` installs promise hooks for the whole process, which makes every promise of the app (Nest's
+   * request pipeline included) about three times as costly.
+   */
+  private readonly ringOperations = new Set<RingOperation>();
   private readonly databaseClock = new DatabaseClockEstimate();
 
   constructor(
@@ -176,7 +180,19 @@ export class BoundedSessionStore {
    */
   keyRing<T>(access: 'read' | 'write', operation: () => Promise<T>): Promise<T> {
     const own: RingOperation = { failed: false };
-    return this.bound(access, () => this.ringOperation.run(own, operation), 'key-ring', own);
+    const run = () => {
+      const done = () => this.ringOperations.delete(own);
+      this.ringOperations.add(own);
+      try {
+        const running = operation();
+        running.then(done, done);
+        return running;
+      } catch (error) {
+        done();
+        throw error;
+      }
+    };
+    return this.bound(access, run, 'key-ring', own);
   }
 
   /** A guarded write that reached the database after its deadline and changed nothing. */
@@ -220,7 +236,8 @@ export class BoundedSessionStore {
     subject: Subject = 'sessions',
     own?: RingOperation,
   ): Promise<T> {
-    const enclosing = own ?? this.ringOperation.getStore();
+    // A key-ring call inside a ring operation belongs to the operations in flight (one, but for races).
+    const enclosing = own ? [own] : subject === 'key-ring' ? [...this.ringOperations] : [];
     const started = performance.now();
     const remaining = () => this.timeoutMs - (performance.now() - started);
     let timer: NodeJS.Timeout | undefined;
@@ -233,8 +250,8 @@ export class BoundedSessionStore {
     try {
       return await Promise.race([operation(remaining), timeout]);
     } catch (error) {
-      const reported = enclosing?.failed === true;
-      if (enclosing) enclosing.failed = true;
+      const reported = enclosing.some((operation) => operation.failed);
+      for (const operation of enclosing) operation.failed = true;
       if (error instanceof SessionError) throw error;
       const unchanged = access === 'read' || (access === 'guarded-write' && error instanceof StorageTimeout);
       const failure = FAILURE[subject];
