@@ -30,6 +30,8 @@ const CONCURRENCY = 10;
 const CHUNK = 50_000;
 /** Each token serves this many requests: many users at once, not one token a million times. */
 const REUSE = Number(process.env.BENCH_MEMORY_REUSE ?? 10);
+/** `1`: every token names a session of its own (issue #17: a million distinct sessions, REUSE 1). */
+const DISTINCT_SESSIONS = process.env.BENCH_MEMORY_DISTINCT_SESSIONS === '1';
 
 function measure(label: string, requests: number): MemoryPoint {
   collectGarbage();
@@ -59,7 +61,9 @@ async function main(): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();
   const created = await app.get(SessionEngine).createNewSession(BENCH_USER, { role: 'user' });
-  const variant = await tokenVariants(created.accessToken.value, context.secrets.jwk);
+  const variant = await tokenVariants(created.accessToken.value, context.secrets.jwk, {
+    distinctSessions: DISTINCT_SESSIONS,
+  });
   const cookieOf = (token: string) =>
     `${UNRELATED_COOKIES}; sAccessToken=${token}; sIdRefreshToken=${created.idRefreshToken.value}`;
 

@@ -18,11 +18,18 @@ export async function hmacCryptoKey(jwk: JWK, usage: 'sign' | 'verify'): Promise
  * Makes distinct, valid access tokens from one the library issued: same header and claims, plus a
  * unique `jti`, signed with the same key. So the benchmark never depends on the claim layout.
  */
-export async function tokenVariants(issued: string, jwk: JWK): Promise<(index: number) => Promise<string>> {
+export async function tokenVariants(
+  issued: string,
+  jwk: JWK,
+  { distinctSessions = false } = {},
+): Promise<(index: number) => Promise<string>> {
   const header = decodeProtectedHeader(issued) as JWTHeaderParameters;
   const claims = decodeJwt(issued);
   const key = await hmacCryptoKey(jwk, 'sign');
-  return (index) => new SignJWT({ ...claims, jti: `bench-${index}` }).setProtectedHeader(header).sign(key);
+  // distinctSessions: each variant names a session of its own (`sid`, 32 hex digits), as a million users would.
+  const sid = (index: number) => (distinctSessions ? { sid: index.toString(16).padStart(32, '0') } : {});
+  return (index) =>
+    new SignJWT({ ...claims, ...sid(index), jti: `bench-${index}` }).setProtectedHeader(header).sign(key);
 }
 
 /** Signs `count` variants starting at `from`, a few at a time. */

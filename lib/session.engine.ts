@@ -105,6 +105,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private cleanupRun: Promise<unknown> | undefined;
   /** Changes of a live session's claims (payload, `auth_time`); `SessionService` delivers their tokens. */
   readonly claims: SessionClaimsOperations;
+  private readonly cleanupStop = new AbortController();
 
   constructor(
     @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -175,6 +176,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.cleanupTimer);
     await this.revocationBus?.stop();
+    this.cleanupStop.abort();
     // A cleanup in flight ends before the data source closes (at shutdown), not fails against it.
     await this.cleanupRun;
   }
@@ -403,14 +405,18 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   }
 
   /**
-   * Removes expired sessions (the cleanup timer calls it every `cleanupInterval`); returns how many.
+   * Removes expired sessions (the cleanup timer calls it every `cleanupInterval`) in batches of
+   * `cleanupBatchSize` rows, `cleanupBatchPause` apart, on one instance at a time; returns how many
+   * (0 when another instance is cleaning).
    * @throws SessionError `GENERAL_ERROR` when the database is unavailable (after a timeout the
    * removal may still complete).
    */
   async removeExpiredSessions(): Promise<number> {
     const now = this.clock.now();
     const ended = await this.claims.endExpiredImpersonations(now);
-    return ended + (await this.db.deleteExpired(now));
+    const { cleanupBatchSize: batchSize, cleanupBatchPause: pause } = this.options;
+    const batching = { batchSize, pauseMs: pause * SECOND, signal: this.cleanupStop.signal };
+    return ended + (await this.db.deleteExpiredInBatches(now, batching));
   }
 
   private async assertLiveGeneration(claims: AccessTokenClaims): Promise<void> {

@@ -96,6 +96,9 @@ describe('resolveSessionOptions', () => {
     [{ cookie: { namePrefix: '__Host-' as const, secure: false } }, /'__Host-' needs cookie.secure: true/],
     [{ sessionExpiredStatusCode: 200 }, /sessionExpiredStatusCode/],
     [{ cleanupInterval: -5 }, /cleanupInterval/],
+    [{ cleanupBatchSize: 0 }, /cleanupBatchSize must be a whole number of rows from 1 to 10000, got 0/],
+    [{ cleanupBatchSize: 2.5 }, /cleanupBatchSize/],
+    [{ cleanupBatchPause: -1 }, /cleanupBatchPause must be a non-negative number of seconds/],
     [{ databaseTimeout: 6 }, /databaseTimeout \(6 s\) must be at most half of refreshToken.gracePeriod/],
     [{ databaseTimeout: 0 }, /databaseTimeout must be a positive/],
   ])('refuses %j with a message that says how to fix it', (options, message) => {

@@ -32,6 +32,8 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
   sessionMetadata: { ip: 'truncated' },
   revocationReasonRetention: 2_592_000,
   onSessionLimit: 'revoke-oldest',
+  cleanupBatchSize: 1000,
+  cleanupBatchPause: 0.1,
 };
 
 const MIN_SECRET_BYTES = 32;
@@ -109,6 +111,8 @@ export function resolveSessionOptions(
     antiCsrf: options.antiCsrf ?? defaults.antiCsrf,
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
     cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
+    cleanupBatchSize: options.cleanupBatchSize ?? defaults.cleanupBatchSize,
+    cleanupBatchPause: options.cleanupBatchPause ?? defaults.cleanupBatchPause,
     databaseTimeout: 0,
     sessionMetadata:
       options.sessionMetadata === false
@@ -230,6 +234,16 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
     );
   }
   requirePositive('cleanupInterval', options.cleanupInterval, { allowZero: true });
+  requirePositive('cleanupBatchPause', options.cleanupBatchPause, { allowZero: true });
+  if (
+    !Number.isInteger(options.cleanupBatchSize) ||
+    options.cleanupBatchSize < 1 ||
+    options.cleanupBatchSize > 10_000
+  ) {
+    throw configError(
+      `cleanupBatchSize must be a whole number of rows from 1 to 10000, got ${JSON.stringify(options.cleanupBatchSize)}.`,
+    );
+  }
   requirePositive('databaseTimeout', options.databaseTimeout);
   if (options.databaseTimeout > grace / 2) {
     throw configError(

@@ -255,6 +255,7 @@ describe.each(databases)('upgrading a database built by older session migrations
         CreateRevocationLog1764806400000: 1,
         CreateSessionAuditTable1764892800000: 1,
         CreateSessionTables1763769600000: 1,
+        SessionHotPathIndexes1764979200000: 1,
       });
     } finally {
       await after.close();
@@ -433,6 +434,7 @@ describe.each(servers)('replicas booting together on %s', (kind) => {
           CreateRevocationLog1764806400000: 1,
           CreateSessionAuditTable1764892800000: 1,
           CreateSessionTables1763769600000: 1,
+          SessionHotPathIndexes1764979200000: 1,
         });
         const tables: { name: string }[] = await replica.query(
           kind === 'postgres'

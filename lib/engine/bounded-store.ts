@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
 import type {
@@ -10,6 +9,8 @@ import type {
   SessionRotation,
   SessionStore,
 } from '../storage/session-store.js';
+import type { CleanupBatching } from '../storage/batched-cleaner.js';
+import { DatabaseClockEstimate } from './database-clock.js';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.js';
 import { SessionTelemetry } from '../observability/session-telemetry.js';
 
@@ -67,7 +68,13 @@ export class BoundedSessionStore {
   private readonly timeoutMs: number;
   /** The signing-key port, each call bounded, failures reported as the key ring's. */
   readonly signingKeys: SigningKeyStore;
-  private readonly ringOperation = new AsyncLocalStorage<RingOperation>();
+  /**
+   * Key-ring operations whose work is still running. Not an AsyncLocalStorage: on Node 20 its first
+   * `run` installs promise hooks for the whole process, which makes every promise of the app (Nest's
+   * request pipeline included) about three times as costly.
+   */
+  private readonly ringOperations = new Set<RingOperation>();
+  private readonly databaseClock = new DatabaseClockEstimate();
 
   constructor(
     private readonly store: SessionStore,
@@ -96,8 +103,10 @@ export class BoundedSessionStore {
   }
 
   /** The row with the database's clock at the read: the anchor of {@link rotateRefreshToken}'s deadline. */
-  findSessionWithClock(handle: string): ReturnType<SessionStore['findSessionWithClock']> {
-    return this.bound('read', () => this.store.findSessionWithClock(handle));
+  async findSessionWithClock(handle: string): ReturnType<SessionStore['findSessionWithClock']> {
+    const read = await this.bound('read', () => this.store.findSessionWithClock(handle));
+    this.databaseClock.observe(read.databaseNow);
+    return read;
   }
 
   findSessionState(handle: string): ReturnType<SessionStore['findSessionState']> {
@@ -114,7 +123,10 @@ export class BoundedSessionStore {
    * @throws SessionError `GENERAL_ERROR` also when the insert reached the database too late.
    */
   async insertSession(record: SessionRecord): Promise<void> {
-    const databaseNow = await this.bound('read', () => this.store.readDatabaseClock());
+    // A recent reading (of a sign-in or a refresh) stands in for one: one round trip per sign-in.
+    const databaseNow = await this.databaseClock.now(() =>
+      this.bound('read', () => this.store.readDatabaseClock()),
+    );
     const inserted = await this.guarded(databaseNow, (deadline) =>
       this.store.insertSession(record, deadline),
     );
@@ -208,12 +220,40 @@ export class BoundedSessionStore {
   }
 
   /**
+   * A batched cleanup run: it may take minutes, so each statement is bounded by `databaseTimeout`,
+   * not the run; a failure stops the run, is logged and is a `GENERAL_ERROR` (batches before it
+   * are done).
+   */
+  async deleteExpiredInBatches(now: number, batching: CleanupBatching): Promise<number> {
+    try {
+      return await this.store.deleteExpired(now, { ...batching, statementTimeoutMs: this.timeoutMs });
+    } catch (error) {
+      this.logger.error(
+        `${FAILURE.sessions.log} (outcome unknown): cleanup stopped: ${(error as Error)?.message ?? String(error)}`,
+      );
+      throw new SessionError(SessionError.GENERAL_ERROR, Messages.databaseOutcomeUnknown, { cause: error });
+    }
+  }
+
+  /**
    * Runs a key-ring operation (which reaches storage through {@link signingKeys}) within
    * `databaseTimeout`; its failures are the key ring's `GENERAL_ERROR`.
    */
   keyRing<T>(access: 'read' | 'write', operation: () => Promise<T>): Promise<T> {
     const own: RingOperation = { failed: false };
-    return this.bound(access, () => this.ringOperation.run(own, operation), 'key-ring', own);
+    const run = () => {
+      const done = () => this.ringOperations.delete(own);
+      this.ringOperations.add(own);
+      try {
+        const running = operation();
+        running.then(done, done);
+        return running;
+      } catch (error) {
+        done();
+        throw error;
+      }
+    };
+    return this.bound(access, run, 'key-ring', own);
   }
 
   /** A guarded write that reached the database after its deadline and changed nothing. */
@@ -257,7 +297,8 @@ export class BoundedSessionStore {
     subject: Subject = 'sessions',
     own?: RingOperation,
   ): Promise<T> {
-    const enclosing = own ?? this.ringOperation.getStore();
+    // A key-ring call inside a ring operation belongs to the operations in flight (one, but for races).
+    const enclosing = own ? [own] : subject === 'key-ring' ? [...this.ringOperations] : [];
     const started = performance.now();
     const remaining = () => this.timeoutMs - (performance.now() - started);
     let timer: NodeJS.Timeout | undefined;
@@ -273,8 +314,8 @@ export class BoundedSessionStore {
       return result;
     } catch (error) {
       this.telemetry.databaseCall(access, subject, started, error, error instanceof StorageTimeout);
-      const reported = enclosing?.failed === true;
-      if (enclosing) enclosing.failed = true;
+      const reported = enclosing.some((operation) => operation.failed);
+      for (const operation of enclosing) operation.failed = true;
       if (error instanceof SessionError) throw error;
       const unchanged = access === 'read' || (access === 'guarded-write' && error instanceof StorageTimeout);
       const failure = FAILURE[subject];

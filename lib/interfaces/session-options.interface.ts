@@ -153,6 +153,16 @@ export interface SessionModuleOptions {
    */
   cleanupInterval?: number;
   /**
+   * Rows the cleanup removes per statement (by primary key, so it never locks a live session's row).
+   * @default 1000
+   */
+  cleanupBatchSize?: number;
+  /**
+   * Pause between two cleanup batches, in seconds.
+   * @default 0.1
+   */
+  cleanupBatchPause?: number;
+  /**
    * Longest wait for one database call, in seconds; a slower call answers `GENERAL_ERROR`. At most
    * half the grace period, so a client retrying after a late commit still lands inside it.
    * @default the smaller of 5 and half of `refreshToken.gracePeriod`
@@ -238,6 +248,8 @@ export interface ResolvedSessionOptions {
   antiCsrf: AntiCsrfMode;
   sessionExpiredStatusCode: number;
   cleanupInterval: number;
+  cleanupBatchSize: number;
+  cleanupBatchPause: number;
   databaseTimeout: number;
   sessionMetadata: false | Required<SessionMetadataOptions>;
   revocationReasonRetention: number;

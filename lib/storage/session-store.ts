@@ -1,3 +1,4 @@
+import type { CleanupBatching } from './batched-cleaner.js';
 import type { SigningKeyStore } from './signing-key-store.js';
 
 /** A refresh token rotated away less than a grace period ago. */
@@ -212,9 +213,10 @@ export interface SessionStore extends SigningKeyStore {
   ): Promise<Pick<SessionRecord, 'handle' | 'userId' | 'userIdType' | 'actor'>[]>;
   /**
    * Removes expired rows, seals past their grace period and forgotten revocations; returns the
-   * session rows removed.
+   * session rows removed. With `batching`, in bounded batches on one instance at a time (see
+   * `BatchedCleaner`); 0 when another instance is cleaning.
    */
-  deleteExpired(now: number): Promise<number>;
+  deleteExpired(now: number, batching?: CleanupBatching): Promise<number>;
 }
 
 /** Injection token of the {@link SessionStore}. */

@@ -92,8 +92,10 @@ export function createSessionEntities(tables: SessionTableNames = {}): SessionEn
       tableName: names.sessions,
       columns: Object.fromEntries(SESSION_ROW.map((entry) => [entry.property, entityColumnOptions(entry)])),
       indices: [
-        { name: `IDX_${names.sessions}_user_key`, columns: ['userKey'] },
         { name: `IDX_${names.sessions}_expires_at`, columns: ['expiresAt'] },
+        // SessionHotPathIndexes1764979200000 replaced the `user_key` index with these.
+        { name: `IDX_${names.sessions}_user_created`, columns: ['userKey', 'createdAt', 'handle'] },
+        { name: `IDX_${names.sessions}_grace_until`, columns: ['graceUntil'] },
       ],
     }),
     signingKey: new EntitySchema<StoredSigningKey>({

@@ -7,6 +7,7 @@ import { addSessionMetadataMigration } from './migrations/add-session-metadata.m
 import { sessionClaimColumnsMigration } from './migrations/1764547200000-session-claim-columns.js';
 import { revocationReasonsMigration } from './migrations/revocation-reasons.migration.js';
 import { createRevocationLogMigration } from './migrations/create-revocation-log.migration.js';
+import { createHotPathIndexesMigration } from './migrations/1764979200000-session-hot-path-indexes.js';
 
 /** A migration class, as TypeORM's `migrations` option takes it. */
 export type MigrationClass = new () => MigrationInterface;
@@ -254,6 +255,7 @@ export function createSessionMigrations(tables: SessionTableNames = {}): Migrati
     createSessionAuditTableMigration(names.audit, (runner) =>
       tablePath(runner, entityNames.audit, names.audit),
     ),
+    createHotPathIndexesMigration(names, (runner) => paths(runner).sessions),
   ];
 }
 

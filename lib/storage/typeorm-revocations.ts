@@ -5,7 +5,7 @@ import type { LimitedInsert, Revocation, SessionLimit } from './session-store.js
 import { withRetry } from './typeorm-session.store.js';
 
 /** Runs one statement, in the transaction of the operation at hand. */
-type Run = (sql: string, parameters: unknown[]) => Promise<QueryResult>;
+type Run = (sql: string, parameters: unknown[]) => Promise<Pick<QueryResult, 'records' | 'affected'>>;
 
 /** Which sessions a revocation deletes. */
 export interface RevokedSessions {

@@ -10,6 +10,8 @@ import {
   type QueryResult,
   type Repository,
 } from 'typeorm';
+import { BatchedCleaner, type CleanupBatching } from './batched-cleaner.js';
+import { directQuery, type DirectQuery, type DirectResult } from './direct-query.js';
 import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 import type { TypeOrmRevocationLog } from './revocation-log.js';
@@ -145,6 +147,9 @@ export class TypeOrmSessionStore implements SessionStore {
   private statementCache: SessionStatements | undefined;
   /** Revocations with their reasons, and the capped insert. */
   private readonly revocations: TypeOrmRevocations;
+  private cleanerCache: BatchedCleaner | undefined;
+  /** The driver's pool underneath the data source (`null`: none for this driver). */
+  private direct: DirectQuery | null | undefined;
 
   /** SQL for the database's clock in epoch ms; none for in-process SQLite, which cannot answer late. */
   private readonly databaseNowMs: string | undefined;
@@ -229,7 +234,10 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   /** Runs one statement on a pooled connection, with the affected-row count every driver reports. */
-  private async run(sql: string, parameters: unknown[]): Promise<QueryResult> {
+  private async run(sql: string, parameters: unknown[]): Promise<QueryResult | DirectResult> {
+    // Straight on the driver's pool where it can be (MySQL/MariaDB, PostgreSQL), else a query runner.
+    if (this.direct === undefined) this.direct = directQuery(this.dataSource) ?? null;
+    if (this.direct) return this.direct(sql, parameters);
     const runner = this.dataSource.createQueryRunner();
     try {
       return await runner.query(sql, parameters, true);
@@ -447,17 +455,58 @@ export class TypeOrmSessionStore implements SessionStore {
     );
   }
 
-  async deleteExpired(now: number): Promise<number> {
-    const removed = await this.sessions.delete({ expiresAt: LessThanOrEqual(millis(now)) });
-    // The live token is kept sealed only while a rotated token may still be replayed.
-    await this.sessions.update(
-      { graceUntil: LessThanOrEqual(millis(now)), sealedLiveToken: Not(IsNull()) },
-      { sealedLiveToken: null, ancestors: [], graceUntil: 0 },
-    );
-    await this.signingKeys.delete({ verifyUntil: LessThanOrEqual(millis(now)) });
-    await this.revocations.forget(now);
+  async deleteExpired(now: number, batching?: CleanupBatching): Promise<number> {
+    const result = await this.cleaner.run(millis(now), batching);
+    // Log entries age out by creation time (one token lifetime), not by an expiry column.
     await this.revocationLog?.deleteExpired(millis(now));
-    return removed.affected ?? 0;
+    return result.rows.sessions ?? 0;
+  }
+
+  /**
+   * The batched cleaner behind {@link deleteExpired}: expired sessions, then seals past their grace
+   * period (cleared, the row stays), then signing keys past their verification. Other tables
+   * (spent seals, revocation reasons, revocation-log entries) join with `cleaner.register(...)`.
+   */
+  get cleaner(): BatchedCleaner {
+    if (this.cleanerCache) return this.cleanerCache;
+    const name = (entity: SessionEntities[keyof SessionEntities], property: string) =>
+      this.dataSource.getMetadata(entity).findColumnWithPropertyName(property)!.databaseName;
+    const sessions = this.dataSource.getMetadata(this.entities.session).tablePath;
+    const cleaner = new BatchedCleaner(this.dataSource, sessions);
+    const handle = name(this.entities.session, 'handle');
+    cleaner.register({
+      name: 'sessions',
+      table: sessions,
+      primaryKey: handle,
+      expiryColumn: name(this.entities.session, 'expiresAt'),
+    });
+    // The live token is kept sealed only while a rotated token may still be replayed.
+    cleaner.register({
+      name: 'seals',
+      table: sessions,
+      primaryKey: handle,
+      expiryColumn: name(this.entities.session, 'graceUntil'),
+      clear: {
+        [name(this.entities.session, 'sealedLiveToken')]: 'NULL',
+        [name(this.entities.session, 'ancestors')]: "'[]'",
+        [name(this.entities.session, 'graceUntil')]: '0',
+      },
+    });
+    cleaner.register({
+      name: 'signingKeys',
+      table: this.dataSource.getMetadata(this.entities.signingKey).tablePath,
+      primaryKey: name(this.entities.signingKey, 'kid'),
+      expiryColumn: name(this.entities.signingKey, 'verifyUntil'),
+    });
+    // Revocation reasons, once forgotten.
+    cleaner.register({
+      name: 'revocationReasons',
+      table: this.dataSource.getMetadata(this.entities.revocation).tablePath,
+      primaryKey: name(this.entities.revocation, 'handle'),
+      expiryColumn: name(this.entities.revocation, 'forgetAt'),
+    });
+    this.cleanerCache = cleaner;
+    return cleaner;
   }
 
   findRevocation(handle: string, now: number): Promise<Revocation | undefined> {
