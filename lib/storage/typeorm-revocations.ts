@@ -2,7 +2,7 @@ import type { DataSource, EntityManager, QueryResult } from 'typeorm';
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
 import type { SessionEntities } from './session.entities.js';
 import type { LimitedInsert, Revocation, SessionLimit } from './session-store.js';
-import { withRetry } from './typeorm-session.store.js';
+import { millis, text, withRetry } from './typeorm-values.js';
 
 /** Runs one statement, in the transaction of the operation at hand. */
 type Run = (sql: string, parameters: unknown[]) => Promise<Pick<QueryResult, 'records' | 'affected'>>;
@@ -269,14 +269,4 @@ export class TypeOrmRevocations {
       as: (alias: string) => driver.escape(alias),
     };
   }
-}
-
-function text(value: string): string {
-  if (typeof value === 'string') return value;
-  throw new TypeError(`Refusing a non-string value (${typeof value}) for a text column.`);
-}
-
-function millis(value: number): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
 }

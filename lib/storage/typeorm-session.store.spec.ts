@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { withRetry } from './typeorm-session.store.js';
+import { withRetry } from './typeorm-values.js';
 
 /** A driver error as TypeORM wraps it. */
 function driverError(code: string): Error {

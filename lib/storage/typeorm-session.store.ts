@@ -10,9 +10,19 @@ import {
   type QueryResult,
   type Repository,
 } from 'typeorm';
-import { BatchedCleaner, type CleanupBatching } from './batched-cleaner.js';
+import type { BatchedCleaner, CleanupBatching } from './batched-cleaner.js';
+import { createSessionCleaner } from './session-cleaner.js';
+import {
+  ACTIVITY_COLUMNS,
+  ROTATED_COLUMNS,
+  STATE_COLUMNS,
+  SUMMARY_COLUMNS,
+  writeSessionStatements,
+  type SessionStatements,
+} from './session-statements.js';
+import { DATABASE_NOW_MS, millis, text, withRetry } from './typeorm-values.js';
 import { directQuery, type DirectQuery, type DirectResult } from './direct-query.js';
-import { SESSION_ROW, decodeRow, encodeRow, sessionColumns, type SessionColumn } from './session-row.js';
+import { SESSION_ROW, decodeRow, encodeRow } from './session-row.js';
 import type { StoredSigningKey } from './signing-key-store.js';
 import type { TypeOrmRevocationLog } from './revocation-log.js';
 import type { SessionEntities } from './session.entities.js';
@@ -29,111 +39,6 @@ import type {
   SessionStore,
   SessionSummary,
 } from './session-store.js';
-
-const RETRYABLE_CODES = new Set([
-  'ER_LOCK_DEADLOCK', // MySQL/MariaDB deadlock
-  'ER_LOCK_WAIT_TIMEOUT',
-  '40P01', // PostgreSQL deadlock_detected
-  '40001', // serialization_failure
-  '55P03', // lock_not_available
-]);
-const MAX_ATTEMPTS = 3;
-
-const DATABASE_NOW_MS: Partial<Record<string, string>> = {
-  // SYSDATE, unlike NOW, is read when the row is checked: after any lock wait, not at statement start.
-  mysql: 'UNIX_TIMESTAMP(SYSDATE(3)) * 1000',
-  mariadb: 'UNIX_TIMESTAMP(SYSDATE(3)) * 1000',
-  postgres: 'EXTRACT(EPOCH FROM clock_timestamp()) * 1000',
-};
-
-function isRetryable(error: unknown): boolean {
-  const code =
-    (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ??
-    (error as { code?: unknown })?.code;
-  return typeof code === 'string' && RETRYABLE_CODES.has(code);
-}
-
-/** Runs a statement again after a deadlock or lock-wait timeout, a bounded number of times. */
-export async function withRetry<T>(operation: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
-    }
-  }
-}
-
-/**
- * Only primitives of the column's type reach a WHERE clause: TypeORM reads `{ id: undefined }` as
- * "no condition" and an object as an operator, and MariaDB compares a text column with a number
- * numerically, so a stray value could match other rows.
- */
-function text(value: string): string {
-  if (typeof value === 'string') return value;
-  throw new TypeError(`Refusing a non-string value (${typeof value}) for a text column.`);
-}
-
-function millis(value: number): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw new TypeError(`Refusing a non-finite-number value (${typeof value}) for a time column.`);
-}
-
-const STATE_COLUMNS = sessionColumns(
-  'userKey',
-  'generation',
-  'ancestors',
-  'expiresAt',
-  'lastActiveAt',
-  'payloadVersion',
-);
-const SUMMARY_COLUMNS = sessionColumns(
-  'handle',
-  'createdAt',
-  'lastRefreshedAt',
-  'expiresAt',
-  'ip',
-  'userAgent',
-  'deviceBrowser',
-  'deviceOs',
-  'deviceType',
-  'loginMethod',
-  'label',
-  'lastActiveAt',
-);
-/** Metadata a refresh may update; each keeps its stored value when given null (`COALESCE`). */
-const ACTIVITY_COLUMNS = sessionColumns(
-  'ip',
-  'userAgent',
-  'deviceBrowser',
-  'deviceOs',
-  'deviceType',
-  'lastActiveAt',
-);
-const ROTATED_COLUMNS = sessionColumns(
-  'refreshHash',
-  'generation',
-  'ancestors',
-  'sealedLiveToken',
-  'graceUntil',
-  'lastRefreshedAt',
-  'expiresAt',
-);
-
-/** The statements of the request path, written once per data source. */
-interface SessionStatements {
-  insert: string;
-  /** The insert that applies only before a deadline on the database's clock (none without a clock). */
-  insertBefore: string | undefined;
-  find: string;
-  findWithClock: string;
-  findState: string;
-  findOfUser: string;
-  rotate: string;
-  /** The rotation that applies only before a deadline on the database's clock (none without a clock). */
-  rotateBefore: string | undefined;
-  clock: string | undefined;
-}
 
 /**
  * {@link SessionStore} on a TypeORM data source (MySQL/MariaDB, PostgreSQL, SQLite via sql.js).
@@ -247,79 +152,11 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   private statements(): SessionStatements {
-    if (this.statementCache) return this.statementCache;
-    const { driver } = this.dataSource;
-    const metadata = this.dataSource.getMetadata(this.entities.session);
-    const table = metadata.tablePath
-      .split('.')
-      .map((part) => driver.escape(part))
-      .join('.');
-    const column = (entry: SessionColumn) =>
-      driver.escape(metadata.findColumnWithPropertyName(entry.property)!.databaseName);
-    const [handle, userKey, refreshHash, createdAt, expiresAt] = sessionColumns(
-      'handle',
-      'userKey',
-      'refreshHash',
-      'createdAt',
-      'expiresAt',
-    ).map(column);
-    /** Selects the columns under their property names, as {@link decodeRow} reads them. */
-    const select = (columns: SessionColumn[]) =>
-      columns.map((entry) => `${column(entry)} AS ${driver.escape(entry.property)}`).join(', ');
-    // Each statement numbers its parameters from the first.
-    let index = 0;
-    const parameter = () => driver.createParameter(`p${index}`, index++);
-    const statement = (write: () => string) => {
-      index = 0;
-      return write();
-    };
-    const clockNow = this.databaseNowMs;
-    const postgres = this.dataSource.options.type === 'postgres';
-    const insertColumns = SESSION_ROW.map(column).join(', ');
-    const insert = statement(
-      () =>
-        `INSERT INTO ${table} (${insertColumns}) VALUES (${SESSION_ROW.map(() => parameter()).join(', ')})`,
+    this.statementCache ??= writeSessionStatements(
+      this.dataSource,
+      this.entities.session,
+      this.databaseNowMs,
     );
-    // PostgreSQL types a parameter in a SELECT list as text unless told the column's type.
-    const selectedValue = (entry: SessionColumn) =>
-      postgres ? `CAST(${parameter()} AS ${entry.postgresType})` : parameter();
-    const insertBefore = clockNow
-      ? statement(
-          () =>
-            `INSERT INTO ${table} (${insertColumns}) SELECT ${SESSION_ROW.map(selectedValue).join(', ')}` +
-            `${postgres ? '' : ' FROM DUAL'} WHERE ${clockNow} < ${parameter()}`,
-        )
-      : undefined;
-    const clockColumn = clockNow ? `, ${clockNow} AS ${driver.escape('databaseNow')}` : '';
-    const byHandle = (columns: SessionColumn[], extra = '') =>
-      statement(() => `SELECT ${select(columns)}${extra} FROM ${table} WHERE ${handle} = ${parameter()}`);
-    // A metadata column given null keeps its value (capture off, or nothing new to record).
-    const keepUnlessGiven = (entry: SessionColumn) =>
-      `${column(entry)} = COALESCE(${postgres ? `CAST(${parameter()} AS ${entry.postgresType})` : parameter()}, ${column(entry)})`;
-    const rotate = statement(
-      () =>
-        `UPDATE ${table} SET ${ROTATED_COLUMNS.map((entry) => `${column(entry)} = ${parameter()}`).join(', ')}, ` +
-        `${ACTIVITY_COLUMNS.map(keepUnlessGiven).join(', ')} ` +
-        `WHERE ${handle} = ${parameter()} AND ${refreshHash} = ${parameter()}`,
-    );
-    // The same rotation with a deadline: its parameter follows the rotation's.
-    const rotateBefore = clockNow ? `${rotate} AND ${clockNow} < ${parameter()}` : undefined;
-    this.statementCache = {
-      insert,
-      insertBefore,
-      find: byHandle(SESSION_ROW),
-      findWithClock: byHandle(SESSION_ROW, clockColumn),
-      findState: byHandle(STATE_COLUMNS),
-      findOfUser: statement(
-        () =>
-          `SELECT ${select(SUMMARY_COLUMNS)} FROM ${table} ` +
-          `WHERE ${userKey} = ${parameter()} AND ${expiresAt} > ${parameter()} ` +
-          `ORDER BY ${createdAt} ASC, ${handle} ASC`,
-      ),
-      rotate,
-      rotateBefore,
-      clock: clockNow ? `SELECT ${clockNow} AS ${driver.escape('databaseNow')}` : undefined,
-    };
     return this.statementCache;
   }
 
@@ -468,45 +305,8 @@ export class TypeOrmSessionStore implements SessionStore {
    * (spent seals, revocation reasons, revocation-log entries) join with `cleaner.register(...)`.
    */
   get cleaner(): BatchedCleaner {
-    if (this.cleanerCache) return this.cleanerCache;
-    const name = (entity: SessionEntities[keyof SessionEntities], property: string) =>
-      this.dataSource.getMetadata(entity).findColumnWithPropertyName(property)!.databaseName;
-    const sessions = this.dataSource.getMetadata(this.entities.session).tablePath;
-    const cleaner = new BatchedCleaner(this.dataSource, sessions);
-    const handle = name(this.entities.session, 'handle');
-    cleaner.register({
-      name: 'sessions',
-      table: sessions,
-      primaryKey: handle,
-      expiryColumn: name(this.entities.session, 'expiresAt'),
-    });
-    // The live token is kept sealed only while a rotated token may still be replayed.
-    cleaner.register({
-      name: 'seals',
-      table: sessions,
-      primaryKey: handle,
-      expiryColumn: name(this.entities.session, 'graceUntil'),
-      clear: {
-        [name(this.entities.session, 'sealedLiveToken')]: 'NULL',
-        [name(this.entities.session, 'ancestors')]: "'[]'",
-        [name(this.entities.session, 'graceUntil')]: '0',
-      },
-    });
-    cleaner.register({
-      name: 'signingKeys',
-      table: this.dataSource.getMetadata(this.entities.signingKey).tablePath,
-      primaryKey: name(this.entities.signingKey, 'kid'),
-      expiryColumn: name(this.entities.signingKey, 'verifyUntil'),
-    });
-    // Revocation reasons, once forgotten.
-    cleaner.register({
-      name: 'revocationReasons',
-      table: this.dataSource.getMetadata(this.entities.revocation).tablePath,
-      primaryKey: name(this.entities.revocation, 'handle'),
-      expiryColumn: name(this.entities.revocation, 'forgetAt'),
-    });
-    this.cleanerCache = cleaner;
-    return cleaner;
+    this.cleanerCache ??= createSessionCleaner(this.dataSource, this.entities);
+    return this.cleanerCache;
   }
 
   findRevocation(handle: string, now: number): Promise<Revocation | undefined> {
