@@ -37,6 +37,7 @@ import {
   SESSION_RESOLVED_OPTIONS,
 } from './session.constants.js';
 import { SessionEvents } from './session.events.js';
+import { openKeyRing } from './engine/key-ring-opening.js';
 import { SessionTelemetry } from './observability/session-telemetry.js';
 import { checkSessionHealth, type SessionHealth } from './observability/session-health.js';
 import type { RevocationMonitor, RevocationStatus } from './revocation/revocation.monitor.js';
@@ -66,12 +67,7 @@ import {
 } from './tokens/refresh-rotation.js';
 import type { AccessTokenClaims } from './tokens/access-token.js';
 import type { SessionClock } from './tokens/clock.js';
-import {
-  DEFAULT_RING_RELOAD_INTERVAL_MS,
-  DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
-  type KeyRing,
-} from './tokens/key-ring.js';
-import { StaticKeyRing } from './tokens/static-key-ring.js';
+import type { KeyRing } from './tokens/key-ring.js';
 import { StoredKeyRing } from './tokens/stored-key-ring.js';
 import {
   deriveGenerationToken,
@@ -140,24 +136,8 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
   async onModuleInit(): Promise<void> {
-    const { accessToken, cleanupInterval } = this.options;
-    const timings = {
-      updateInterval: accessToken.signingKey.updateInterval * SECOND,
-      tokenLifetime: (accessToken.validity + accessToken.clockTolerance) * SECOND,
-      reloadInterval: DEFAULT_RING_RELOAD_INTERVAL_MS,
-      unknownKidCooldown: DEFAULT_UNKNOWN_KID_COOLDOWN_MS,
-    };
-    // The options checked static keys at start-up; a stored ring loads (or makes) its keys.
-    this.ring = accessToken.signingKey.keys
-      ? await StaticKeyRing.create(accessToken.algorithm, accessToken.signingKey.keys)
-      : // Each of its store calls is bounded on its own (a load says "loaded", an insert "updated").
-        await StoredKeyRing.open(
-          accessToken.algorithm,
-          this.db.signingKeys,
-          { seal: this.keys.keyRing, kid: this.keys.keyId },
-          this.clock,
-          timings,
-        );
+    const { cleanupInterval } = this.options;
+    this.ring = await openKeyRing(this.options.accessToken, this.db.signingKeys, this.keys, this.clock);
     this.verifier = new AccessTokenVerifier(this.ring, this.db, this.clock, this.options, this.telemetry);
     // A key retired on another instance: reload at once, so this one stops signing with it too.
     await this.revocationBus?.start(() =>

@@ -258,7 +258,8 @@ const REFUSED: {
     name: 'refreshRoute false with a refreshToken.cookiePath browsers send percent-encoded',
     extras: OWN_ROUTE,
     options: { refreshToken: { cookiePath: '/my session' } },
-    message: /refreshToken\.cookiePath '\/my session' is not the path a browser sends: it sends '\/my%20session'/,
+    message:
+      /refreshToken\.cookiePath '\/my session' is not the path a browser sends: it sends '\/my%20session'/,
   },
   {
     name: 'refreshRoute false with URI versioning',

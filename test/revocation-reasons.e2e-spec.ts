@@ -164,6 +164,7 @@ describe.each(MATRIX)('revocation reasons and remember-me over HTTP on %s (%s)',
         operation: 'revoke-others',
         userId,
         count: 1,
+        keptSessionHandle: expect.any(String),
       });
     });
 

@@ -209,7 +209,8 @@ describe.each(databases)('what a call to %s that times out promises', (kind) => 
         unknown,
       ],
       ['revokeAllSessionsForUser', () => engine.revokeAllSessionsForUser('nobody-at-all'), unknown],
-      ['removeExpiredSessions', () => engine.removeExpiredSessions(), unknown],
+      // Its first statement reads the expired impersonations (to report their end): nothing changed.
+      ['removeExpiredSessions', () => engine.removeExpiredSessions(), unchanged],
     ];
     proxy.pause();
     for (const [label, call, message] of calls) {

@@ -130,8 +130,8 @@ describe.runIf(canRun)('the browser client against GraphQL in Chromium (Apollo o
     http.clock.advance(61);
     const answer = await query('{ me { userId } }');
     expect(answer.errors?.[0]?.extensions?.code).toBe('TRY_REFRESH_TOKEN');
-    expect(await page.evaluate(() => (globalThis as unknown as { signedOut: string[] }).signedOut)).toEqual([
-      'UNAUTHORISED',
-    ]);
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { signedOut: { type: string }[] }).signedOut),
+    ).toEqual([{ type: 'UNAUTHORISED', reason: 'revoked' }]);
   });
 });
