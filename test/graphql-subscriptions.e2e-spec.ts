@@ -1,12 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionConnections, SessionEngine } from '../lib/index.js';
 import { CodeFirstResolver, notes, subscribers } from './fixtures/contexts.fixtures.js';
-import { ExpressApolloDriver } from './support/apollo-express.js';
 import { CookieJar } from './support/cookies.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { createHttpApp, type HttpApp } from './support/http-app.js';
@@ -37,7 +36,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
       options: { accessToken: { validity: 60, clockTolerance: 0 } },
       imports: [
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
-          driver: ExpressApolloDriver,
+          driver: ApolloDriver,
           inject: [SessionConnections],
           useFactory: (connections: SessionConnections) => ({
             autoSchemaFile: true,
@@ -164,7 +163,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     const subscriber = subscribe({ accessToken: created.accessToken.value });
     await live(1);
     await engine.revokeSessionUsingSessionHandle(created.session.handle);
-    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED: revoke' });
+    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED: revoked' });
     notes.publish('too late');
     expect(subscriber.received).toEqual([]);
   });
