@@ -229,14 +229,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
   } {
     return {
       onConnect: async (ctx) => {
-        const extra = (ctx as GraphqlWsContextLike).extra;
-        const token = ctx.connectionParams?.accessToken;
-        const session = await this.accept(extra, {
-          headers: {
-            ...extra.request?.headers,
-            ...(typeof token === 'string' ? { authorization: `Bearer ${token}` } : {}),
-          },
-        });
+        const session = await this.acceptGraphqlWs((ctx as GraphqlWsContextLike).extra, ctx.connectionParams);
         return session !== undefined;
       },
       onPing: async (ctx, payload) => {
@@ -246,6 +239,33 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
         }
       },
     };
+  }
+
+  /**
+   * Mercurius subscription hooks (`subscription: connections.mercurius()` in the `MercuriusDriver`
+   * config): the connection is authenticated by its `connection_init` payload `{ accessToken }`,
+   * else the upgrade's Bearer header or cookies, at its first subscription guarded by
+   * `SessionGuard`, and bound to its session (refused: closed with `4401`/`4403`); a `ping` whose
+   * payload is `{ accessToken }` refreshes it. Spread it to add your own `onConnect`.
+   */
+  mercurius(): {
+    context: (socket: object, request: { headers?: Record<string, unknown> }) => { extra: object };
+  } {
+    return { context: (socket, request) => ({ extra: { socket, request, refreshOnPing: true } }) };
+  }
+
+  /** A graphql-ws connection (`extra`) authenticated by its `connection_init` payload or upgrade. */
+  private acceptGraphqlWs(
+    extra: GraphqlWsContextLike['extra'],
+    params: Readonly<Record<string, unknown>> | undefined,
+  ): Promise<Session | undefined> {
+    const token = params?.accessToken;
+    return this.accept(extra, {
+      headers: {
+        ...extra.request?.headers,
+        ...(typeof token === 'string' ? { authorization: `Bearer ${token}` } : {}),
+      },
+    });
   }
 
   /**
@@ -271,6 +291,10 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
   private async verifyGraphql(context: ExecutionContext, options: VerifyRequestOptions) {
     const gql = graphqlContextOf(context);
     const connection = graphqlConnectionOf(gql);
+    // Mercurius: a connection is first bound at its first guarded subscription.
+    if (connection !== undefined && !this.bindings.has(connection) && gql._connectionInit !== undefined) {
+      await this.acceptGraphqlWs(connection as GraphqlWsContextLike['extra'], gql._connectionInit);
+    }
     const session =
       connection !== undefined && this.bindings.has(connection)
         ? await this.verifySocket(connection, options)
