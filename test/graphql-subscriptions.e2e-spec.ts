@@ -82,7 +82,8 @@ describe.each<[AdapterKind, string]>([
     const client = createClient({
       url,
       retryAttempts: 0,
-      connectionParams: options.accessToken === undefined ? {} : { accessToken: options.accessToken },
+      // Without a token, connection_init carries no payload at all.
+      connectionParams: options.accessToken === undefined ? undefined : { accessToken: options.accessToken },
       webSocketImpl: class extends WebSocket {
         constructor(address: string, protocols?: string | string[]) {
           super(address, protocols, { headers });

@@ -291,8 +291,8 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
   private async verifyGraphql(context: ExecutionContext, options: VerifyRequestOptions) {
     const gql = graphqlContextOf(context);
     const connection = graphqlConnectionOf(gql);
-    // Mercurius: a connection is first bound at its first guarded subscription.
-    if (connection !== undefined && !this.bindings.has(connection) && gql._connectionInit !== undefined) {
+    // Mercurius (or graphql-ws without the `graphqlWs()` hooks): bound at its first guarded subscription.
+    if (connection !== undefined && !this.bindings.has(connection) && 'socket' in connection) {
       await this.acceptGraphqlWs(connection as GraphqlWsContextLike['extra'], gql._connectionInit);
     }
     const session =
