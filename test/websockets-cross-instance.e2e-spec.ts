@@ -107,7 +107,7 @@ describe.each<SocketKind>(['socket.io', 'ws'])(
       } finally {
         a.clock.advance(-11);
       }
-      expect(await socket.closed).toMatchObject({ code: 4403 });
+      expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: theft' });
     });
 
     it('keeps B answering a live session that A did not revoke (no false close)', async () => {
