@@ -1,15 +1,15 @@
 import type { AddressInfo } from 'node:net';
-import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
+import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionConnections, SessionEngine } from '../lib/index.js';
 import { CodeFirstResolver, notes, subscribers } from './fixtures/contexts.fixtures.js';
-import { ExpressApolloDriver } from './support/apollo-express.js';
 import { CookieJar } from './support/cookies.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { createHttpApp, type HttpApp } from './support/http-app.js';
+import { createHttpApp, type AdapterKind, type HttpApp } from './support/http-app.js';
 import { sleep } from './support/socket-clients.js';
 
 interface Subscriber {
@@ -22,7 +22,33 @@ interface Subscriber {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
+/** Apollo on Express (graphql-ws hooks), Mercurius on Fastify (its own graphql-ws server). */
+function graphqlModule(adapter: AdapterKind) {
+  if (adapter === 'fastify') {
+    return GraphQLModule.forRootAsync<MercuriusDriverConfig>({
+      driver: MercuriusDriver,
+      inject: [SessionConnections],
+      useFactory: (connections: SessionConnections) => ({
+        autoSchemaFile: true,
+        subscription: connections.mercurius(),
+      }),
+    });
+  }
+  return GraphQLModule.forRootAsync<ApolloDriverConfig>({
+    driver: ApolloDriver,
+    inject: [SessionConnections],
+    useFactory: (connections: SessionConnections) => ({
+      autoSchemaFile: true,
+      context: ({ req, res, extra }: { req: unknown; res: unknown; extra: unknown }) => ({ req, res, extra }),
+      subscriptions: { 'graphql-ws': connections.graphqlWs() },
+    }),
+  });
+}
+
+describe.each<[AdapterKind, string]>([
+  ['express', 'Apollo'],
+  ['fastify', 'Mercurius'],
+])('GraphQL subscriptions over graphql-ws on %s (%s)', (adapter) => {
   let db: TestDatabase;
   let http: HttpApp;
   let engine: SessionEngine;
@@ -32,24 +58,10 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('sqlite');
     http = await createHttpApp({
-      adapter: 'express',
+      adapter,
       database: db.options,
       options: { accessToken: { validity: 60, clockTolerance: 0 } },
-      imports: [
-        GraphQLModule.forRootAsync<ApolloDriverConfig>({
-          driver: ExpressApolloDriver,
-          inject: [SessionConnections],
-          useFactory: (connections: SessionConnections) => ({
-            autoSchemaFile: true,
-            context: ({ req, res, extra }: { req: unknown; res: unknown; extra: unknown }) => ({
-              req,
-              res,
-              extra,
-            }),
-            subscriptions: { 'graphql-ws': connections.graphqlWs() },
-          }),
-        }),
-      ],
+      imports: [graphqlModule(adapter)],
       providers: [CodeFirstResolver],
     });
     await http.app.listen(0, '127.0.0.1');
@@ -70,7 +82,8 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     const client = createClient({
       url,
       retryAttempts: 0,
-      connectionParams: options.accessToken === undefined ? {} : { accessToken: options.accessToken },
+      // Without a token, connection_init carries no payload at all.
+      connectionParams: options.accessToken === undefined ? undefined : { accessToken: options.accessToken },
       webSocketImpl: class extends WebSocket {
         constructor(address: string, protocols?: string | string[]) {
           super(address, protocols, { headers });
@@ -149,6 +162,9 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     const send = (message: object) => socket.send(JSON.stringify(message));
     send({ type: 'connection_init', payload: { accessToken: created.accessToken.value } });
     while (!messages.some((message) => message.type === 'connection_ack')) await sleep(10);
+    // Bound to its session by now (Apollo) or at its first guarded subscription (Mercurius).
+    send({ id: '1', type: 'subscribe', payload: { query: 'subscription { notes }' } });
+    await live(1);
     await sleep(deadline - Date.now() - 400);
     http.clock.advance((Date.now() - start) / 1000);
     const refreshed = await engine.refreshSession(created.refreshToken.value);
@@ -164,7 +180,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
     const subscriber = subscribe({ accessToken: created.accessToken.value });
     await live(1);
     await engine.revokeSessionUsingSessionHandle(created.session.handle);
-    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED: revoke' });
+    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED: revoked' });
     notes.publish('too late');
     expect(subscriber.received).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,6 @@ import {
   SESSION_TRANSPORT_HEADER,
 } from '../lib/index.js';
 import { CodeFirstResolver, SCHEMA_FIRST_SDL, SchemaFirstResolver } from './fixtures/contexts.fixtures.js';
-import { ExpressApolloDriver } from './support/apollo-express.js';
 import { CookieJar, cookieNamed } from './support/cookies.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { createHttpApp, type AdapterKind, type HttpApp } from './support/http-app.js';
@@ -29,7 +28,7 @@ function graphqlModule(adapter: AdapterKind, style: Style) {
   const schema = style === 'code-first' ? { autoSchemaFile: true } : { typeDefs: SCHEMA_FIRST_SDL };
   if (adapter === 'express') {
     return GraphQLModule.forRoot<ApolloDriverConfig>({
-      driver: ExpressApolloDriver,
+      driver: ApolloDriver,
       ...schema,
       // The response too, so mutations can set cookies (Express's `req.res` would also do).
       context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),

@@ -70,7 +70,7 @@ describe.each(ADAPTERS)('Server-Sent Events bound to their session on %s', (adap
     await ended;
     expect(text).toContain('data: {"hello":"alice"}');
     expect(text).toContain('event: session.closed');
-    expect(text).toContain('data: {"code":4403,"reason":"UNAUTHORISED: revoke"}');
+    expect(text).toContain('data: {"code":4403,"reason":"UNAUTHORISED: revoked"}');
     expect(http.app.get(SessionConnections).size).toBe(0);
   });
 });

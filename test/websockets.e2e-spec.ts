@@ -98,7 +98,7 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     await engine.revokeSessionUsingSessionHandle(created.session.handle);
     // Closed on this instance by the time the revocation returns (well within the 1 s bound).
     expect(connections.size).toBe(before - 1);
-    expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: revoke' });
+    expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: revoked' });
     expect(await bystander.request('whoami')).toMatchObject({ userId: 'erin' });
   });
 
@@ -110,10 +110,10 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     await Promise.all([keptSocket.opened, otherSocket.opened]);
     await Promise.all([keptSocket.request('whoami'), otherSocket.request('whoami')]);
     await engine.revokeOtherSessions('frank', kept.session.handle);
-    expect(await otherSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: revoke-others' });
+    expect(await otherSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: others-revoked' });
     expect(await keptSocket.request('whoami')).toMatchObject({ userId: 'frank' });
     await engine.revokeAllSessionsForUser('frank');
-    expect(await keptSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: revoke-all' });
+    expect(await keptSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: signed-out-everywhere' });
   });
 
   it('closes the connection with 4403 when refresh-token theft revokes its session', async () => {

@@ -37,7 +37,12 @@ interface WebSocketLike {
 /** graphql-ws's server `Context` as its `ws` integration builds it. */
 export interface GraphqlWsContextLike {
   connectionParams?: Record<string, unknown>;
-  extra: { socket: WebSocketLike; request?: { headers?: Record<string, unknown> } };
+  extra: {
+    socket: WebSocketLike;
+    request?: { headers?: Record<string, unknown> };
+    /** Mercurius: read `ping` messages for `{ accessToken }` here (it has no `onPing` hook). */
+    refreshOnPing?: boolean;
+  };
 }
 
 /** One live connection as the service drives it. */
@@ -80,6 +85,14 @@ export function bindTransport(
     'socket' in client ? (client as GraphqlWsContextLike['extra']).socket : (client as WebSocketLike);
   const graphqlWs = socket !== client;
   socket.on('close', onClose);
+  if (graphqlWs && (client as GraphqlWsContextLike['extra']).refreshOnPing === true) {
+    socket.on('message', (data: Buffer | string) => {
+      const message = smallJson(data, '"ping"') as { type?: unknown; payload?: { accessToken?: unknown } };
+      if (message?.type === 'ping' && typeof message.payload?.accessToken === 'string') {
+        refresh(message.payload.accessToken).catch(() => undefined);
+      }
+    });
+  }
   if (!graphqlWs) {
     socket.on('message', (data: Buffer | string) => {
       const text = String(data);
@@ -132,6 +145,17 @@ function socketIo(
     },
     closed: () => socket.disconnected === true,
   };
+}
+
+/** A small JSON message that mentions `marker`, parsed; else `undefined` (not looked at). */
+function smallJson(data: Buffer | string, marker: string): unknown {
+  const text = String(data);
+  if (text.length > MAX_REFRESH_MESSAGE_BYTES || !text.includes(marker)) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function send(socket: WebSocketLike, event: string, data: object): void {

@@ -7,16 +7,9 @@ import {
 } from '@nestjs/common';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
-import {
-  graphqlConnectionOf,
-  graphqlContextOf,
-  graphqlHttpOf,
-  upgradeAccessToken,
-} from '../http/execution-context.js';
+import { graphqlConnectionOf, graphqlContextOf, graphqlHttpOf } from '../http/execution-context.js';
 import { setRequestSession } from '../http/request-session.js';
-import type { CouldBeOwnToken } from '../http/request-credentials.js';
-import { RequestSession, type Session, type SessionOperations } from '../http/session.js';
-import { sessionCookieNames, type SessionCookieNames } from '../http/wire.js';
+import type { Session } from '../http/session.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import { userKeyOf, type UserId } from '../session.arguments.js';
 import { SESSION_CLOCK, SESSION_RESOLVED_OPTIONS } from '../session.constants.js';
@@ -24,9 +17,9 @@ import { SessionEngine } from '../session.engine.js';
 import { SessionEvents, type SessionRevokedEvent, type TokenTheftEvent } from '../session.events.js';
 import { SessionService, type VerifyRequestOptions } from '../session.service.js';
 import type { SessionClock } from '../tokens/clock.js';
-import { REVOCATION_REASONS, revocationReasonOf } from '../revocation/revocation-reasons.js';
 import { connectError, contextError, refuse } from './context-errors.js';
-import { accessTokenExpiry, messageAccessToken } from './connection-tokens.js';
+import { ConnectionCredentials } from './connection-credentials.js';
+import { messageAccessToken } from './connection-tokens.js';
 import { LiveConnectionRegistry, SESSION_CLOSE_CODES, type LiveConnection } from './live-connections.js';
 import {
   bindTransport,
@@ -78,9 +71,7 @@ const FIRST_MESSAGE_TIMEOUT_MS = 10 * SECOND;
 export class SessionConnections implements OnModuleInit, OnModuleDestroy {
   private readonly registry: LiveConnectionRegistry;
   private readonly bindings = new WeakMap<object, Binding>();
-  private readonly names: SessionCookieNames;
-  private readonly couldBeOwnToken: CouldBeOwnToken;
-  private readonly operations: SessionOperations;
+  private readonly credentials: ConnectionCredentials;
   private readonly onRevoked = (event: SessionRevokedEvent) => this.closeRevoked(event);
   private readonly onTheft = (event: TokenTheftEvent) =>
     this.closeSessions({ handles: [event.sessionHandle], reason: 'theft' });
@@ -89,42 +80,11 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     private readonly engine: SessionEngine,
     private readonly sessions: SessionService,
     private readonly events: SessionEvents,
-    @Inject(SESSION_RESOLVED_OPTIONS) private readonly options: ResolvedSessionOptions,
+    @Inject(SESSION_RESOLVED_OPTIONS) options: ResolvedSessionOptions,
     @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
   ) {
     this.registry = new LiveConnectionRegistry(() => this.clock.now());
-    this.names = sessionCookieNames(options.cookie.namePrefix);
-    this.couldBeOwnToken = (value, purpose) => this.engine.couldBeOwnToken(value, purpose);
-    // A connection has no response: its session's operations never touch cookies.
-    this.operations = {
-      getSessionData: (handle) => this.engine.getSessionData(handle),
-      updateSessionData: (handle, data) => this.engine.updateSessionData(handle, data),
-      revokeSession: async (handle, _response, options) => {
-        await this.engine.revokeSessionUsingSessionHandle(handle, {
-          reason: revocationReasonOf(options, REVOCATION_REASONS.signedOut),
-        });
-      },
-      listSessions: (userId, handle) => this.engine.listSessionsForUser(userId, { currentHandle: handle }),
-      // A new access token needs a response to travel in; a connection has none.
-      mergeIntoAccessTokenPayload: () =>
-        Promise.reject(
-          new SessionError(
-            SessionError.GENERAL_ERROR,
-            'mergeIntoAccessTokenPayload needs an HTTP response for the new access token: over a connection, call SessionService.mergeIntoAccessTokenPayload(handle, patch); the client gets the new payload at its next refresh.',
-          ),
-        ),
-      endImpersonation: async (info) => {
-        await this.engine.claims.endImpersonation(
-          {
-            handle: info.handle,
-            userId: String(info.userId),
-            userIdType: typeof info.userId === 'number' ? 'number' : 'string',
-            actor: JSON.stringify(info.actor),
-          },
-          'signed-out',
-        );
-      },
-    };
+    this.credentials = new ConnectionCredentials(engine, options);
   }
 
   onModuleInit(): void {
@@ -179,14 +139,14 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     this.bindings.set(client, binding);
     const transport = this.transportOf(binding, request);
     const authenticate = async () => {
-      const token = transport.handshakeToken ?? this.headerToken(transport.headers);
+      const token = transport.handshakeToken ?? this.credentials.headerToken(transport.headers);
       if (token === undefined && transport.waitsForFirstMessage) {
         // Not awaited: messages before it are refused, not held.
         void this.awaitFirstMessage(binding);
         return;
       }
-      if (token === undefined) throw this.noSession();
-      const { session, expiresAt } = await this.verifyToken(token);
+      if (token === undefined) throw this.credentials.noSession();
+      const { session, expiresAt } = await this.credentials.verify(token);
       this.attach(binding, session, expiresAt, token);
     };
     binding.pending = authenticate().catch((error: unknown) => refuse(transport, error));
@@ -229,7 +189,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       const token = (): string | undefined =>
         typeof socket.handshake?.auth?.accessToken === 'string'
           ? socket.handshake.auth.accessToken
-          : this.headerToken(socket.handshake?.headers);
+          : this.credentials.headerToken(socket.handshake?.headers);
       let accessToken: string | undefined;
       try {
         accessToken = token();
@@ -238,10 +198,10 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
         return;
       }
       if (accessToken === undefined) {
-        next(connectError(this.noSession()));
+        next(connectError(this.credentials.noSession()));
         return;
       }
-      this.verifyToken(accessToken).then(
+      this.credentials.verify(accessToken).then(
         ({ session, expiresAt }) => {
           const binding: Binding = { client: socket };
           this.bindings.set(socket, binding);
@@ -269,14 +229,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
   } {
     return {
       onConnect: async (ctx) => {
-        const extra = (ctx as GraphqlWsContextLike).extra;
-        const token = ctx.connectionParams?.accessToken;
-        const session = await this.accept(extra, {
-          headers: {
-            ...extra.request?.headers,
-            ...(typeof token === 'string' ? { authorization: `Bearer ${token}` } : {}),
-          },
-        });
+        const session = await this.acceptGraphqlWs((ctx as GraphqlWsContextLike).extra, ctx.connectionParams);
         return session !== undefined;
       },
       onPing: async (ctx, payload) => {
@@ -286,6 +239,33 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
         }
       },
     };
+  }
+
+  /**
+   * Mercurius subscription hooks (`subscription: connections.mercurius()` in the `MercuriusDriver`
+   * config): the connection is authenticated by its `connection_init` payload `{ accessToken }`,
+   * else the upgrade's Bearer header or cookies, at its first subscription guarded by
+   * `SessionGuard`, and bound to its session (refused: closed with `4401`/`4403`); a `ping` whose
+   * payload is `{ accessToken }` refreshes it. Spread it to add your own `onConnect`.
+   */
+  mercurius(): {
+    context: (socket: object, request: { headers?: Record<string, unknown> }) => { extra: object };
+  } {
+    return { context: (socket, request) => ({ extra: { socket, request, refreshOnPing: true } }) };
+  }
+
+  /** A graphql-ws connection (`extra`) authenticated by its `connection_init` payload or upgrade. */
+  private acceptGraphqlWs(
+    extra: GraphqlWsContextLike['extra'],
+    params: Readonly<Record<string, unknown>> | undefined,
+  ): Promise<Session | undefined> {
+    const token = params?.accessToken;
+    return this.accept(extra, {
+      headers: {
+        ...extra.request?.headers,
+        ...(typeof token === 'string' ? { authorization: `Bearer ${token}` } : {}),
+      },
+    });
   }
 
   /**
@@ -311,6 +291,10 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
   private async verifyGraphql(context: ExecutionContext, options: VerifyRequestOptions) {
     const gql = graphqlContextOf(context);
     const connection = graphqlConnectionOf(gql);
+    // Mercurius (or graphql-ws without the `graphqlWs()` hooks): bound at its first guarded subscription.
+    if (connection !== undefined && !this.bindings.has(connection) && 'socket' in connection) {
+      await this.acceptGraphqlWs(connection as GraphqlWsContextLike['extra'], gql._connectionInit);
+    }
     const session =
       connection !== undefined && this.bindings.has(connection)
         ? await this.verifySocket(connection, options)
@@ -343,9 +327,9 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     const session = binding?.session;
     if (session === undefined || binding?.connection === undefined) {
       if (options.sessionRequired === false) return undefined;
-      throw this.noSession();
+      throw this.credentials.noSession();
     }
-    if (options.checkDatabase) await this.verifyToken(binding.token, true);
+    if (options.checkDatabase) await this.credentials.verify(binding.token, true);
     setRequestSession(client, session);
     return session;
   }
@@ -354,26 +338,10 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     const rpc = context.switchToRpc();
     const token = messageAccessToken(rpc.getContext<object>(), rpc.getData<unknown>());
     if (token === undefined && options.sessionRequired === false) return undefined;
-    const { session } = await this.verifyToken(token, options.checkDatabase);
+    const { session } = await this.credentials.verify(token, options.checkDatabase);
     const holder = rpc.getContext<object | undefined>();
     if (holder) setRequestSession(holder, session);
     return session;
-  }
-
-  /** Verifies an access token as a Bearer request would be; `expiresAt` in epoch ms. */
-  private async verifyToken(accessToken: string | undefined, checkDatabase?: boolean) {
-    const verified = await this.engine.getSession(accessToken, null, { checkDatabase });
-    const session = new RequestSession(verified.session, NO_RESPONSE, this.operations);
-    return { session, expiresAt: accessTokenExpiry(accessToken as string) };
-  }
-
-  private headerToken(headers: Record<string, unknown> | undefined): string | undefined {
-    return upgradeAccessToken(
-      headers as Record<string, string>,
-      this.couldBeOwnToken,
-      this.names,
-      this.options.sessionExpiredStatusCode,
-    );
   }
 
   private transportOf(binding: Binding, request: { headers?: Record<string, unknown> } | undefined) {
@@ -418,8 +386,8 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
 
   /** A `session.refresh` message: a fresh access token of the same session moves the expiry. */
   private async refreshOver(binding: Binding, accessToken: unknown): Promise<number> {
-    if (typeof accessToken !== 'string') throw this.tryRefresh();
-    const { session, expiresAt } = await this.verifyToken(accessToken);
+    if (typeof accessToken !== 'string') throw this.credentials.tryRefresh();
+    const { session, expiresAt } = await this.credentials.verify(accessToken);
     const { connection } = binding;
     if (connection === undefined) {
       if (binding.firstMessage === undefined)
@@ -455,17 +423,4 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       this.closeSessions({ userId: event.userId, exceptHandle: kept, reason });
     }
   }
-
-  private noSession(): SessionError {
-    return new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-  }
-
-  private tryRefresh(): SessionError {
-    return new SessionError(SessionError.TRY_REFRESH_TOKEN, Messages.accessTokenMissing, {
-      status: this.options.sessionExpiredStatusCode,
-    });
-  }
 }
-
-/** A stand-in response for sessions without one (their operations never read it). */
-const NO_RESPONSE = Object.freeze({});

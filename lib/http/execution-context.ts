@@ -17,6 +17,8 @@ interface GraphqlContextLike {
   reply?: HttpResponseLike & { request?: HttpRequestLike };
   /** graphql-ws: the connection's `extra` (`{ socket, request }`) for a subscription. */
   extra?: object;
+  /** Mercurius: the `connection_init` payload of the subscription's connection. */
+  _connectionInit?: Record<string, unknown>;
 }
 
 /** The GraphQL context argument of a resolver (Nest passes `root, args, context, info`). */

@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Controller, Get, Header, Param } from '@nestjs/common';
-import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { Browser, Page } from 'playwright-core';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublicAccess, SessionEngine, SessionEvents } from '../../lib/index.js';
 import { CodeFirstResolver } from '../fixtures/contexts.fixtures.js';
-import { ExpressApolloDriver } from '../support/apollo-express.js';
+
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { createHttpApp, type HttpApp } from '../support/http-app.js';
@@ -71,7 +71,7 @@ describe.runIf(canRun)('the browser client against GraphQL in Chromium (Apollo o
       options: { accessToken: { validity: 60, clockTolerance: 0 } },
       imports: [
         GraphQLModule.forRoot<ApolloDriverConfig>({
-          driver: ExpressApolloDriver,
+          driver: ApolloDriver,
           autoSchemaFile: true,
           context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
         }),
