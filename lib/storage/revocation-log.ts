@@ -51,6 +51,14 @@ export function createRevocationLogEntity(
 
 const entityCache = new Map<string, EntitySchema<RevocationEntry>>();
 
+/**
+ * The engine deletes a stolen session through the plain `deleteSession` with the reason `'theft'`:
+ * logged as `'theft'`, so the other instances' `session.revoked` names the same operation.
+ */
+function causeOf(cause: string, reason: string | null): string {
+  return cause === 'revoke' && reason === 'theft' ? 'theft' : cause;
+}
+
 /** A row of a deletion: the session and its user. */
 interface Doomed {
   handle: string;
@@ -130,7 +138,7 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
           subject: row.handle,
           userKey: row.userKey,
           value: null,
-          cause,
+          cause: causeOf(cause, reason),
           reason,
         })),
       );
@@ -177,7 +185,8 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
       .delete({ createdAt: LessThanOrEqual(now - this.retention) });
   }
 
-  private publish(entries: RevocationEntry[]): void {
+  /** Hands entries logged in a transaction of the caller's to the bus, once it has committed. */
+  publish(entries: RevocationEntry[]): void {
     if (entries.length > 0) this.sink?.(entries);
   }
 }

@@ -158,8 +158,11 @@ export class TypeOrmSessionStore implements SessionStore {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
     this.databaseNowMs = DATABASE_NOW_MS[dataSource.options.type];
-    this.revocations = new TypeOrmRevocations(dataSource, entities, (sql, parameters) =>
-      this.run(sql, parameters),
+    this.revocations = new TypeOrmRevocations(
+      dataSource,
+      entities,
+      (sql, parameters) => this.run(sql, parameters),
+      revocationLog,
     );
   }
 
@@ -340,16 +343,32 @@ export class TypeOrmSessionStore implements SessionStore {
   ): Promise<boolean> {
     if (!Number.isSafeInteger(expectedVersion)) throw new TypeError('Refusing a non-integer version.');
     // Compare-and-set on the version: of two concurrent changes, the second re-reads and merges again.
-    const result = await withRetry(() =>
-      this.sessions.update(
-        {
-          handle: text(handle),
-          expiresAt: MoreThan(millis(now)),
-          payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
-        },
-        { jwtPayload, payloadVersion: expectedVersion + 1 },
-      ),
-    );
+    const where = {
+      handle: text(handle),
+      expiresAt: MoreThan(millis(now)),
+      payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
+    };
+    const changes = { jwtPayload, payloadVersion: expectedVersion + 1 };
+    const log = this.revocationLog;
+    if (log?.active) {
+      // With the bus: the bump and its log entry commit together, then every instance hears of it.
+      return withRetry(() =>
+        log.logged(async (manager) => {
+          const result = await manager.getRepository(this.entities.session).update(where, changes);
+          const changed = result.affected === 1;
+          const entry = {
+            kind: 'payload-version',
+            subject: handle,
+            userKey: null,
+            value: expectedVersion + 1,
+            cause: 'payload-changed',
+            reason: null,
+          } as const;
+          return { result: changed, entries: changed ? [entry] : [] };
+        }),
+      );
+    }
+    const result = await withRetry(() => this.sessions.update(where, changes));
     return result.affected === 1;
   }
 
