@@ -177,6 +177,25 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
     return result;
   }
 
+  /**
+   * Runs `update` (a payload change's compare-and-set) in a transaction that logs, when it changed
+   * the row, a `payload-version` entry: tokens of session `handle` minted below `version` are stale.
+   */
+  payloadVersionChanged(
+    handle: string,
+    version: number,
+    update: (manager: EntityManager) => Promise<boolean>,
+  ): Promise<boolean> {
+    return this.logged(async (manager) => {
+      const changed = await update(manager);
+      const entry = { kind: 'payload-version', subject: handle, userKey: null, value: version } as const;
+      return {
+        result: changed,
+        entries: changed ? [{ ...entry, cause: 'payload-changed', reason: null }] : [],
+      };
+    });
+  }
+
   /** Removes entries older than the retention (no token they name can still be accepted). */
   async deleteExpired(now: number): Promise<void> {
     if (!this.active) return;

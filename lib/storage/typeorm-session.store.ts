@@ -349,27 +349,12 @@ export class TypeOrmSessionStore implements SessionStore {
       payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
     };
     const changes = { jwtPayload, payloadVersion: expectedVersion + 1 };
+    const update = async (manager: EntityManager) =>
+      (await manager.getRepository(this.entities.session).update(where, changes)).affected === 1;
+    // With the bus, the bump is logged in the update's transaction and published.
     const log = this.revocationLog;
-    if (log?.active) {
-      // With the bus: the bump and its log entry commit together, then every instance hears of it.
-      return withRetry(() =>
-        log.logged(async (manager) => {
-          const result = await manager.getRepository(this.entities.session).update(where, changes);
-          const changed = result.affected === 1;
-          const entry = {
-            kind: 'payload-version',
-            subject: handle,
-            userKey: null,
-            value: expectedVersion + 1,
-            cause: 'payload-changed',
-            reason: null,
-          } as const;
-          return { result: changed, entries: changed ? [entry] : [] };
-        }),
-      );
-    }
-    const result = await withRetry(() => this.sessions.update(where, changes));
-    return result.affected === 1;
+    if (log?.active) return withRetry(() => log.payloadVersionChanged(handle, expectedVersion + 1, update));
+    return withRetry(() => update(this.dataSource.manager));
   }
 
   async updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
