@@ -51,12 +51,19 @@ export function createRevocationLogEntity(
 
 const entityCache = new Map<string, EntitySchema<RevocationEntry>>();
 
+/** Operations the engine runs through the plain `deleteSession`, told apart by their built-in reason. */
+const CAUSE_OF_REASON: Record<string, string> = {
+  theft: 'theft',
+  'impersonation-ended': 'impersonation-ended',
+};
+
 /**
- * The engine deletes a stolen session through the plain `deleteSession` with the reason `'theft'`:
- * logged as `'theft'`, so the other instances' `session.revoked` names the same operation.
+ * The logged cause of a deletion: theft and an ended impersonation delete by handle with their own
+ * reason; logged under their operation, the other instances' `session.revoked` names it as this
+ * instance's does. (Without reasons, `revocationReasonRetention: 0`, they log as `'revoke'`.)
  */
 function causeOf(cause: string, reason: string | null): string {
-  return cause === 'revoke' && reason === 'theft' ? 'theft' : cause;
+  return cause === 'revoke' && reason !== null ? (CAUSE_OF_REASON[reason] ?? cause) : cause;
 }
 
 /** A row of a deletion: the session and its user. */

@@ -180,4 +180,40 @@ describe.each(CASES)('bus integration: A on %s, B on %s (Redis, %s)', (onA, onB,
       expect.objectContaining({ sessionHandle: victim.handle, operation: 'theft', reason: 'theft' }),
     );
   });
+
+  it('an impersonation ended on A: B refuses it and reports the operation as impersonation-ended', async () => {
+    const engine = a.app.get(SessionEngine);
+    const target = newUser();
+    const created = await engine.createNewSession(
+      target,
+      {},
+      {},
+      {
+        impersonation: { actorUserId: 'admin-1', ttl: 600 },
+      },
+    );
+    const { session } = created;
+    const bearer = `Bearer ${created.accessToken.value}`;
+    await b.request.get('/strict').set('Authorization', bearer).expect(200);
+    const row = {
+      handle: session.handle,
+      userId: target,
+      userIdType: 'string' as const,
+      actor: JSON.stringify(session.actor),
+    };
+    expect(await engine.claims.endImpersonation(row, 'signed-out')).toBe(true);
+    await withDatabaseCut(async () => {
+      await eventually(
+        async () => (await b.request.get('/strict').set('Authorization', bearer)).status === 401,
+        'B refuses the ended impersonation',
+      );
+    });
+    expect(remote).toContainEqual(
+      expect.objectContaining({
+        sessionHandle: session.handle,
+        operation: 'impersonation-ended',
+        reason: 'impersonation-ended',
+      }),
+    );
+  });
 });
