@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,23 +108,110 @@ describe.runIf(database)('SessionHealthIndicator on @nestjs/terminus (MariaDB be
     await http.request.get('/health').expect(200);
   });
 
-  it("reports a revocation bus's state when the engine has one: degraded (200) while it does not deliver", async () => {
-    const engine = http.app.get(SessionEngine) as unknown as { revocationStatus?: () => unknown };
-    engine.revocationStatus = () => ({ state: 'connected', lagMs: 3 });
-    try {
-      const healthy = await http.request.get('/health').expect(200);
-      expect(healthy.body.info.session).toMatchObject({
-        status: 'up',
-        revocationBus: { state: 'connected' },
+  describe('with a Redis revocation bus behind a second TCP proxy', () => {
+    const BUS = 'session.revocation.transport';
+    let bus: HttpApp;
+    let busProxy: TcpProxy;
+
+    beforeAll(async () => {
+      // The bus app's meter is read at start: a fresh provider holds only its signals.
+      otel.resetMetrics();
+      busProxy = await new TcpProxy('127.0.0.1', 6379).start();
+      bus = await createHttpApp({
+        adapter: 'fastify',
+        database: db.options,
+        options: {
+          cleanupInterval: 0,
+          revocation: {
+            transport: 'redis',
+            url: `redis://127.0.0.1:${busProxy.port}`,
+            channel: `nts_${randomBytes(6).toString('hex')}`,
+          },
+        },
+        imports: [TerminusModule.forRoot({ logger: false })],
+        controllers: [HealthController],
+        providers: [SessionHealthIndicator],
       });
-      engine.revocationStatus = async () => ({ state: 'disconnected' });
-      const degraded = await http.request.get('/health').expect(200);
-      expect(degraded.body.details.session).toMatchObject({
-        status: 'degraded',
-        revocationBus: { state: 'disconnected' },
-      });
-    } finally {
-      delete engine.revocationStatus;
+    });
+
+    afterAll(async () => {
+      busProxy?.restore();
+      await bus?.close();
+      await busProxy?.stop();
+    });
+
+    async function sessionHealth(): Promise<Record<string, unknown>> {
+      const response = await bus.request.get('/health').expect(200);
+      return response.body.details.session;
     }
+
+    async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+      const deadline = Date.now() + 10_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    it('reports the bus as the engine does: up while healthy, degraded (200) while cut, up once restored', async () => {
+      await eventually(async () => (await sessionHealth()).status === 'up', 'up');
+      const engine = bus.app.get(SessionEngine);
+      const up = await sessionHealth();
+      expect(up).toEqual({
+        status: 'up',
+        store: { up: true, responseTime: expect.any(Number) },
+        keyRing: 'fresh',
+        revocationBus: { transport: 'redis', healthy: true, lagMs: expect.any(Number), lastPosition: 0 },
+      });
+      expect(Object.keys(up.revocationBus as object).sort()).toEqual(
+        Object.keys(engine.revocationStatus()).sort(),
+      );
+      busProxy.cut();
+      try {
+        await eventually(async () => (await sessionHealth()).status === 'degraded', 'degraded');
+        expect(await sessionHealth()).toMatchObject({
+          status: 'degraded',
+          store: { up: true },
+          revocationBus: { transport: 'redis', healthy: false },
+        });
+        // Logged once per degradation, by the monitor's next heartbeat tick.
+        const warned: string[] = [];
+        await eventually(async () => warned.push(...bus.logs.take('WARN')) > 0, 'warned');
+        expect(warned).toEqual([expect.stringMatching(/Revocation bus \(redis\) down or late/)]);
+      } finally {
+        busProxy.restore();
+      }
+      await eventually(async () => (await sessionHealth()).status === 'up', 'up again');
+    });
+
+    it('counts degradations and restorations, and reports lag and health as gauges', async () => {
+      const redis = { [BUS]: 'redis' };
+      const count = async (name: string) =>
+        counterSum(await otel.metrics(), `session.revocation.bus.${name}`, redis);
+      const degraded = await count('degraded.count');
+      const restored = await count('restored.count');
+      // Healthy at start, then after the cut of the test above.
+      expect(restored).toBeGreaterThanOrEqual(2);
+      const metrics = await otel.metrics();
+      const lag = metrics.get('session.revocation.bus.lag');
+      expect(lag?.unit).toBe('s');
+      expect(lag?.points).toEqual([{ attributes: redis, value: expect.any(Number) }]);
+      expect(Number(lag?.points[0].value)).toBeGreaterThanOrEqual(0);
+      expect(metrics.get('session.revocation.bus.healthy')?.points).toEqual([
+        { attributes: redis, value: 1 },
+      ]);
+      busProxy.cut();
+      try {
+        await eventually(async () => (await count('degraded.count')) === degraded + 1, 'counted degraded');
+        expect(await count('restored.count')).toBe(restored);
+        const cut = await otel.metrics();
+        expect(cut.get('session.revocation.bus.healthy')?.points).toEqual([{ attributes: redis, value: 0 }]);
+        bus.logs.take('WARN');
+      } finally {
+        busProxy.restore();
+      }
+      await eventually(async () => (await count('restored.count')) === restored + 1, 'counted restored');
+      await eventually(async () => (await sessionHealth()).status === 'up', 'up again');
+    });
   });
 });

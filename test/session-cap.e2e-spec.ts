@@ -177,5 +177,29 @@ describe.each(MATRIX)('maxSessionsPerUser over HTTP on %s (%s)', (adapter, kind)
         .expect(401);
       expect(refused.body).toMatchObject({ type: 'UNAUTHORISED', reason: 'limit' });
     });
+
+    it('counts a checkDatabase request as activity (lastActiveAt), not only a refresh', async () => {
+      const app = await boot({ onSessionLimit: 'revoke-least-recently-active' });
+      const userId = newUser();
+      const jars: CookieJar[] = [];
+      for (let index = 0; index < CAP; index++) {
+        jars.push(new CookieJar().store(await app.login(userId).expect(200)));
+        app.http.clock.advance(1);
+      }
+      // Past the minute that spaces lastActiveAt writes: the oldest, never refreshed, is used on a
+      // checkDatabase route (within its access token's validity); the second oldest stays idle.
+      app.http.clock.advance(61);
+      const [oldest, idle, third] = jars;
+      await app.http.request.get('/strict').set('Cookie', oldest.header()).expect(200);
+      app.http.clock.advance(1);
+      await app.login(userId).expect(200);
+      await app.http.request.get('/strict').set('Cookie', oldest.header()).expect(200);
+      await app.http.request.get('/strict').set('Cookie', third.header()).expect(200);
+      const refused = await app.http.request
+        .post('/session/refresh')
+        .set('Cookie', idle.header())
+        .expect(401);
+      expect(refused.body).toMatchObject({ type: 'UNAUTHORISED', reason: 'limit' });
+    });
   });
 });

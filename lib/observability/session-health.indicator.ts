@@ -1,28 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { SessionEngine } from '../session.engine.js';
-
-/** States of a revocation bus that mean it does not deliver (the instance then reads the database). */
-const BUS_DOWN_STATES = new Set(['down', 'disconnected', 'failed', 'lagging', 'replaying']);
-
-/** A revocation bus's report when the engine has one (`SessionEngine.revocationStatus()`), else undefined. */
-async function revocationBusStatus(engine: SessionEngine): Promise<Record<string, unknown> | undefined> {
-  const status = (engine as { revocationStatus?: () => unknown }).revocationStatus;
-  if (typeof status !== 'function') return undefined;
-  const report = await status.call(engine);
-  return report !== null && typeof report === 'object' ? { ...(report as object) } : { state: report };
-}
-
-function busDelivers(report: Record<string, unknown>): boolean {
-  return report.healthy !== false && report.connected !== false && !BUS_DOWN_STATES.has(String(report.state));
-}
+import { revocationBusHealth } from './session-health.js';
 
 /**
  * A `@nestjs/terminus` health indicator (import it from `nestjs-token-session/terminus`):
  * - `store`: one query within `databaseTimeout`; down when it fails or times out;
  * - `keyRing`: `fresh`, `reloaded` (it was due and this check reloaded it) or `stale` (down);
- * - `revocationBus`, when a revocation bus is configured: its own report; `degraded` (HTTP 200)
- *   while it does not deliver, because the instance then falls back to database reads.
+ * - `revocationBus`, when a revocation bus is configured: `{ transport, healthy, lagMs, lastPosition }`
+ *   (see `SessionEngine.revocationStatus()`); `degraded` (HTTP 200) while `healthy` is false (down,
+ *   late past its `bound`, or not yet replayed), because the instance then falls back to database reads.
  * @example
  * ```ts
  * @Get('health') @HealthCheck()
@@ -42,15 +29,11 @@ export class SessionHealthIndicator {
   ): Promise<HealthIndicatorResult<Key>> {
     const indicator = this.indicators.check(key);
     const health = await this.engine.checkHealth();
-    let bus: Record<string, unknown> | undefined;
-    try {
-      bus = await revocationBusStatus(this.engine);
-    } catch (error) {
-      bus = { healthy: false, error: (error as Error)?.message ?? String(error) };
-    }
+    const bus = revocationBusHealth(this.engine.revocationStatus());
     const data = { store: health.store, keyRing: health.keyRing, ...(bus && { revocationBus: bus }) };
     if (!health.store.up || health.keyRing === 'stale') return indicator.down(data);
-    if (bus && !busDelivers(bus)) return indicator.degraded(data);
+    // Not healthy: checks read the database (never fail open), so the instance still serves.
+    if (bus && !bus.healthy) return indicator.degraded(data);
     return indicator.up(data);
   }
 }

@@ -1,4 +1,5 @@
 import type { BoundedSessionStore } from '../engine/bounded-store.js';
+import type { RevocationStatus } from '../revocation/revocation.monitor.js';
 import type { SessionClock } from '../tokens/clock.js';
 import type { KeyRing } from '../tokens/key-ring.js';
 
@@ -42,4 +43,13 @@ export async function checkSessionHealth(
     }
   }
   return { store, keyRing };
+}
+
+/**
+ * The revocation bus's part of a health report: `SessionEngine.revocationStatus()` as it is
+ * (`{ transport, healthy, lagMs, lastPosition }`), or undefined without the `revocation` option
+ * (`transport: 'none'`). Not `healthy` means degraded, not down: checks then read the database.
+ */
+export function revocationBusHealth(status: RevocationStatus): RevocationStatus | undefined {
+  return status.transport === 'none' ? undefined : status;
 }

@@ -10,6 +10,7 @@ import type { SessionService } from '../session.service.js';
 import type { SessionClock } from '../tokens/clock.js';
 import { instrumentEngine, instrumentService } from './instrumentation.js';
 import { sessionRequestContext } from './request-context.js';
+import { observeRevocationBus } from './session-health.telemetry.js';
 import { auditEventOf, SessionAuditTrail } from './session-audit.js';
 import { REVOCATION_REASONS } from '../revocation/revocation-reasons.js';
 import type { SessionTelemetry } from './session-telemetry.js';
@@ -81,7 +82,13 @@ export class SessionObservability implements OnModuleDestroy {
     }
     instrumentEngine(engine, telemetry);
     instrumentService(service, telemetry);
-    this.stopObserving = events.observe((type, payload) => this.observe(type, payload));
+    const stopEvents = events.observe((type, payload) => this.observe(type, payload));
+    const { meter } = telemetry;
+    const stopBus = meter ? observeRevocationBus(meter, events, () => engine.revocationStatus()) : undefined;
+    this.stopObserving = () => {
+      stopEvents();
+      stopBus?.();
+    };
   }
 
   /** Audit events dropped so far (queue full, sink failed or too slow); 0 without `audit`. */

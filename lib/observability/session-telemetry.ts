@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHmac } from 'node:crypto';
-import type { Attributes, Counter, Histogram, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
 import { LoginError } from '../errors/login.error.js';
 import { SessionError } from '../errors/session.error.js';
 import type { SessionTelemetryOptions } from '../interfaces/observability-options.interface.js';
@@ -164,6 +164,11 @@ export class SessionTelemetry {
   /** Whether the API is loaded. */
   get enabled(): boolean {
     return this.api !== undefined;
+  }
+
+  /** The meter of the library's scope, when the API is loaded (for the revocation bus's signals). */
+  get meter(): Meter | undefined {
+    return this.api?.metrics.getMeter(TELEMETRY_SCOPE);
   }
 
   /** A keyed hash (128 bits, hex) of a handle or user id: correlates without revealing. */

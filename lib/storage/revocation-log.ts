@@ -51,6 +51,21 @@ export function createRevocationLogEntity(
 
 const entityCache = new Map<string, EntitySchema<RevocationEntry>>();
 
+/** Operations the engine runs through the plain `deleteSession`, told apart by their built-in reason. */
+const CAUSE_OF_REASON: Record<string, string> = {
+  theft: 'theft',
+  'impersonation-ended': 'impersonation-ended',
+};
+
+/**
+ * The logged cause of a deletion: theft and an ended impersonation delete by handle with their own
+ * reason; logged under their operation, the other instances' `session.revoked` names it as this
+ * instance's does. (Without reasons, `revocationReasonRetention: 0`, they log as `'revoke'`.)
+ */
+function causeOf(cause: string, reason: string | null): string {
+  return cause === 'revoke' && reason !== null ? (CAUSE_OF_REASON[reason] ?? cause) : cause;
+}
+
 /** A row of a deletion: the session and its user. */
 interface Doomed {
   handle: string;
@@ -130,7 +145,7 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
           subject: row.handle,
           userKey: row.userKey,
           value: null,
-          cause,
+          cause: causeOf(cause, reason),
           reason,
         })),
       );
@@ -169,6 +184,25 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
     return result;
   }
 
+  /**
+   * Runs `update` (a payload change's compare-and-set) in a transaction that logs, when it changed
+   * the row, a `payload-version` entry: tokens of session `handle` minted below `version` are stale.
+   */
+  payloadVersionChanged(
+    handle: string,
+    version: number,
+    update: (manager: EntityManager) => Promise<boolean>,
+  ): Promise<boolean> {
+    return this.logged(async (manager) => {
+      const changed = await update(manager);
+      const entry = { kind: 'payload-version', subject: handle, userKey: null, value: version } as const;
+      return {
+        result: changed,
+        entries: changed ? [{ ...entry, cause: 'payload-changed', reason: null }] : [],
+      };
+    });
+  }
+
   /** Removes entries older than the retention (no token they name can still be accepted). */
   async deleteExpired(now: number): Promise<void> {
     if (!this.active) return;
@@ -177,7 +211,8 @@ export class TypeOrmRevocationLog implements RevocationLogReader {
       .delete({ createdAt: LessThanOrEqual(now - this.retention) });
   }
 
-  private publish(entries: RevocationEntry[]): void {
+  /** Hands entries logged in a transaction of the caller's to the bus, once it has committed. */
+  publish(entries: RevocationEntry[]): void {
     if (entries.length > 0) this.sink?.(entries);
   }
 }

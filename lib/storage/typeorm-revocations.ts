@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager, QueryResult } from 'typeorm';
 import { SessionStorageMessages } from '../errors/session-error.messages.js';
+import type { RevocationEntry } from './revocation-log.port.js';
+import type { TypeOrmRevocationLog } from './revocation-log.js';
 import type { SessionEntities } from './session.entities.js';
 import type { LimitedInsert, Revocation, SessionLimit } from './session-store.js';
 import { millis, text, withRetry } from './typeorm-values.js';
@@ -35,6 +37,8 @@ export class TypeOrmRevocations {
     private readonly entities: SessionEntities,
     /** Runs one statement outside any transaction. */
     private readonly run: Run,
+    /** Once active, sessions the cap revokes are logged in the insert's transaction and published. */
+    private readonly revocationLog?: TypeOrmRevocationLog,
   ) {
     const type = dataSource.options.type;
     this.kind =
@@ -116,35 +120,49 @@ export class TypeOrmRevocations {
     const n = this.sql();
     const p = (i: number) => this.dataSource.driver.createParameter(`p${i}`, i);
     const late = new Error('late');
+    const log = this.revocationLog?.active ? this.revocationLog : undefined;
     try {
-      return await this.transaction(
+      const { outcome, logged } = await this.transaction(
         { userKey: text(userKey), waitSeconds: limit.lockWaitSeconds },
-        async (run) => {
+        async (run, manager) => {
           const { records } = await run(
             `SELECT ${n.handle} AS ${n.as('handle')}, ${n.createdAt} AS ${n.as('createdAt')}, ` +
-              `${n.lastRefreshedAt} AS ${n.as('lastRefreshedAt')} FROM ${n.sessions} ` +
-              `WHERE ${n.userKey} = ${p(0)} AND ${n.expiresAt} > ${p(1)}`,
+              `${n.lastRefreshedAt} AS ${n.as('lastRefreshedAt')}, ${n.lastActiveAt} AS ${n.as('lastActiveAt')} ` +
+              `FROM ${n.sessions} WHERE ${n.userKey} = ${p(0)} AND ${n.expiresAt} > ${p(1)}`,
             [userKey, millis(limit.now)],
           );
           const live = (records as Record<string, unknown>[]).map((row) => ({
             handle: String(row.handle),
             createdAt: Number(row.createdAt),
-            lastRefreshedAt: Number(row.lastRefreshedAt),
+            // Least recently active: the last request seen (metadata), else the last refresh.
+            activeAt: Number(row.lastActiveAt ?? row.lastRefreshedAt),
           }));
           const excess = live.length - limit.max + 1;
           let revokedHandles: string[] = [];
+          let logged: RevocationEntry[] = [];
           if (excess > 0) {
-            if (limit.policy === 'refuse') return { outcome: 'refused' as const };
-            const by = limit.policy === 'revoke-oldest' ? 'createdAt' : 'lastRefreshedAt';
+            if (limit.policy === 'refuse') return { outcome: { outcome: 'refused' as const }, logged };
+            const by = limit.policy === 'revoke-oldest' ? 'createdAt' : 'activeAt';
             live.sort((a, b) => a[by] - b[by] || (a.handle < b.handle ? -1 : 1));
             revokedHandles = live.slice(0, excess).map((entry) => entry.handle);
             await this.deleteAndRecord(run, revokedHandles, limit.revocation);
+            if (log) {
+              const entry = { kind: 'session', userKey, value: null, cause: 'limit' } as const;
+              const reason = limit.revocation?.reason ?? null;
+              logged = await log.insert(
+                manager,
+                revokedHandles.map((subject) => ({ ...entry, subject, reason })),
+              );
+            }
           }
-          // A late insert rolls the deletions back too: nothing changed.
+          // A late insert rolls the deletions (and their log entries) back too: nothing changed.
           if (!(await insert(run))) throw late;
-          return { outcome: 'inserted' as const, revokedHandles };
+          return { outcome: { outcome: 'inserted' as const, revokedHandles }, logged };
         },
       );
+      // Committed: the other instances hear of the sessions that gave way.
+      log?.publish(logged);
+      return outcome;
     } catch (error) {
       if (error === late) return { outcome: 'late' };
       throw error;
@@ -188,10 +206,10 @@ export class TypeOrmRevocations {
    */
   private async transaction<T>(
     lock: { userKey: string; waitSeconds: number } | undefined,
-    work: (run: Run) => Promise<T>,
+    work: (run: Run, manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     if (this.kind === 'single') {
-      const result = this.queue.then(() => work(this.run));
+      const result = this.queue.then(() => work(this.run, this.dataSource.manager));
       this.queue = result.catch(() => undefined);
       return result;
     }
@@ -217,7 +235,7 @@ export class TypeOrmRevocations {
               lock.userKey,
             ]);
           }
-          const result = await work(run);
+          const result = await work(run, runner.manager);
           await runner.commitTransaction();
           return result;
         } catch (error) {
@@ -260,6 +278,7 @@ export class TypeOrmRevocations {
       userKey: session('userKey'),
       createdAt: session('createdAt'),
       lastRefreshedAt: session('lastRefreshedAt'),
+      lastActiveAt: session('lastActiveAt'),
       expiresAt: session('expiresAt'),
       revocationHandle: revocation('handle'),
       reason: revocation('reason'),

@@ -68,8 +68,11 @@ export class TypeOrmSessionStore implements SessionStore {
     this.sessions = dataSource.getRepository(entities.session);
     this.signingKeys = dataSource.getRepository(entities.signingKey);
     this.databaseNowMs = DATABASE_NOW_MS[dataSource.options.type];
-    this.revocations = new TypeOrmRevocations(dataSource, entities, (sql, parameters) =>
-      this.run(sql, parameters),
+    this.revocations = new TypeOrmRevocations(
+      dataSource,
+      entities,
+      (sql, parameters) => this.run(sql, parameters),
+      revocationLog,
     );
   }
 
@@ -185,17 +188,18 @@ export class TypeOrmSessionStore implements SessionStore {
   ): Promise<boolean> {
     if (!Number.isSafeInteger(expectedVersion)) throw new TypeError('Refusing a non-integer version.');
     // Compare-and-set on the version: of two concurrent changes, the second re-reads and merges again.
-    const result = await withRetry(() =>
-      this.sessions.update(
-        {
-          handle: text(handle),
-          expiresAt: MoreThan(millis(now)),
-          payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
-        },
-        { jwtPayload, payloadVersion: expectedVersion + 1 },
-      ),
-    );
-    return result.affected === 1;
+    const where = {
+      handle: text(handle),
+      expiresAt: MoreThan(millis(now)),
+      payloadVersion: Raw((column) => `COALESCE(${column}, 1) = :expectedVersion`, { expectedVersion }),
+    };
+    const changes = { jwtPayload, payloadVersion: expectedVersion + 1 };
+    const update = async (manager: EntityManager) =>
+      (await manager.getRepository(this.entities.session).update(where, changes)).affected === 1;
+    // With the bus, the bump is logged in the update's transaction and published.
+    const log = this.revocationLog;
+    if (log?.active) return withRetry(() => log.payloadVersionChanged(handle, expectedVersion + 1, update));
+    return withRetry(() => update(this.dataSource.manager));
   }
 
   async updateAuthTime(handle: string, userKey: string, authTime: number, now: number): Promise<boolean> {
