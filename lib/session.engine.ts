@@ -256,6 +256,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     // The revocation bus answers from memory while healthy (`undefined`: read the database).
     const remembered = this.revocationBus?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
     if (remembered === 'revoked') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (remembered === 'old-payload') throw this.tryRefresh(Messages.accessTokenOldPayload);
     if (remembered === 'stale' || remembered === 'retired-key')
       throw this.tryRefresh(Messages.accessTokenStale);
     if (checkDatabase && remembered === undefined) {

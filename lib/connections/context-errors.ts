@@ -1,3 +1,4 @@
+import { IntrinsicException } from '@nestjs/common';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
 import { closeReason, SESSION_CLOSE_CODES } from './live-connections.js';
@@ -20,11 +21,22 @@ export function sessionFailure(error: SessionError): SessionFailure {
 }
 
 type ErrorClass = new (payload: object) => Error;
-type GraphqlErrorClass = new (message: string, options: { extensions: Record<string, unknown> }) => Error;
 
 let wsException: Promise<ErrorClass> | undefined;
 let rpcException: Promise<ErrorClass> | undefined;
-let graphqlError: Promise<GraphqlErrorClass> | undefined;
+
+/**
+ * A refused GraphQL operation. GraphQL wraps it in a `GraphQLError` that keeps these `extensions`;
+ * being an `IntrinsicException`, Nest does not log it as an ERROR (an expired token is routine).
+ */
+class SessionGraphqlFailure extends IntrinsicException {
+  constructor(
+    message: string,
+    readonly extensions: { code: string; status: number },
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A session error as the context's own error: a `WsException` (socket `exception` event), an
@@ -42,10 +54,7 @@ export async function contextError(type: string, error: unknown): Promise<unknow
     return new (await rpcException)(sessionFailure(error));
   }
   if (type === 'graphql') {
-    graphqlError ??= import('graphql').then((module) => module.GraphQLError as unknown as GraphqlErrorClass);
-    return new (await graphqlError)(error.message, {
-      extensions: { code: error.type, status: error.getStatus() },
-    });
+    return new SessionGraphqlFailure(error.message, { code: error.type, status: error.getStatus() });
   }
   return error;
 }

@@ -36,15 +36,16 @@ describe('RevocationState', () => {
     expect(state.size).toBe(1);
   });
 
-  it('marks older generations and payload versions stale, newer ones live', () => {
+  it('marks older generations stale and older payload versions old-payload, newer ones live', () => {
     const state = new RevocationState(LIFETIME);
     state.apply(entry('generation', 'h1', 4), 0);
     expect(state.verdict(token, 1)).toBe('stale');
     expect(state.verdict({ ...token, generation: 4 }, 1)).toBe('live');
     state.apply(entry('payload-version', 'h1', 2), 0);
-    expect(state.verdict({ ...token, generation: 4, payloadVersion: 1 }, 1)).toBe('stale');
+    // Told apart from a stale generation, so the client is told which it is.
+    expect(state.verdict({ ...token, generation: 4, payloadVersion: 1 }, 1)).toBe('old-payload');
     // A token minted before payload versions existed counts as version 0.
-    expect(state.verdict({ ...token, generation: 4 }, 1)).toBe('stale');
+    expect(state.verdict({ ...token, generation: 4 }, 1)).toBe('old-payload');
     expect(state.verdict({ ...token, generation: 4, payloadVersion: 2 }, 1)).toBe('live');
   });
 

@@ -1,7 +1,7 @@
 import type { RevocationEntry } from '../storage/revocation-log.js';
 
 /** What memory says of an access token (see {@link RevocationState.verdict}). */
-export type RevocationVerdict = 'live' | 'revoked' | 'stale' | 'retired-key';
+export type RevocationVerdict = 'live' | 'revoked' | 'stale' | 'old-payload' | 'retired-key';
 
 /** What the state needs of a verified access token. */
 export interface RevocationProbe {
@@ -71,7 +71,7 @@ export class RevocationState {
     if (generation && probe.generation < generation.value) return 'stale';
     const version = this.kept(this.payloadVersions, probe.handle, now);
     // A token minted before payload versions existed counts as version 0.
-    if (version && (probe.payloadVersion ?? 0) < version.value) return 'stale';
+    if (version && (probe.payloadVersion ?? 0) < version.value) return 'old-payload';
     return 'live';
   }
 

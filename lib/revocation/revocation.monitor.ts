@@ -134,7 +134,7 @@ export class RevocationMonitor {
 
   /**
    * What memory says of a verified token: `'retired-key'` on every route; with `checkDatabase`,
-   * `'revoked'`, `'stale'` or `'live'` while the bus is healthy, `undefined` (read the database)
+   * `'revoked'`, `'stale'`, `'old-payload'` or `'live'` while the bus is healthy, `undefined` (read the database)
    * while it is not.
    */
   verdict(probe: RevocationProbe, checkDatabase: boolean): RevocationVerdict | undefined {
