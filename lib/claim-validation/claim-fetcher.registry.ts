@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
 import { SessionError } from '../errors/session.error.js';
+import { markedProviders } from '../login/marked-providers.js';
 import { VERIFY_SESSION_METADATA, type VerifySessionOptions } from '../session.decorators.js';
 import { CLAIM_FETCHER_METADATA, type ClaimFetcher } from './claim-fetcher.js';
 
@@ -19,11 +20,12 @@ export class ClaimFetcherRegistry implements OnModuleInit, OnApplicationBootstra
   ) {}
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) {
-      const type = wrapper.metatype;
-      if (!type || !wrapper.instance) continue;
-      const claim = this.reflector.get<string | undefined>(CLAIM_FETCHER_METADATA, type);
-      if (claim !== undefined) this.register(claim, wrapper.instance as ClaimFetcher);
+    for (const [claim, instance] of markedProviders<ClaimFetcher>(
+      this.discovery,
+      this.reflector,
+      CLAIM_FETCHER_METADATA,
+    )) {
+      this.register(claim, instance);
     }
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
 import { SessionError } from '../errors/session.error.js';
+import { markedProviders } from './marked-providers.js';
 import { LOGIN_STRATEGY_METADATA, type LoginStrategy } from './login-strategy.js';
 
 /** The login strategies of the app: every provider marked `@LoginStrategy(name)`, plus registered ones. */
@@ -14,11 +15,12 @@ export class LoginStrategyRegistry implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) {
-      const type = wrapper.metatype;
-      if (!type || !wrapper.instance) continue;
-      const name = this.reflector.get<string | undefined>(LOGIN_STRATEGY_METADATA, type);
-      if (name !== undefined) this.register(name, wrapper.instance as LoginStrategy);
+    for (const [name, instance] of markedProviders<LoginStrategy>(
+      this.discovery,
+      this.reflector,
+      LOGIN_STRATEGY_METADATA,
+    )) {
+      this.register(name, instance);
     }
   }
 

@@ -7,6 +7,7 @@ import type {
 } from '../interfaces/session-metadata.interface.js';
 import type { SessionListEntry } from '../interfaces/session.interface.js';
 import type { SessionActivity, SessionRecord, SessionSummary } from '../storage/session-store.js';
+import { METADATA_PROPERTIES } from '../storage/session-row.js';
 import { hmac } from '../tokens/secrets.js';
 import { normalizeIp, truncateIp } from './ip-address.js';
 import { parseDevice } from './user-agent.js';
@@ -18,21 +19,11 @@ export const MAX_LABEL_LENGTH = 128;
 export const MAX_LOGIN_METHOD_LENGTH = 64;
 
 /** The metadata columns of a session row. */
-export type MetadataColumns = Pick<
-  SessionRecord,
-  'ip' | 'userAgent' | 'deviceBrowser' | 'deviceOs' | 'deviceType' | 'loginMethod' | 'label' | 'lastActiveAt'
->;
+export type MetadataColumns = Pick<SessionRecord, (typeof METADATA_PROPERTIES)[number]>;
 
-const NO_METADATA: MetadataColumns = {
-  ip: null,
-  userAgent: null,
-  deviceBrowser: null,
-  deviceOs: null,
-  deviceType: null,
-  loginMethod: null,
-  label: null,
-  lastActiveAt: null,
-};
+const NO_METADATA = Object.fromEntries(
+  METADATA_PROPERTIES.map((property) => [property, null]),
+) as MetadataColumns;
 
 /** At most `max` characters (code points: never half an emoji). */
 function clip(value: string, max: number): string {

@@ -100,6 +100,18 @@ const covered: Exclude<keyof SessionRecord, (typeof SESSION_ROW)[number]['proper
 void covered;
 
 /** The columns of the given properties, in the given order. */
+/** The session metadata columns ("your devices"), in table order; all nullable. */
+export const METADATA_PROPERTIES = [
+  'ip',
+  'userAgent',
+  'deviceBrowser',
+  'deviceOs',
+  'deviceType',
+  'loginMethod',
+  'label',
+  'lastActiveAt',
+] as const satisfies readonly (keyof SessionRecord)[];
+
 export function sessionColumns<P extends keyof SessionRecord>(...properties: P[]): SessionColumn<P>[] {
   return properties.map(
     (property) => SESSION_ROW.find((entry) => entry.property === property) as SessionColumn<P>,

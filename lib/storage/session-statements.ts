@@ -1,5 +1,5 @@
 import type { DataSource, EntitySchema } from 'typeorm';
-import { SESSION_ROW, sessionColumns, type SessionColumn } from './session-row.js';
+import { METADATA_PROPERTIES, SESSION_ROW, sessionColumns, type SessionColumn } from './session-row.js';
 import type { SessionRecord } from './session-store.js';
 
 export const STATE_COLUMNS = sessionColumns(
@@ -15,14 +15,7 @@ export const SUMMARY_COLUMNS = sessionColumns(
   'createdAt',
   'lastRefreshedAt',
   'expiresAt',
-  'ip',
-  'userAgent',
-  'deviceBrowser',
-  'deviceOs',
-  'deviceType',
-  'loginMethod',
-  'label',
-  'lastActiveAt',
+  ...METADATA_PROPERTIES,
 );
 /** Metadata a refresh may update; each keeps its stored value when given null (`COALESCE`). */
 export const ACTIVITY_COLUMNS = sessionColumns(
