@@ -47,6 +47,8 @@ export class ConnectionCredentials {
       this.couldBeOwnToken,
       this.names,
       this.options.sessionExpiredStatusCode,
+      // As on HTTP, only `antiCsrf: 'none'` leaves cross-site requests to the app.
+      this.options.antiCsrf !== 'none',
     );
   }
 
