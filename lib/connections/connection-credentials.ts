@@ -5,6 +5,7 @@ import type { CouldBeOwnToken } from '../http/request-credentials.js';
 import { RequestSession, type Session, type SessionOperations } from '../http/session.js';
 import { sessionCookieNames, type SessionCookieNames } from '../http/wire.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
+import type { GetSessionOptions } from '../interfaces/session.interface.js';
 import { REVOCATION_REASONS, revocationReasonOf } from '../revocation/revocation-reasons.js';
 import type { SessionEngine } from '../session.engine.js';
 import { accessTokenExpiry } from './connection-tokens.js';
@@ -30,12 +31,20 @@ export class ConnectionCredentials {
     this.operations = connectionOperations(engine);
   }
 
-  /** Verifies an access token as a Bearer request would be; `expiresAt` in epoch ms. */
+  /**
+   * Verifies an access token as a Bearer request would be (with the route's `checkDatabase`,
+   * `fresh` and `allowImpersonation`); `expiresAt` in epoch ms.
+   */
   async verify(
     accessToken: string | undefined,
-    checkDatabase?: boolean,
+    options: Pick<GetSessionOptions, 'checkDatabase' | 'fresh' | 'allowImpersonation'> = {},
   ): Promise<{ session: Session; expiresAt: number }> {
-    const verified = await this.engine.getSession(accessToken, null, { checkDatabase });
+    const { checkDatabase, fresh, allowImpersonation } = options;
+    const verified = await this.engine.getSession(accessToken, null, {
+      checkDatabase,
+      fresh,
+      allowImpersonation,
+    });
     const session = new RequestSession(verified.session, NO_RESPONSE, this.operations);
     return { session, expiresAt: accessTokenExpiry(accessToken as string) };
   }
