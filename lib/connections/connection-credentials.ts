@@ -49,6 +49,11 @@ export class ConnectionCredentials {
     return { session, expiresAt: accessTokenExpiry(accessToken as string) };
   }
 
+  /** `accessToken.blacklisting`: every guarded message reads the session row, as every request. */
+  get blacklisting(): boolean {
+    return this.options.accessToken.blacklisting;
+  }
+
   /** The access token of an upgrade request: `Authorization: Bearer`, else the session cookies. */
   headerToken(headers: Record<string, unknown> | undefined): string | undefined {
     return upgradeAccessToken(

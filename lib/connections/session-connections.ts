@@ -332,7 +332,9 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       throw this.credentials.noSession();
     }
     // The route's own checks hold over a connection too: revoked, stale, impersonated, claims.
-    if (needsTokenCheck(options)) await this.credentials.verify(binding.token, options);
+    if (needsTokenCheck(options, this.credentials.blacklisting)) {
+      await this.credentials.verify(binding.token, options);
+    }
     const checked = await this.withClaims(session, options);
     setRequestSession(client, checked);
     return checked;
@@ -439,8 +441,10 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
 }
 
 /** Whether a route's options need the connection's token verified again (a database read or its claims). */
-function needsTokenCheck(options: VerifyRequestOptions): boolean {
+function needsTokenCheck(options: VerifyRequestOptions, blacklisting: boolean): boolean {
   return (
-    options.checkDatabase === true || options.fresh !== undefined || options.allowImpersonation === false
+    (options.checkDatabase ?? blacklisting) ||
+    options.fresh !== undefined ||
+    options.allowImpersonation === false
   );
 }
