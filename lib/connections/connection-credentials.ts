@@ -109,3 +109,15 @@ function connectionOperations(engine: SessionEngine): SessionOperations {
     },
   };
 }
+
+/** Whether a route's options need the connection's token verified again (a database read or its claims). */
+export function needsTokenCheck(
+  options: Pick<GetSessionOptions, 'checkDatabase' | 'fresh' | 'allowImpersonation'>,
+  blacklisting: boolean,
+): boolean {
+  return (
+    (options.checkDatabase ?? blacklisting) ||
+    options.fresh !== undefined ||
+    options.allowImpersonation === false
+  );
+}

@@ -19,7 +19,7 @@ import { SessionService, type VerifyRequestOptions } from '../session.service.js
 import type { SessionClock } from '../tokens/clock.js';
 import { ClaimValidation } from '../claim-validation/claim-validation.js';
 import { connectError, contextError, refuse } from './context-errors.js';
-import { ConnectionCredentials } from './connection-credentials.js';
+import { ConnectionCredentials, needsTokenCheck } from './connection-credentials.js';
 import { messageAccessToken } from './connection-tokens.js';
 import { LiveConnectionRegistry, SESSION_CLOSE_CODES, type LiveConnection } from './live-connections.js';
 import {
@@ -438,13 +438,4 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       this.closeSessions({ userId: event.userId, exceptHandle: kept, reason });
     }
   }
-}
-
-/** Whether a route's options need the connection's token verified again (a database read or its claims). */
-function needsTokenCheck(options: VerifyRequestOptions, blacklisting: boolean): boolean {
-  return (
-    (options.checkDatabase ?? blacklisting) ||
-    options.fresh !== undefined ||
-    options.allowImpersonation === false
-  );
 }
