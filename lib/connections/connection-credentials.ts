@@ -5,6 +5,7 @@ import type { CouldBeOwnToken } from '../http/request-credentials.js';
 import { RequestSession, type Session, type SessionOperations } from '../http/session.js';
 import { sessionCookieNames, type SessionCookieNames } from '../http/wire.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
+import type { GetSessionOptions } from '../interfaces/session.interface.js';
 import { REVOCATION_REASONS, revocationReasonOf } from '../revocation/revocation-reasons.js';
 import type { SessionEngine } from '../session.engine.js';
 import { accessTokenExpiry } from './connection-tokens.js';
@@ -30,14 +31,27 @@ export class ConnectionCredentials {
     this.operations = connectionOperations(engine);
   }
 
-  /** Verifies an access token as a Bearer request would be; `expiresAt` in epoch ms. */
+  /**
+   * Verifies an access token as a Bearer request would be (with the route's `checkDatabase`,
+   * `fresh` and `allowImpersonation`); `expiresAt` in epoch ms.
+   */
   async verify(
     accessToken: string | undefined,
-    checkDatabase?: boolean,
+    options: Pick<GetSessionOptions, 'checkDatabase' | 'fresh' | 'allowImpersonation'> = {},
   ): Promise<{ session: Session; expiresAt: number }> {
-    const verified = await this.engine.getSession(accessToken, null, { checkDatabase });
+    const { checkDatabase, fresh, allowImpersonation } = options;
+    const verified = await this.engine.getSession(accessToken, null, {
+      checkDatabase,
+      fresh,
+      allowImpersonation,
+    });
     const session = new RequestSession(verified.session, NO_RESPONSE, this.operations);
     return { session, expiresAt: accessTokenExpiry(accessToken as string) };
+  }
+
+  /** `accessToken.blacklisting`: every guarded message reads the session row, as every request. */
+  get blacklisting(): boolean {
+    return this.options.accessToken.blacklisting;
   }
 
   /** The access token of an upgrade request: `Authorization: Bearer`, else the session cookies. */
@@ -47,6 +61,8 @@ export class ConnectionCredentials {
       this.couldBeOwnToken,
       this.names,
       this.options.sessionExpiredStatusCode,
+      // As on HTTP, only `antiCsrf: 'none'` leaves cross-site requests to the app.
+      this.options.antiCsrf !== 'none',
     );
   }
 
@@ -92,4 +108,16 @@ function connectionOperations(engine: SessionEngine): SessionOperations {
       );
     },
   };
+}
+
+/** Whether a route's options need the connection's token verified again (a database read or its claims). */
+export function needsTokenCheck(
+  options: Pick<GetSessionOptions, 'checkDatabase' | 'fresh' | 'allowImpersonation'>,
+  blacklisting: boolean,
+): boolean {
+  return (
+    (options.checkDatabase ?? blacklisting) ||
+    options.fresh !== undefined ||
+    options.allowImpersonation === false
+  );
 }

@@ -17,8 +17,9 @@ import { SessionEngine } from '../session.engine.js';
 import { SessionEvents, type SessionRevokedEvent, type TokenTheftEvent } from '../session.events.js';
 import { SessionService, type VerifyRequestOptions } from '../session.service.js';
 import type { SessionClock } from '../tokens/clock.js';
+import { ClaimValidation } from '../claim-validation/claim-validation.js';
 import { connectError, contextError, refuse } from './context-errors.js';
-import { ConnectionCredentials } from './connection-credentials.js';
+import { ConnectionCredentials, needsTokenCheck } from './connection-credentials.js';
 import { messageAccessToken } from './connection-tokens.js';
 import { LiveConnectionRegistry, SESSION_CLOSE_CODES, type LiveConnection } from './live-connections.js';
 import {
@@ -82,6 +83,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     private readonly events: SessionEvents,
     @Inject(SESSION_RESOLVED_OPTIONS) options: ResolvedSessionOptions,
     @Inject(SESSION_CLOCK) private readonly clock: SessionClock,
+    private readonly claimValidation: ClaimValidation,
   ) {
     this.registry = new LiveConnectionRegistry(() => this.clock.now());
     this.credentials = new ConnectionCredentials(engine, options);
@@ -329,16 +331,21 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       if (options.sessionRequired === false) return undefined;
       throw this.credentials.noSession();
     }
-    if (options.checkDatabase) await this.credentials.verify(binding.token, true);
-    setRequestSession(client, session);
-    return session;
+    // The route's own checks hold over a connection too: revoked, stale, impersonated, claims.
+    if (needsTokenCheck(options, this.credentials.blacklisting)) {
+      await this.credentials.verify(binding.token, options);
+    }
+    const checked = await this.withClaims(session, options);
+    setRequestSession(client, checked);
+    return checked;
   }
 
   private async verifyMessage(context: ExecutionContext, options: VerifyRequestOptions) {
     const rpc = context.switchToRpc();
     const token = messageAccessToken(rpc.getContext<object>(), rpc.getData<unknown>());
     if (token === undefined && options.sessionRequired === false) return undefined;
-    const { session } = await this.credentials.verify(token, options.checkDatabase);
+    const { session: verified } = await this.credentials.verify(token, options);
+    const session = await this.withClaims(verified, options);
     const holder = rpc.getContext<object | undefined>();
     if (holder) setRequestSession(holder, session);
     return session;
@@ -403,7 +410,15 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     }
     this.registry.extend(connection, expiresAt);
     binding.token = accessToken;
+    // The new token's claims (payload, auth_time) are what later messages are checked against.
+    binding.session = session;
+    setRequestSession(binding.client, session);
     return expiresAt;
+  }
+
+  /** Claim validators of the route; no response to carry a refetched claim (see README). */
+  private withClaims(session: Session, { claims }: VerifyRequestOptions): Session | Promise<Session> {
+    return claims?.length ? this.claimValidation.enforce(session, claims) : session;
   }
 
   private unbind(binding: Binding): void {

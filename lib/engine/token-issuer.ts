@@ -127,9 +127,10 @@ function tokenClaimsOf(record: SessionRecord, generation: number, jwtPayload: un
     generation,
     jwtPayload,
     payloadVersion: record.payloadVersion,
-    authTime: Math.floor((record.authTime ?? record.createdAt) / SECOND),
   };
-  if (record.actor !== null) claims.actor = JSON.parse(record.actor) as { sub: string };
+  // auth_time is the user's own authentication: an impersonation has none, so it is never fresh.
+  if (record.actor === null) claims.authTime = Math.floor((record.authTime ?? record.createdAt) / SECOND);
+  else claims.actor = JSON.parse(record.actor) as { sub: string };
   return claims;
 }
 

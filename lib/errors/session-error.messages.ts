@@ -6,6 +6,8 @@ export const SessionErrorMessages = {
   antiCsrfMismatch: 'The anti-csrf token is missing or does not match the session.',
   refreshTokenInvalid: 'The refresh token is missing or invalid: sign in again.',
   sessionMissing: 'The session does not exist or has expired: sign in again.',
+  crossOriginUpgrade:
+    "The connection's session cookies came from a page of another origin: connect from the app's own origin, or send the access token (handshake auth, Bearer or session.refresh).",
   tokenTheft: 'A refresh token was used twice: the session has been revoked. Sign in again.',
   accessTokenWrongUser: 'The access token does not belong to the user of its session: sign in again.',
   databaseUnavailable: 'The session store is unavailable or too slow; nothing was changed.',

@@ -85,6 +85,7 @@ export function upgradeAccessToken(
   couldBeOwnToken: CouldBeOwnToken,
   names: SessionCookieNames,
   expiredStatus: number,
+  sameOriginOnly = false,
 ): string | undefined {
   if (!headers) return undefined;
   const credentials = readRequestCredentials({ method: 'GET', headers }, 'access', couldBeOwnToken, names);
@@ -93,10 +94,36 @@ export function upgradeAccessToken(
   if (credentials.idRefreshToken.value === undefined) {
     throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
   }
+  // A browser sends cookies with any page's WebSocket upgrade and no anti-csrf header can ride
+  // along: another origin's page would drive the socket as the user (cross-site WebSocket hijacking).
+  if (sameOriginOnly && !isSameOriginUpgrade(headers)) {
+    throw new SessionError(SessionError.UNAUTHORISED, Messages.crossOriginUpgrade);
+  }
   if (credentials.accessToken.conflicting || credentials.accessToken.value === undefined) {
     throw new SessionError(SessionError.TRY_REFRESH_TOKEN, Messages.accessTokenInvalid, {
       status: expiredStatus,
     });
   }
   return credentials.accessToken.value;
+}
+
+/**
+ * Whether an upgrade carrying cookies comes from the server's own origin: no `Origin` (not a
+ * browser) or an `Origin` whose host (and port) is the request's `Host`.
+ */
+export function isSameOriginUpgrade(headers: HttpRequestLike['headers']): boolean {
+  const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) as unknown;
+  const origin = first(headers.origin);
+  if (origin === undefined) return true;
+  const host = first(headers.host);
+  if (typeof origin !== 'string' || typeof host !== 'string') return false;
+  try {
+    const url = new URL(origin);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.host === new URL(`${url.protocol}//${host}`).host
+    );
+  } catch {
+    return false;
+  }
 }

@@ -97,7 +97,9 @@ export class RequestClaims {
   /** Sets the new access token on the response; answers the session info it carries. */
   deliver(response: HttpResponseLike, reissued: ReissuedSession, via: ClaimsTransport): SessionInfo {
     const { record, issued } = reissued;
-    this.transport.deliverAccessToken(response, issued.accessToken, record.expiresAt, via === 'header');
+    // A "remember me"-less session's cookie stays a browser-session cookie (no Expires).
+    const expires = record.persistent === false ? undefined : record.expiresAt;
+    this.transport.deliverAccessToken(response, issued.accessToken, expires, via === 'header');
     return issued.session;
   }
 }

@@ -136,13 +136,14 @@ export class SessionTransport {
 
   /**
    * Sets only a new access token of the current generation (a changed payload or `auth_time`): the
-   * `sAccessToken` cookie, expiring with the session like the one it replaces, or with
+   * `sAccessToken` cookie, expiring with the session like the one it replaces (`undefined`: a
+   * browser-session cookie), or with
    * `headerTransport` the `access-token` header. The refresh, idRefresh and anti-csrf tokens stay.
    */
   deliverAccessToken(
     response: HttpResponseLike,
     accessToken: IssuedToken,
-    sessionExpires: number,
+    sessionExpires: number | undefined,
     headerTransport: boolean,
   ): void {
     setHeader(response, 'Cache-Control', 'no-store');
@@ -151,7 +152,11 @@ export class SessionTransport {
       appendToListHeader(response, 'Access-Control-Expose-Headers', [ACCESS_TOKEN_HEADER]);
       return;
     }
-    const attributes = this.attributes('/', true, new Date(sessionExpires));
+    const attributes = this.attributes(
+      '/',
+      true,
+      sessionExpires === undefined ? undefined : new Date(sessionExpires),
+    );
     const others = headerValues(response, 'Set-Cookie').filter(
       (cookie) => cookie.slice(0, cookie.indexOf('=')) !== this.names.accessToken,
     );

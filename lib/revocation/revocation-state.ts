@@ -44,6 +44,8 @@ export class RevocationState {
   apply(entry: RevocationEntry, now: number): void {
     const until = now + this.lifetime;
     const value = entry.value ?? 0;
+    // A non-number would turn the kept minimum into NaN, which every token passes.
+    if (typeof value !== 'number' || Number.isNaN(value)) return;
     const map =
       entry.kind === 'session'
         ? this.sessions

@@ -315,7 +315,26 @@ export class RevocationMonitor {
     } catch {
       return;
     }
-    if (!Array.isArray(message.entries)) return;
-    for (const entry of message.entries) this.remember(entry, message.from !== this.instanceId);
+    if (message === null || typeof message !== 'object' || !Array.isArray(message.entries)) return;
+    // Whoever reaches the broker can publish here: only well-formed entries are applied.
+    for (const entry of message.entries as unknown[]) {
+      // Its log position is not taken from the bus: a forged one would make replays skip the log.
+      if (isBusEntry(entry)) this.remember({ ...entry, id: undefined }, message.from !== this.instanceId);
+    }
   }
+}
+
+/** An entry as an instance publishes it: a string subject, a whole non-negative value or none. */
+function isBusEntry(entry: unknown): entry is RevocationEntry {
+  if (entry === null || typeof entry !== 'object') return false;
+  const { kind, subject, value, reason, cause, id } = entry as Record<string, unknown>;
+  return (
+    typeof kind === 'string' &&
+    typeof subject === 'string' &&
+    subject !== '' &&
+    (value === undefined || value === null || (Number.isSafeInteger(value) && (value as number) >= 0)) &&
+    (reason === undefined || reason === null || typeof reason === 'string') &&
+    (cause === undefined || typeof cause === 'string') &&
+    (id === undefined || id === null || typeof id === 'number')
+  );
 }
