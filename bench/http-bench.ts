@@ -100,7 +100,13 @@ export async function runHttpBench(
       `${adapter} server start`,
     );
     const skipped = new Map<string, string>();
+    // BENCH_ROUTES=open,floor,session-get: only these routes (a shorter paired before/after run).
+    const only = process.env.BENCH_ROUTES?.split(',').map((id) => id.trim());
     for (const route of routes) {
+      if (only && !only.includes(route.id)) {
+        skipped.set(route.id, 'not in BENCH_ROUTES');
+        continue;
+      }
       const problem = await check(port, route);
       if (problem) {
         skipped.set(route.id, problem);

@@ -37,9 +37,7 @@ import { rememberMeOf } from './engine/session-limit.js';
 import { LoginStrategyRegistry } from './login/login-strategy.registry.js';
 import { ClaimValidation } from './claim-validation/claim-validation.js';
 import type { ClaimsOption } from './claim-validation/session-claims.js';
-
-/** How the credential that authenticated a request travelled. */
-type CredentialTransport = 'cookie' | 'header';
+import { authenticatedBy, setAuthenticatedBy, type CredentialTransport } from './http/authenticated-by.js';
 
 /** Per-request verification settings (from `@VerifySession()` or the `getSession` arguments). */
 export interface VerifyRequestOptions extends GetSessionOptions, ClaimsOption {
@@ -91,9 +89,6 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   private readonly operations: SessionOperations;
   /** Operations of a header-authenticated session: a header credential never clears cookies. */
   private readonly headerOperations: SessionOperations;
-  /** The transport of the credential each request was authenticated with. */
-  /** How each request's session was authenticated, keyed by the raw Node request (see `requestKey`). */
-  private readonly authenticatedBy = new WeakMap<object, CredentialTransport>();
   private refreshCookiePath: string | undefined;
   /** The engine's own-token check, bound once: it settles a Bearer value next to session cookies. */
   private readonly couldBeOwnToken: CouldBeOwnToken;
@@ -220,7 +215,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     strategy: string,
     credentials: unknown,
   ): Promise<ElevateOutcome> {
-    const via = this.authenticatedBy.get(requestKey(requestOf(res))) ?? 'cookie';
+    const via = authenticatedBy(requestKey(requestOf(res))) ?? 'cookie';
     return clearOnAuthError(this.transport, res, () =>
       this.claims.elevate(res, session, strategy, credentials, via),
     );
@@ -369,7 +364,7 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
    * into cookies only, never into headers page script could read.
    */
   private holdsCookieSession(request: HttpRequestLike): boolean {
-    const seen = this.authenticatedBy.get(requestKey(request));
+    const seen = authenticatedBy(requestKey(request));
     if (seen !== undefined) return seen === 'cookie';
     return (
       readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names).kind === 'cookies'
@@ -387,7 +382,8 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     response: HttpResponseLike,
     transport: CredentialTransport,
   ): Session {
-    this.authenticatedBy.set(requestKey(request), transport);
+    // Keyed by the raw Node request (see `requestKey`).
+    setAuthenticatedBy(requestKey(request), transport);
     const operations = transport === 'cookie' ? this.operations : this.headerOperations;
     return new RequestSession(info, response, operations);
   }

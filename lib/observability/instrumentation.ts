@@ -90,7 +90,7 @@ function requestOfResponse(response: unknown): unknown {
 }
 
 /** Runs `run` with the request context of `request` (IP, user agent, adapter, transport). */
-function withRequest<T>(context: SessionRequestContext, run: () => T): T {
+function runWithRequest<T>(context: SessionRequestContext, run: () => T): T {
   return sessionRequestContext.run(context, run);
 }
 
@@ -105,12 +105,20 @@ interface SessionOperationsShape {
  * transport and adapter and audit events carry IP and user agent: login, create, refresh, and the
  * data and sign-out calls of a request's `Session`. `verifyRequest` (the guard's hot path) is left alone.
  */
-export function instrumentService(service: SessionService, telemetry: SessionTelemetry): void {
+export function instrumentService(
+  service: SessionService,
+  telemetry: SessionTelemetry,
+  audited = true,
+): void {
   const login = (response: unknown) => {
     const request = requestOfResponse(response) as { headers?: Record<string, unknown> } | undefined;
     const transport = request?.headers?.['session-transport'] === 'header' ? 'header' : 'cookie';
     return requestContextOf(request, transport);
   };
+  // The request context feeds audit events and span attributes only: with neither, no
+  // AsyncLocalStorage (on Node 20 its first `run` makes every promise of the app dearer).
+  const withRequest = <T>(context: SessionRequestContext, run: () => T): T =>
+    audited || telemetry.tracing ? runWithRequest(context, run) : run();
   wrapMethod(service, 'createNewSession', (original, args) =>
     withRequest(login(args[0]), () => original(...args)),
   );

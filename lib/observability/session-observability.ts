@@ -81,7 +81,7 @@ export class SessionObservability implements OnModuleDestroy {
       return;
     }
     instrumentEngine(engine, telemetry);
-    instrumentService(service, telemetry);
+    instrumentService(service, telemetry, this.trail !== undefined);
     const stopEvents = events.observe((type, payload) => this.observe(type, payload));
     const { meter } = telemetry;
     const stopBus = meter ? observeRevocationBus(meter, events, () => engine.revocationStatus()) : undefined;

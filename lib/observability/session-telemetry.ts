@@ -166,6 +166,20 @@ export class SessionTelemetry {
     return this.api !== undefined;
   }
 
+  /**
+   * Whether an SDK has registered a tracer provider: until then the API's global proxy has no
+   * delegate and every span records nothing.
+   */
+  get tracing(): boolean {
+    const provider = this.api?.trace.getTracerProvider() as
+      { getDelegateTracer?: (name: string) => unknown } | undefined;
+    if (provider === undefined) return false;
+    return (
+      typeof provider.getDelegateTracer !== 'function' ||
+      provider.getDelegateTracer(TELEMETRY_SCOPE) !== undefined
+    );
+  }
+
   /** The meter of the library's scope, when the API is loaded (for the revocation bus's signals). */
   get meter(): Meter | undefined {
     return this.api?.metrics.getMeter(TELEMETRY_SCOPE);
@@ -207,9 +221,11 @@ export class SessionTelemetry {
     });
     const state: Operation = { span };
     const context = api.trace.setSpan(api.context.active(), span);
-    const running = api.context.with(context, () =>
-      this.operations.run(state, () => Promise.resolve().then(run)),
-    );
+    // No AsyncLocalStorage for a span that records nothing (no SDK registered, or sampled out):
+    // on Node 20 its first `run` installs promise hooks that make every promise of the app dearer.
+    const running = span.isRecording()
+      ? api.context.with(context, () => this.operations.run(state, () => Promise.resolve().then(run)))
+      : api.context.with(context, () => Promise.resolve().then(run));
     return running.then(
       (result) => {
         finish?.(span, result);

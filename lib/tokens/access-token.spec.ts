@@ -66,6 +66,35 @@ describe('accessTokenLength', () => {
   });
 });
 
+describe('signAccessToken with HS256', () => {
+  it("signs with node:crypto the exact bytes jose's CompactSign writes, and jose verifies them", async () => {
+    const signer = await signerOf('HS256');
+    expect(signer.hmacSecret).toBeDefined();
+    const viaJose = { ...signer, hmacSecret: undefined };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+        fc.jsonValue({ maxDepth: 3 }),
+        fc.option(fc.string({ unit: 'grapheme', maxLength: 20 }), { nil: undefined }),
+        async (userId, jwtPayload, issuer) => {
+          const claims = { userId, handle: 'a'.repeat(32), generation: 3, jwtPayload, payloadVersion: 1 };
+          const now = Date.now();
+          const options = { issuer, audience: issuer };
+          const token = await signAccessToken(signer, claims, now, now + 60_000, options);
+          expect(token).toBe(await signAccessToken(viaJose, claims, now, now + 60_000, options));
+          const verified = await verifyAccessToken(token, () => signer, now, {
+            ...options,
+            clockTolerance: 0,
+            maxLength: 1_000_000,
+          });
+          expect(verified?.claims.userId).toBe(userId);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
 describe('maxAccessTokenLength', () => {
   const domains = [undefined, 'example.com', 'a-rather-long-subdomain.of-a-long-registrable-domain.example'];
   const cases = domains.flatMap((domain) =>

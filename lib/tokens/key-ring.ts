@@ -1,5 +1,5 @@
 import { importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
-import { createPublicKey, webcrypto } from 'node:crypto';
+import { createPublicKey, createSecretKey, webcrypto, type KeyObject as SecretKeyObject } from 'node:crypto';
 import type { AccessTokenKey } from './access-token.js';
 
 /**
@@ -72,7 +72,7 @@ function publicJwkOf(jwk: JWK, kid: string, algorithm: string): JWK | undefined 
 async function importKeyPair(
   jwk: JWK,
   algorithm: string,
-): Promise<{ key: KeyMaterial; verifyKey: KeyMaterial }> {
+): Promise<{ key: KeyMaterial; verifyKey: KeyMaterial; hmacSecret?: SecretKeyObject }> {
   if (jwk.kty === 'oct') {
     // importJWK hands back raw bytes for HMAC, which jose would import again on every call.
     if (algorithm !== 'HS256' || typeof jwk.k !== 'string') throw new TypeError('not an HS256 key');
@@ -81,7 +81,8 @@ async function importKeyPair(
       'sign',
       'verify',
     ]);
-    return { key, verifyKey: key };
+    // Signing uses the synchronous node:crypto HMAC (same bytes); jose keeps verifying.
+    return { key, verifyKey: key, hmacSecret: createSecretKey(bytes) };
   }
   const key = await importJWK({ ...jwk, alg: algorithm }, algorithm);
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicPart } = jwk;
