@@ -15,7 +15,6 @@ import {
 import type {
   SessionClient,
   SessionClientOptions,
-  SignedOutEvent,
   SignedOutReason,
 } from './session-client.types.js';
 
