@@ -21,6 +21,8 @@ export const SESSION_CLOSED_EVENT = 'session.closed';
 export interface SocketIoSocketLike {
   handshake?: { auth?: Record<string, unknown>; headers?: Record<string, unknown> };
   disconnected?: boolean;
+  /** The Engine.IO connection under the socket. */
+  conn?: { readyState?: string };
   emit(event: string, ...args: unknown[]): unknown;
   on(event: string, listener: (...args: any[]) => void): unknown;
   disconnect(close?: boolean): unknown;
@@ -125,7 +127,11 @@ function socketIo(
   refresh: RefreshOver,
   onClose: () => void,
 ): ConnectionTransport {
-  socket.on('disconnect', onClose);
+  let ended = false;
+  socket.on('disconnect', () => {
+    ended = true;
+    onClose();
+  });
   socket.on(SESSION_REFRESH_EVENT, (data: { accessToken?: unknown } | undefined, ack?: unknown) => {
     const answer = (event: string, payload: object) =>
       typeof ack === 'function' ? ack(payload) : socket.emit(event, payload);
@@ -143,7 +149,9 @@ function socketIo(
       socket.emit(SESSION_CLOSED_EVENT, { code, reason });
       socket.disconnect();
     },
-    closed: () => socket.disconnected === true,
+    // `disconnected` is also true while a middleware checks the handshake (not connected yet): the
+    // socket ended only once it emitted `disconnect` or its Engine.IO connection is gone.
+    closed: () => ended || (socket.disconnected === true && socket.conn?.readyState !== 'open'),
   };
 }
 

@@ -356,7 +356,8 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
     binding.transport = bindTransport(
       client,
       request,
-      (accessToken) => this.refreshOver(binding, accessToken),
+      // The binding later messages read is the one replaced, before the answer is sent.
+      (accessToken) => this.refreshOver(this.bindings.get(client) ?? binding, accessToken),
       () => this.unbind(binding),
     );
     return binding.transport;
