@@ -70,6 +70,9 @@ describe.each<[AdapterKind, string]>([
   });
   afterEach(async () => {
     for (const client of clients.splice(0)) await client.dispose();
+    // The server ends a disposed client's subscription a moment later: start each test with none,
+    // so that live(n) counts this test's subscriptions only.
+    while (notes.count > 0) await sleep(10);
   });
   afterAll(async () => {
     await http?.close();
