@@ -45,6 +45,7 @@ class RevocationBenchController {
     return { user };
   }
 
+  @UseGuards(SessionGuard)
   @VerifySession({ checkDatabase: true })
   @Get('session-db')
   sessionDb(@Session('userId') user: string) {
