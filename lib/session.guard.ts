@@ -9,7 +9,7 @@ import {
   type VerifySessionOptions,
 } from './session.decorators.js';
 import { SessionService } from './session.service.js';
-import { withControllerClaims } from './claim-validation/route-claims.js';
+import { mergeVerifyOptions } from './claim-validation/route-claims.js';
 import { SessionConnections } from './connections/session-connections.js';
 
 interface RouteSettings {
@@ -79,7 +79,7 @@ export class SessionGuard implements CanActivate {
       const targets = [handler, controller];
       settings = {
         isPublic: this.reflector.getAllAndOverride<boolean>(PUBLIC_ACCESS_METADATA, targets) === true,
-        verifyOptions: withControllerClaims(
+        verifyOptions: mergeVerifyOptions(
           this.reflector.getAllAndOverride<VerifySessionOptions>(VERIFY_SESSION_METADATA, targets) ?? {},
           this.reflector.get<VerifySessionOptions | undefined>(VERIFY_SESSION_METADATA, controller),
         ),

@@ -1,14 +1,16 @@
 import type { VerifySessionOptions } from '../session.decorators.js';
 
 /**
- * A route's `@VerifySession()` options (the route's, else the controller's) with the controller's
- * claims added: a route's own options never drop a claim its controller requires.
+ * A route's `@VerifySession()` options over its controller's, key by key: what the route sets wins,
+ * what it leaves out comes from the controller (a route's `checkDatabase` never drops the
+ * controller's `allowImpersonation: false` or `fresh`), and the controller's claims are kept
+ * before the route's own.
  */
-export function withControllerClaims(
+export function mergeVerifyOptions(
   route: VerifySessionOptions,
   controller: VerifySessionOptions | undefined,
 ): VerifySessionOptions {
-  const inherited = controller?.claims;
-  if (!inherited?.length || route === controller) return route;
-  return { ...route, claims: [...inherited, ...(route.claims ?? [])] };
+  if (!controller || route === controller) return route;
+  const claims = [...(controller.claims ?? []), ...(route.claims ?? [])];
+  return { ...controller, ...route, ...(claims.length > 0 && { claims }) };
 }

@@ -125,3 +125,15 @@ export class ClaimsController {
     return { count: await this.sessions.revokeOtherSessions(session) };
   }
 }
+
+/** Admin routes: the controller refuses impersonations; a route's own options must not drop that. */
+@UseGuards(SessionGuard)
+@VerifySession({ allowImpersonation: false })
+@Controller('admin-area')
+export class AdminAreaController {
+  @VerifySession({ checkDatabase: true })
+  @Get('strict')
+  strict(@Session('userId') userId: string | number) {
+    return { userId };
+  }
+}

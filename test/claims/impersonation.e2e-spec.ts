@@ -10,7 +10,7 @@ import {
   type ImpersonationStartedEvent,
   type SessionRevokedEvent,
 } from '../../lib/index.js';
-import { ClaimsController, StepUpStrategy } from './claims.fixtures.js';
+import { AdminAreaController, ClaimsController, StepUpStrategy } from './claims.fixtures.js';
 
 /** The claims of a JWT, unverified (the test reads what the token says). */
 function claimsOf(token: string): Record<string, unknown> {
@@ -51,7 +51,7 @@ describe.each(ADAPTERS)('impersonation over HTTP on %s', (adapter) => {
     http = await createHttpApp({
       adapter,
       database: db.options,
-      controllers: [ClaimsController],
+      controllers: [ClaimsController, AdminAreaController],
       providers: [StepUpStrategy],
       options: { cleanupInterval: 0 },
     });
@@ -123,6 +123,17 @@ describe.each(ADAPTERS)('impersonation over HTTP on %s', (adapter) => {
     // The target's own session is untouched.
     await http.request.get('/claims/strict-me').set('Cookie', targetJar.header()).expect(200);
     await http.request.get('/claims/strict-me').set('Cookie', jar.header()).expect(200);
+  });
+
+  it("keeps a controller's allowImpersonation: false on a route with options of its own", async () => {
+    const target = await http.request.post('/login').send({ userId: 'cust-11' }).expect(200);
+    await http.request
+      .get('/admin-area/strict')
+      .set('Cookie', new CookieJar().store(target).header())
+      .expect(200);
+    const { jar } = await impersonate('cust-11');
+    const refused = await http.request.get('/admin-area/strict').set('Cookie', jar.header()).expect(403);
+    expect(refused.body).toMatchObject({ statusCode: 403, type: 'IMPERSONATION_NOT_ALLOWED' });
   });
 
   it('never outlives its ttl, whatever the refreshes; its end is reported once', async () => {
