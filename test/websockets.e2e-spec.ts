@@ -1,52 +1,16 @@
-import type { AddressInfo } from 'node:net';
-import { IoAdapter } from '@nestjs/platform-socket.io';
-import { WsAdapter } from '@nestjs/platform-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ANTI_CSRF_HEADER, SessionConnections, SessionEngine } from '../lib/index.js';
+import { describe, expect, it } from 'vitest';
+import { ANTI_CSRF_HEADER } from '../lib/index.js';
 import { SessionGateway } from './fixtures/contexts.fixtures.js';
 import { CookieJar } from './support/cookies.js';
-import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { createHttpApp, type HttpApp } from './support/http-app.js';
-import { connect, sleep, type SocketKind, type TestSocket } from './support/socket-clients.js';
+import { sleep, type SocketKind } from './support/socket-clients.js';
+import { useGatewayApp } from './support/gateway-app.js';
 
 describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s adapter', (kind) => {
-  let db: TestDatabase;
-  let http: HttpApp;
-  let engine: SessionEngine;
-  let connections: SessionConnections;
-  let port: number;
-  const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    http = await createHttpApp({
-      adapter: 'express',
-      database: db.options,
-      options: { accessToken: { validity: 60, clockTolerance: 0 } },
-      providers: [SessionGateway],
-      configure: (app) => app.useWebSocketAdapter(kind === 'ws' ? new WsAdapter(app) : new IoAdapter(app)),
-    });
-    await http.app.listen(0, '127.0.0.1');
-    port = (http.app.getHttpServer().address() as AddressInfo).port;
-    engine = http.app.get(SessionEngine);
-    connections = http.app.get(SessionConnections);
-  });
-  afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await http?.close();
-    await db?.drop();
-  });
-
-  function open(credentials: Parameters<typeof connect>[2]): TestSocket {
-    const socket = connect(kind, port, credentials);
-    sockets.push(socket);
-    return socket;
-  }
+  const ctx = useGatewayApp({ adapter: 'express', kind, providers: [SessionGateway] });
+  const open = ctx.open;
 
   async function signIn(userId: string, accessTokenValidity?: number) {
-    return engine.createNewSession(userId, {}, {}, { accessTokenValidity });
+    return ctx.engine.createNewSession(userId, {}, {}, { accessTokenValidity });
   }
 
   it('accepts a handshake with an access token and answers a guarded message with @Session()', async () => {
@@ -57,7 +21,7 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
   });
 
   it('accepts a handshake carrying the session cookies of a browser', async () => {
-    const login = await http.request.post('/login').send({ userId: 'bob' }).expect(200);
+    const login = await ctx.http.request.post('/login').send({ userId: 'bob' }).expect(200);
     expect(login.headers[ANTI_CSRF_HEADER]).toBeDefined();
     const socket = open({ headers: { cookie: new CookieJar().store(login).header() } });
     await socket.opened;
@@ -73,11 +37,11 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     } else {
       expect(await socket.closed).toEqual({ code: 4401, reason: 'TRY_REFRESH_TOKEN' });
     }
-    expect(connections.size).toBe(0);
+    expect(ctx.connections.size).toBe(0);
   });
 
   it('refuses a session cookie without sIdRefreshToken: UNAUTHORISED', async () => {
-    const login = await http.request.post('/login').send({ userId: 'dan' }).expect(200);
+    const login = await ctx.http.request.post('/login').send({ userId: 'dan' }).expect(200);
     const cookie = new CookieJar().store(login).without('sIdRefreshToken').header();
     const socket = open({ headers: { cookie } });
     if (kind === 'socket.io') {
@@ -94,10 +58,10 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     const bystander = open({ accessToken: other.accessToken.value });
     await Promise.all([socket.opened, bystander.opened]);
     await Promise.all([socket.request('whoami'), bystander.request('whoami')]);
-    const before = connections.size;
-    await engine.revokeSessionUsingSessionHandle(created.session.handle);
+    const before = ctx.connections.size;
+    await ctx.engine.revokeSessionUsingSessionHandle(created.session.handle);
     // Closed on this instance by the time the revocation returns (well within the 1 s bound).
-    expect(connections.size).toBe(before - 1);
+    expect(ctx.connections.size).toBe(before - 1);
     expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: revoked' });
     expect(await bystander.request('whoami')).toMatchObject({ userId: 'erin' });
   });
@@ -109,10 +73,10 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     const otherSocket = open({ accessToken: other.accessToken.value });
     await Promise.all([keptSocket.opened, otherSocket.opened]);
     await Promise.all([keptSocket.request('whoami'), otherSocket.request('whoami')]);
-    await engine.revokeOtherSessions('frank', kept.session.handle);
+    await ctx.engine.revokeOtherSessions('frank', kept.session.handle);
     expect(await otherSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: others-revoked' });
     expect(await keptSocket.request('whoami')).toMatchObject({ userId: 'frank' });
-    await engine.revokeAllSessionsForUser('frank');
+    await ctx.engine.revokeAllSessionsForUser('frank');
     expect(await keptSocket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: signed-out-everywhere' });
   });
 
@@ -121,14 +85,14 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     const socket = open({ accessToken: created.accessToken.value });
     await socket.opened;
     await socket.request('whoami');
-    await engine.refreshSession(created.refreshToken.value);
-    http.clock.advance(11); // past the grace period: the old refresh token is now a stolen one
+    await ctx.engine.refreshSession(created.refreshToken.value);
+    ctx.http.clock.advance(11); // past the grace period: the old refresh token is now a stolen one
     try {
-      await expect(engine.refreshSession(created.refreshToken.value)).rejects.toMatchObject({
+      await expect(ctx.engine.refreshSession(created.refreshToken.value)).rejects.toMatchObject({
         type: 'UNAUTHORISED_AND_TOKEN_THEFT_DETECTED',
       });
     } finally {
-      http.clock.advance(-11);
+      ctx.http.clock.advance(-11);
     }
     expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: theft' });
   });
@@ -138,7 +102,7 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     const socket = open({ accessToken: created.accessToken.value });
     await socket.opened;
     await socket.request('whoami'); // bound once a guarded message is answered (ws opens first)
-    expect(connections.closeSessions({ userId: 'gina', reason: 'admin' })).toBe(1);
+    expect(ctx.connections.closeSessions({ userId: 'gina', reason: 'admin' })).toBe(1);
     expect(await socket.closed).toEqual({ code: 4403, reason: 'UNAUTHORISED: admin' });
   });
 
@@ -147,7 +111,7 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     const socket = open({ accessToken: created.accessToken.value });
     await socket.opened;
     expect(await socket.closed).toEqual({ code: 4401, reason: 'TRY_REFRESH_TOKEN' });
-    expect(connections.size).toBe(0);
+    expect(ctx.connections.size).toBe(0);
   });
 
   it('stays open past the expiry when a refreshed access token is sent over it', async () => {
@@ -155,11 +119,11 @@ describe.each<SocketKind>(['socket.io', 'ws'])('WebSocket gateway with the %s ad
     const created = await signIn('ivy', 2);
     const socket = open({ accessToken: created.accessToken.value });
     await socket.opened;
-    const deadline = start + (created.accessToken.expires - http.clock.now());
+    const deadline = start + (created.accessToken.expires - ctx.http.clock.now());
     // Shortly before the first token expires, the client refreshes and sends the new token.
     await sleep(deadline - Date.now() - 400);
-    http.clock.advance((Date.now() - start) / 1000);
-    const refreshed = await engine.refreshSession(created.refreshToken.value);
+    ctx.http.clock.advance((Date.now() - start) / 1000);
+    const refreshed = await ctx.engine.refreshSession(created.refreshToken.value);
     const answer = await socket.request('session.refresh', { accessToken: refreshed.newAccessToken.value });
     expect(answer).toEqual({ expiresAt: refreshed.newAccessToken.expires });
     expect(answer.expiresAt).toBeGreaterThan(created.accessToken.expires);

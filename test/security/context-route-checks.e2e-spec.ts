@@ -1,26 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { UseGuards } from '@nestjs/common';
-import { IoAdapter } from '@nestjs/platform-socket.io';
-import { WsAdapter } from '@nestjs/platform-ws';
 import {
   SubscribeMessage,
   WebSocketGateway,
   type OnGatewayConnection,
   type OnGatewayInit,
 } from '@nestjs/websockets';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Session,
-  SessionClaims,
-  SessionConnections,
-  SessionEngine,
-  SessionGuard,
-  VerifySession,
-} from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { createHttpApp, type HttpApp } from '../support/http-app.js';
-import { connect, type SocketKind, type TestSocket } from '../support/socket-clients.js';
+import { describe, expect, it } from 'vitest';
+import { Session, SessionClaims, SessionConnections, SessionGuard, VerifySession } from '../../lib/index.js';
+import { type SocketKind, type TestSocket } from '../support/socket-clients.js';
+import { useGatewayApp } from '../support/gateway-app.js';
 
 // A gateway handler's @VerifySession({ allowImpersonation, fresh, claims }) must hold over a socket
 // as on HTTP: an impersonating admin, a stale sign-in or a user without the claim is refused.
@@ -70,43 +59,17 @@ const cases = (['express', 'fastify'] as const).flatMap((adapter) =>
 );
 
 describe.each(cases)('gateway route checks on %s with %s', (adapter, kind) => {
-  let db: TestDatabase;
-  let http: HttpApp;
-  let engine: SessionEngine;
-  let port: number;
-  const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    http = await createHttpApp({
-      adapter,
-      database: db.options,
-      options: { accessToken: { validity: 600, clockTolerance: 0 } },
-      providers: [CheckedGateway],
-      configure: (app) => app.useWebSocketAdapter(kind === 'ws' ? new WsAdapter(app) : new IoAdapter(app)),
-    });
-    await http.app.listen(0, '127.0.0.1');
-    port = (http.app.getHttpServer().address() as AddressInfo).port;
-    engine = http.app.get(SessionEngine);
-  });
-  afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await http?.close();
-    await db?.drop();
-  });
+  const ctx = useGatewayApp({ adapter, kind, providers: [CheckedGateway], validity: 600 });
 
   async function open(accessToken: string): Promise<TestSocket> {
-    const socket = connect(kind, port, { accessToken });
-    sockets.push(socket);
+    const socket = ctx.open({ accessToken });
     await socket.opened;
     await socket.request('whoami'); // bound (ws opens before its handshake is checked)
     return socket;
   }
 
   it('refuses an impersonation on an allowImpersonation: false handler', async () => {
-    const created = await engine.createNewSession(
+    const created = await ctx.engine.createNewSession(
       'customer',
       { role: 'admin' },
       {},
@@ -122,28 +85,28 @@ describe.each(cases)('gateway route checks on %s with %s', (adapter, kind) => {
   });
 
   it('refuses a session signed in longer ago than fresh allows', async () => {
-    const created = await engine.createNewSession('dora', { role: 'admin' });
+    const created = await ctx.engine.createNewSession('dora', { role: 'admin' });
     const socket = await open(created.accessToken.value);
     expect(await socket.request('fresh')).toMatchObject({ ran: 'fresh' });
-    http.clock.advance(301); // the access token (validity 600 s) is still good
+    ctx.http.clock.advance(301); // the access token (validity 600 s) is still good
     try {
       expect(await socket.request('fresh')).toMatchObject({ status: 'error', type: 'SESSION_NOT_FRESH' });
     } finally {
-      http.clock.advance(-301);
+      ctx.http.clock.advance(-301);
     }
   });
 
   it('refuses a user without the claim, and follows the payload of a token refreshed over the socket', async () => {
-    const user = await engine.createNewSession('eve', { role: 'user' });
+    const user = await ctx.engine.createNewSession('eve', { role: 'user' });
     const socket = await open(user.accessToken.value);
     expect(await socket.request('admin')).toMatchObject({ status: 'error', type: 'INVALID_CLAIM' });
 
-    const admin = await engine.createNewSession('frank', { role: 'admin' });
+    const admin = await ctx.engine.createNewSession('frank', { role: 'admin' });
     const adminSocket = await open(admin.accessToken.value);
     expect(await adminSocket.request('admin')).toMatchObject({ ran: 'admin', userId: 'frank' });
     // Demoted: the next token of the session carries the new payload, and the socket follows it.
-    await engine.mergeIntoAccessTokenPayload(admin.session.handle, { role: 'user' });
-    const refreshed = await engine.refreshSession(admin.refreshToken.value);
+    await ctx.engine.mergeIntoAccessTokenPayload(admin.session.handle, { role: 'user' });
+    const refreshed = await ctx.engine.refreshSession(admin.refreshToken.value);
     expect(
       await adminSocket.request('session.refresh', { accessToken: refreshed.newAccessToken.value }),
     ).toEqual({ expiresAt: expect.any(Number) });
