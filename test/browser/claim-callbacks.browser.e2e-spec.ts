@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import ts from 'typescript';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type {
   ClaimValidationError,
@@ -12,21 +9,11 @@ import { Controller, Get, UseGuards } from '@nestjs/common';
 import { SessionGuard, VerifySession } from '../../lib/index.js';
 import { ClaimRoutesController } from '../fixtures/claims.fixtures.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
+import { clientModule } from '../support/client-page.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const canRun = chromiumAvailable();
-
-/** The client and the wire contract it imports, served at their place in the package's layout. */
-const modules = new Map(
-  ['client/session-client', 'http/wire'].map((file) => [
-    `/assets/${file}.js`,
-    ts.transpileModule(readFileSync(join(ROOT, 'lib', `${file}.ts`), 'utf8'), {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
-    }).outputText,
-  ]),
-);
 
 /** A route that needs a sign-in less than 300 s ago. */
 @UseGuards(SessionGuard)
@@ -93,7 +80,7 @@ describe.runIf(canRun)('browser client callbacks for 403 answers in Chromium', (
       await context.route(`${base}/assets/**`, (route) => {
         const path = new URL(route.request().url()).pathname;
         if (path === '/assets/page.html') return route.fulfill({ body: PAGE_HTML, contentType: 'text/html' });
-        const body = modules.get(path);
+        const body = clientModule(path, '/assets');
         return body === undefined
           ? route.fulfill({ status: 404 })
           : route.fulfill({ body, contentType: 'text/javascript' });

@@ -1,16 +1,14 @@
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { Controller, Get, Header, Param } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { Browser, Page } from 'playwright-core';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublicAccess, SessionEngine, SessionEvents } from '../../lib/index.js';
 import { CodeFirstResolver } from '../fixtures/contexts.fixtures.js';
 
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
+import { clientModule } from '../support/client-page.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { createHttpApp, type HttpApp } from '../support/http-app.js';
 
@@ -20,18 +18,7 @@ interface GraphqlBody {
   errors?: { extensions?: { code?: string } }[];
 }
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const canRun = chromiumAvailable();
-
-/** The client and the wire contract it imports, at their place in the package's layout. */
-const modules = new Map(
-  ['client/session-client', 'http/wire'].map((file) => [
-    file.replace('/', '--'),
-    ts.transpileModule(readFileSync(join(ROOT, 'lib', `${file}.ts`), 'utf8'), {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
-    }).outputText,
-  ]),
-);
 
 /** Serves the test page and the client modules from the API's own origin. */
 @PublicAccess()
@@ -51,7 +38,7 @@ class PageController {
   @Get(':folder/:file')
   @Header('content-type', 'text/javascript')
   module(@Param('folder') folder: string, @Param('file') file: string): string {
-    return modules.get(`${folder}--${file.replace(/\.js$/, '')}`) ?? '';
+    return clientModule(`/${folder}/${file}`) ?? '';
   }
 }
 

@@ -1,17 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionClient, SessionClientOptions, SignedOutEvent } from '../../lib/client/session-client.js';
 import { REFRESH_TOKEN_COOKIE } from '../../lib/index.js';
 import { RevocationController } from '../fixtures/revocation.fixtures.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
+import { serveClientModule } from '../support/client-page.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const canRun = chromiumAvailable();
 const IDLE_SECONDS = 3600;
 
@@ -21,15 +18,6 @@ interface TestPage {
   client: SessionClient;
   signedOut: SignedOutEvent[];
 }
-
-const pageModules = new Map(
-  ['client/session-client', 'http/wire'].map((file) => [
-    `/${file}.js`,
-    ts.transpileModule(readFileSync(join(ROOT, 'lib', `${file}.ts`), 'utf8'), {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
-    }).outputText,
-  ]),
-);
 
 const PAGE_HTML = `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module">
@@ -53,9 +41,7 @@ describe.runIf(canRun).each(ADAPTERS)(
     function dispatch(request: IncomingMessage, response: ServerResponse): void {
       const path = request.url ?? '/';
       if (path === '/') return void response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE_HTML);
-      if (pageModules.has(path)) {
-        return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(pageModules.get(path));
-      }
+      if (serveClientModule(path, response)) return;
       const instance = http.app.getHttpAdapter().getInstance();
       if (adapter === 'fastify') instance.server.emit('request', request, response);
       else instance(request, response);

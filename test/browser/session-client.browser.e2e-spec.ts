@@ -1,16 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
+import { serveClientModule } from '../support/client-page.js';
 import type { SessionClient, SessionClientOptions } from '../../lib/client/session-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { ADAPTERS, createHttpApp, type HttpApp } from '../support/http-app.js';
 import { ANTI_CSRF_HEADER, ID_REFRESH_TOKEN_HEADER } from '../../lib/http/wire.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const canRun = chromiumAvailable();
 
 /**
@@ -46,16 +43,6 @@ interface TestPage {
   client: SessionClient;
   signedOut: string[];
 }
-
-/** The client and the wire contract it imports, served at their place in the package's layout. */
-const pageModules = new Map(
-  ['client/session-client', 'http/wire'].map((file) => [
-    `/${file}.js`,
-    ts.transpileModule(readFileSync(join(ROOT, 'lib', `${file}.ts`), 'utf8'), {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
-    }).outputText,
-  ]),
-);
 
 /** The test page of `origin`; `head` may add a `<base>`, which the absolute import ignores. */
 const pageHtml = (origin: string, head = '') => `<!doctype html><html><head><meta charset="utf-8">
@@ -122,9 +109,7 @@ describe.runIf(canRun).each(ADAPTERS)('the browser client in Chromium, API on %s
       const head = `<base href="${FOREIGN[0]}/">`;
       return void response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml(origin, head));
     }
-    if ((origin === PAGE || origin === local) && pageModules.has(path)) {
-      return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(pageModules.get(path));
-    }
+    if ((origin === PAGE || origin === local) && serveClientModule(path, response)) return;
     if (origin === PAGE && path.startsWith('/hop?')) {
       const query = new URL(path, origin).searchParams;
       return void response
