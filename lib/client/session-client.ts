@@ -12,11 +12,7 @@ import {
   SESSION_NOT_FRESH,
   type ClaimValidationError,
 } from '../http/wire.js';
-import type {
-  SessionClient,
-  SessionClientOptions,
-  SignedOutReason,
-} from './session-client.types.js';
+import type { SessionClient, SessionClientOptions, SignedOutReason } from './session-client.types.js';
 
 export type { ClaimValidationError } from '../http/wire.js';
 
