@@ -93,7 +93,11 @@ describe('mergeIntoAccessTokenPayload on any patch (SQLite)', () => {
           expect(new Set(Object.keys(after.payload))).toEqual(expectedKeys);
           for (const name of expectedKeys) {
             const patched = entries.find(([entry]) => entry === name);
-            expect(after.payload[name]).toEqual(patched ? patched[1] : before.payload[name]);
+            // Values are stored as JSON, which writes -0 as 0.
+            const expected = patched
+              ? (JSON.parse(JSON.stringify(patched[1])) as unknown)
+              : before.payload[name];
+            expect(after.payload[name]).toEqual(expected);
           }
           // The merged payload reaches the next access token.
           const refreshed = await engine.refreshSession(created.refreshToken.value);
