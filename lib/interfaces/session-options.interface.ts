@@ -192,7 +192,8 @@ export interface SessionModuleOptions {
    */
   maxSessionsPerUser?: number;
   /**
-   * At the cap: revoke the oldest session, the least recently active (last refresh), or refuse the
+   * At the cap: revoke the oldest session, the least recently active (by `lastActiveAt`: its last
+   * refresh or `checkDatabase` request; its last refresh when metadata is off), or refuse the
    * sign-in with `SessionLimitError` (403 `SESSION_LIMIT_REACHED`, nothing written). Revoked
    * sessions get the reason `'limit'`.
    * @default 'revoke-oldest'
