@@ -4,6 +4,7 @@ import type {
   TrustedOrigins,
 } from '../interfaces/session-options.interface.js';
 import type { HttpRequestLike } from './http-adapter.js';
+import { bareOrigin } from './wire.js';
 
 // Which page origins may open a connection authenticated by the session cookies: the server's own,
 // and those the app lists in `trustedOrigins`. One rule for socket.io, `ws` and graphql-ws upgrades.
@@ -13,31 +14,6 @@ export const NO_TRUSTED_ORIGINS: ResolvedTrustedOrigins = Object.freeze({
   origins: Object.freeze([]) as readonly string[],
   checks: Object.freeze([]) as readonly TrustedOriginCheck[],
 });
-
-/**
- * The serialised origin (RFC 6454 §6.1) of an `http:`/`https:` URL that is nothing but an origin
- * (`scheme://host[:port]`, an optional lone `/`): lower-case scheme and host, punycode, no default
- * port. `undefined` for anything else: `null`, other schemes, a path, query, fragment or user info.
- */
-export function normaliseOrigin(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.includes('*')) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  const bare =
-    (url.protocol === 'http:' || url.protocol === 'https:') &&
-    url.username === '' &&
-    url.password === '' &&
-    url.pathname === '/' &&
-    url.search === '' &&
-    url.hash === '' &&
-    // `new URL` drops a bare `?` or `#`, and turns `/./` or `/x/..` into `/`.
-    /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(value);
-  return bare ? url.origin : undefined;
-}
 
 /**
  * Checks the `trustedOrigins` option and normalises its exact origins.
@@ -62,7 +38,7 @@ export function resolveTrustedOrigins(
       checks.push(entry as TrustedOriginCheck);
       continue;
     }
-    const origin = normaliseOrigin(entry);
+    const origin = bareOrigin(entry);
     if (origin === undefined) throw configError(badEntry(`trustedOrigins[${index}]`, entry));
     origins.add(origin);
   }
@@ -107,7 +83,7 @@ export function isAllowedUpgradeOrigin(
   const origin = first(headers.origin);
   if (origin === undefined) return true;
   if (isSameOriginUpgrade(headers)) return true;
-  const normalised = normaliseOrigin(origin);
+  const normalised = bareOrigin(origin);
   if (normalised === undefined) return false;
   return trusted.origins.includes(normalised) || trusted.checks.some((check) => check(normalised) === true);
 }
