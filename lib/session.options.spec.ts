@@ -74,6 +74,16 @@ describe('resolveSessionOptions', () => {
     );
   });
 
+  it('normalises trustedOrigins; an empty list is harmless with antiCsrf none', () => {
+    expect(
+      resolveSessionOptions({ secret, trustedOrigins: ['HTTPS://App.Example.com:443'] }).trustedOrigins,
+    ).toEqual({ origins: ['https://app.example.com'], checks: [] });
+    expect(resolveSessionOptions({ secret, trustedOrigins: [], antiCsrf: 'none' }).trustedOrigins).toEqual({
+      origins: [],
+      checks: [],
+    });
+  });
+
   it.each([
     [{ refreshToken: { gracePeriod: 61 } }, /gracePeriod must be between 1 and 60/],
     [{ refreshToken: { gracePeriod: 0 } }, /gracePeriod/],
@@ -101,6 +111,12 @@ describe('resolveSessionOptions', () => {
     [{ cleanupBatchPause: -1 }, /cleanupBatchPause must be a non-negative number of seconds/],
     [{ databaseTimeout: 6 }, /databaseTimeout \(6 s\) must be at most half of refreshToken.gracePeriod/],
     [{ databaseTimeout: 0 }, /databaseTimeout must be a positive/],
+    [{ trustedOrigins: ['*'] }, /trustedOrigins\[0\] is '\*'.*cross-site WebSocket hijacking/s],
+    [{ trustedOrigins: ['https://app.example.com/app'] }, /trustedOrigins\[0\] must be an origin/],
+    [
+      { trustedOrigins: ['https://app.example.com'], antiCsrf: 'none' as const },
+      /trustedOrigins has no effect with antiCsrf 'none'/,
+    ],
   ])('refuses %j with a message that says how to fix it', (options, message) => {
     expect(startupError(options as Partial<SessionModuleOptions>).message).toMatch(message);
   });

@@ -8,6 +8,7 @@ import type {
   ResolvedSessionOptions,
   SessionModuleOptions,
 } from './interfaces/session-options.interface.js';
+import { NO_TRUSTED_ORIGINS, resolveTrustedOrigins } from './http/trusted-origins.js';
 import { resolveRevocationOptions } from './revocation/revocation.options.js';
 
 /** The defaults every option falls back to (durations in seconds). */
@@ -27,6 +28,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<ResolvedSessionOptions, 'secret' | 'd
   },
   cookie: { secure: true, sameSite: 'lax', namePrefix: '' },
   antiCsrf: 'token',
+  trustedOrigins: NO_TRUSTED_ORIGINS,
   sessionExpiredStatusCode: 401,
   cleanupInterval: 3600,
   sessionMetadata: { ip: 'truncated' },
@@ -109,6 +111,7 @@ export function resolveSessionOptions(
     refreshToken: { ...defaults.refreshToken, path: routePath, ...options.refreshToken },
     cookie: { ...defaults.cookie, ...options.cookie },
     antiCsrf: options.antiCsrf ?? defaults.antiCsrf,
+    trustedOrigins: resolveTrustedOrigins(options.trustedOrigins, configError),
     sessionExpiredStatusCode: options.sessionExpiredStatusCode ?? defaults.sessionExpiredStatusCode,
     cleanupInterval: options.cleanupInterval ?? defaults.cleanupInterval,
     cleanupBatchSize: options.cleanupBatchSize ?? defaults.cleanupBatchSize,
@@ -225,6 +228,13 @@ function validate(options: ResolvedSessionOptions, routePath: string): void {
   if (cookie.sameSite === 'none' && options.antiCsrf === 'none') {
     throw configError(
       "cookie.sameSite 'none' sends cookies on cross-site requests: set antiCsrf to 'token' or 'custom-header'.",
+    );
+  }
+  const { origins, checks } = options.trustedOrigins;
+  if (options.antiCsrf === 'none' && origins.length + checks.length > 0) {
+    throw configError(
+      "trustedOrigins has no effect with antiCsrf 'none', which leaves every origin to the app: remove " +
+        "trustedOrigins, or set antiCsrf to 'token' or 'custom-header' so only trusted origins may use the cookies.",
     );
   }
   const status = options.sessionExpiredStatusCode;

@@ -60,7 +60,10 @@ describe.each<[AdapterKind, string]>([
     http = await createHttpApp({
       adapter,
       database: db.options,
-      options: { accessToken: { validity: 60, clockTolerance: 0 } },
+      options: {
+        accessToken: { validity: 60, clockTolerance: 0 },
+        trustedOrigins: ['https://app.example.com'],
+      },
       imports: [graphqlModule(adapter)],
       providers: [CodeFirstResolver],
     });
@@ -79,8 +82,11 @@ describe.each<[AdapterKind, string]>([
     await db?.drop();
   });
 
-  function subscribe(options: { accessToken?: string; cookie?: string }): Subscriber {
-    const headers = options.cookie === undefined ? {} : { cookie: options.cookie };
+  function subscribe(options: { accessToken?: string; cookie?: string; origin?: string }): Subscriber {
+    const headers = {
+      ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+    };
     let closed!: (event: { code: number; reason: string }) => void;
     const client = createClient({
       url,
@@ -137,6 +143,22 @@ describe.each<[AdapterKind, string]>([
     notes.publish('hello bob');
     while (subscriber.received.length === 0) await sleep(10);
     expect(subscriber.received).toEqual(['hello bob']);
+  });
+
+  it('authenticates by the session cookies of an upgrade from a trusted origin (trustedOrigins)', async () => {
+    const login = await http.request.post('/login').send({ userId: 'grace' }).expect(200);
+    const cookie = new CookieJar().store(login).header();
+    subscribe({ cookie, origin: 'https://APP.example.com:443' });
+    await live(1);
+    expect(subscribers).toContain('grace');
+  });
+
+  it('refuses the session cookies of an upgrade from an untrusted origin: closed with 4403 UNAUTHORISED', async () => {
+    const login = await http.request.post('/login').send({ userId: 'victim' }).expect(200);
+    const cookie = new CookieJar().store(login).header();
+    const subscriber = subscribe({ cookie, origin: 'https://app.example.com:8443' });
+    expect(await subscriber.closed).toMatchObject({ code: 4403, reason: 'UNAUTHORISED' });
+    expect(notes.count).toBe(0);
   });
 
   it('refuses a connection without a session: closed with 4403 UNAUTHORISED', async () => {

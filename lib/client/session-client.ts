@@ -2,6 +2,7 @@
 // It imports only the wire contract (`../http/wire.ts`, itself import-free), nothing of the server.
 import {
   ANTI_CSRF_HEADER,
+  bareOrigin,
   DEFAULT_REFRESH_PATH,
   HOST_ONLY_NAME_PREFIX,
   ID_REFRESH_TOKEN_COOKIE,
@@ -54,12 +55,8 @@ function parseUrl(url: string, base?: string): URL | undefined {
 
 /** The origin of an `apiOrigins` entry; anything but a bare http(s) origin is a mistake to report. */
 function apiOrigin(entry: unknown): string {
-  const url = typeof entry === 'string' ? parseUrl(entry) : undefined;
-  // `href` keeps a user, path, empty `?` or `#`: a bare origin serialises as `origin + '/'`. Chromium
-  // writes a wildcard host as `%2A`.
-  if (url && /^https?:$/.test(url.protocol) && url.href === `${url.origin}/` && !/[*%]/.test(url.host)) {
-    return url.origin;
-  }
+  const origin = bareOrigin(entry);
+  if (origin !== undefined) return origin;
   throw new Error(
     `createSessionClient: apiOrigins entries must be bare origins such as 'https://api.example.com' ` +
       `(scheme, host and optional port; no path, query, user or wildcard), got ${JSON.stringify(entry)}.`,

@@ -62,7 +62,7 @@ export class ConnectionCredentials {
       this.names,
       this.options.sessionExpiredStatusCode,
       // As on HTTP, only `antiCsrf: 'none'` leaves cross-site requests to the app.
-      this.options.antiCsrf !== 'none',
+      this.options.antiCsrf !== 'none' && this.options.trustedOrigins,
     );
   }
 

@@ -1,10 +1,12 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
+import type { ResolvedTrustedOrigins } from '../interfaces/session-options.interface.js';
 import type { HttpRequestLike, HttpResponseLike } from './http-adapter.js';
 import { getRequestSession } from './request-session.js';
 import { readRequestCredentials, type CouldBeOwnToken } from './request-credentials.js';
 import type { Session } from './session.js';
+import { isAllowedUpgradeOrigin } from './trusted-origins.js';
 import type { SessionCookieNames } from './wire.js';
 
 // Where each kind of Nest execution context keeps what the guard needs. No import of
@@ -76,16 +78,19 @@ export function contextSession(context: ExecutionContext): Session | undefined {
 /**
  * The access token of a connection's upgrade request (or of any header set): `Authorization: Bearer`
  * first, else the `sAccessToken` cookie, which needs `sIdRefreshToken` next to it as on HTTP.
- * `undefined` when it carries no session at all.
+ * `undefined` when it carries no session at all. `originCheck`: cookies are accepted only from the
+ * server's own origin or one of these trusted origins (`isAllowedUpgradeOrigin`); `false` leaves the
+ * origin unchecked (`antiCsrf: 'none'`).
  * @throws SessionError `UNAUTHORISED` (session cookies without `sIdRefreshToken`) or
- * `TRY_REFRESH_TOKEN` (conflicting copies of the access-token cookie), with `status`.
+ * `TRY_REFRESH_TOKEN` (conflicting copies of the access-token cookie), with `status`; `UNAUTHORISED`
+ * (session cookies from an origin neither the server's own nor trusted).
  */
 export function upgradeAccessToken(
   headers: HttpRequestLike['headers'] | undefined,
   couldBeOwnToken: CouldBeOwnToken,
   names: SessionCookieNames,
   expiredStatus: number,
-  sameOriginOnly = false,
+  originCheck: ResolvedTrustedOrigins | false = false,
 ): string | undefined {
   if (!headers) return undefined;
   const credentials = readRequestCredentials({ method: 'GET', headers }, 'access', couldBeOwnToken, names);
@@ -96,7 +101,7 @@ export function upgradeAccessToken(
   }
   // A browser sends cookies with any page's WebSocket upgrade and no anti-csrf header can ride
   // along: another origin's page would drive the socket as the user (cross-site WebSocket hijacking).
-  if (sameOriginOnly && !isSameOriginUpgrade(headers)) {
+  if (originCheck !== false && !isAllowedUpgradeOrigin(headers, originCheck)) {
     throw new SessionError(SessionError.UNAUTHORISED, Messages.crossOriginUpgrade);
   }
   if (credentials.accessToken.conflicting || credentials.accessToken.value === undefined) {
@@ -105,25 +110,4 @@ export function upgradeAccessToken(
     });
   }
   return credentials.accessToken.value;
-}
-
-/**
- * Whether an upgrade carrying cookies comes from the server's own origin: no `Origin` (not a
- * browser) or an `Origin` whose host (and port) is the request's `Host`.
- */
-export function isSameOriginUpgrade(headers: HttpRequestLike['headers']): boolean {
-  const first = (value: unknown) => (Array.isArray(value) ? value[0] : value) as unknown;
-  const origin = first(headers.origin);
-  if (origin === undefined) return true;
-  const host = first(headers.host);
-  if (typeof origin !== 'string' || typeof host !== 'string') return false;
-  try {
-    const url = new URL(origin);
-    return (
-      (url.protocol === 'http:' || url.protocol === 'https:') &&
-      url.host === new URL(`${url.protocol}//${host}`).host
-    );
-  } catch {
-    return false;
-  }
 }

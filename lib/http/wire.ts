@@ -76,3 +76,24 @@ export interface ClaimValidationError {
   /** Why, in words meant for developers, e.g. `must include "admin"`. */
   reason: string;
 }
+
+/**
+ * The serialised origin (RFC 6454 §6.2, `'https://app.example.com'`: lower-case scheme and host,
+ * punycode, no default port) of a string that is a bare http(s) origin: scheme, host and optional
+ * port (a lone trailing `/` allowed); `undefined` for anything else (a path, query, fragment, user,
+ * wildcard host, another scheme, `null`). Shared by the browser client (`apiOrigins`) and the
+ * server (`trustedOrigins`, the `Origin` of an upgrade).
+ */
+export function bareOrigin(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  // `href` keeps a user, path, empty `?` or `#`: a bare origin serialises as `origin + '/'`. Chromium
+  // writes a wildcard host as `%2A`.
+  const bare = /^https?:$/.test(url.protocol) && url.href === `${url.origin}/` && !/[*%]/.test(url.host);
+  return bare ? url.origin : undefined;
+}

@@ -9,6 +9,25 @@ export type AccessTokenAlgorithm = 'HS256' | 'ES256' | 'EdDSA' | 'RS256';
 /** How non-GET requests prove they come from the app's own pages. */
 export type AntiCsrfMode = 'token' | 'custom-header' | 'none';
 
+/**
+ * Decides whether a page origin may open a connection with the session cookies; called with the
+ * normalised origin (`'https://app.example.com'`: lower-case, no default port), never with `null`.
+ * Only `true` trusts; a throw refuses the connection.
+ */
+export type TrustedOriginCheck = (origin: string) => boolean;
+
+/**
+ * The `trustedOrigins` option: exact origins (`'https://app.example.com'`, `'http://localhost:5173'`)
+ * and/or functions for patterns, or one function.
+ */
+export type TrustedOrigins = readonly (string | TrustedOriginCheck)[] | TrustedOriginCheck;
+
+/** `trustedOrigins` checked at start-up: normalised exact origins and the functions. */
+export interface ResolvedTrustedOrigins {
+  readonly origins: readonly string[];
+  readonly checks: readonly TrustedOriginCheck[];
+}
+
 /** Access-token (JWT) settings. */
 export interface AccessTokenOptions {
   /**
@@ -143,6 +162,27 @@ export interface SessionModuleOptions {
    */
   antiCsrf?: AntiCsrfMode;
   /**
+   * Page origins besides the server's own whose WebSocket, socket.io and graphql-ws connections may
+   * be authenticated by the session cookies, e.g. an SPA at `https://app.example.com` with its API
+   * and sockets at `https://api.example.com` (cookies shared through `cookie.domain`).
+   *
+   * A browser sends the cookies with any page's WebSocket upgrade and no anti-csrf header can ride
+   * along, so an upgrade authenticated by cookies is refused (`UNAUTHORISED`) unless its `Origin`
+   * is the server's own or trusted here (cross-site WebSocket hijacking; RFC 6455 §10.2 "Origin
+   * Considerations"). Connections that send the access token explicitly (socket.io `auth`,
+   * `Authorization: Bearer`, `connection_init`, `session.refresh`) and clients sending no `Origin`
+   * are not affected; with `antiCsrf: 'none'` no origin is checked (start-up refuses both together).
+   *
+   * Shape: exact origins (`scheme://host[:port]`, no path; compared after normalisation: scheme and
+   * host case-insensitive, default ports dropped, so `'HTTPS://App.Example.com:443'` is
+   * `'https://app.example.com'`; another scheme or port is another origin) and/or functions
+   * `(origin) => boolean` for patterns, or one function. `'*'`, wildcards in a string, paths and
+   * non-http(s) entries fail start-up. `Origin: null` (sandboxed frames, `file:` pages) is never
+   * trusted and never passed to a function: every such page sends it, attackers' included.
+   * @default [] (the server's own origin only)
+   */
+  trustedOrigins?: TrustedOrigins;
+  /**
    * HTTP status of `TRY_REFRESH_TOKEN` (440 for older front ends).
    * @default 401
    */
@@ -247,6 +287,7 @@ export interface ResolvedSessionOptions {
     Pick<RefreshTokenOptions, 'absoluteLifetime' | 'cookiePath'>;
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & Pick<SessionCookieOptions, 'domain'>;
   antiCsrf: AntiCsrfMode;
+  trustedOrigins: ResolvedTrustedOrigins;
   sessionExpiredStatusCode: number;
   cleanupInterval: number;
   cleanupBatchSize: number;

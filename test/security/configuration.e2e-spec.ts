@@ -172,6 +172,31 @@ const BAD_CONFIGURATIONS: [string, () => Options, RegExp][] = [
     () => ({ cookie: { domain: 'example.com; HttpOnly' } }),
     /cookie.domain/,
   ],
+  [
+    "trustedOrigins '*'",
+    () => ({ trustedOrigins: ['https://app.example.com', '*'] }),
+    /trustedOrigins\[1\] is '\*': trusting every origin .*cross-site WebSocket hijacking.*List the origins/s,
+  ],
+  [
+    'a trusted origin with a wildcard',
+    () => ({ trustedOrigins: ['https://*.example.com'] }),
+    /trustedOrigins\[0\] is "https:\/\/\*\.example\.com": wildcards are not supported.*Pass a function/s,
+  ],
+  [
+    'a trusted origin with a path',
+    () => ({ trustedOrigins: ['https://app.example.com/app'] }),
+    /trustedOrigins\[0\] must be an origin: .*no path.*got "https:\/\/app\.example\.com\/app"/s,
+  ],
+  [
+    'a trusted origin that is not http(s)',
+    () => ({ trustedOrigins: ['ws://app.example.com'] }),
+    /trustedOrigins\[0\] must be an origin: 'http:\/\/' or 'https:\/\/'/,
+  ],
+  [
+    "trustedOrigins with antiCsrf 'none'",
+    () => ({ trustedOrigins: ['https://app.example.com'], antiCsrf: 'none' }),
+    /trustedOrigins has no effect with antiCsrf 'none'.*remove trustedOrigins/s,
+  ],
 ];
 
 let http: HttpApp | undefined;

@@ -3,7 +3,7 @@ import type { Provider } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { SessionConnections, SessionEngine } from '../../lib/index.js';
+import { SessionConnections, SessionEngine, type SessionModuleOptions } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 import { createHttpApp, type AdapterKind, type HttpApp } from './http-app.js';
 import { connect, type Credentials, type SocketKind, type TestSocket } from './socket-clients.js';
@@ -15,6 +15,8 @@ export interface GatewayAppOptions {
   providers: Provider[];
   /** Access-token validity in seconds (default 60). */
   validity?: number;
+  /** More module options (e.g. `trustedOrigins`). */
+  options?: Partial<SessionModuleOptions>;
 }
 
 /** A listening app with a gateway; its fields are set once `beforeAll` has run. */
@@ -47,7 +49,10 @@ export function useGatewayApp(options: GatewayAppOptions): GatewayApp {
     context.http = await createHttpApp({
       adapter: options.adapter,
       database: db.options,
-      options: { accessToken: { validity: options.validity ?? 60, clockTolerance: 0 } },
+      options: {
+        ...options.options,
+        accessToken: { validity: options.validity ?? 60, clockTolerance: 0 },
+      },
       providers: options.providers,
       configure: (app) =>
         app.useWebSocketAdapter(options.kind === 'ws' ? new WsAdapter(app) : new IoAdapter(app)),
