@@ -41,6 +41,8 @@ interface Server {
   typeorm(name: string): TypeOrmModuleOptions;
   quote(name: string): string;
   analyze: string;
+  /** The server's page cache setting: at ROWS rows the table outgrows a default-sized one. */
+  cacheSetting: string;
 }
 
 const SERVERS: Record<FillDialect, Server> = {
@@ -66,6 +68,7 @@ const SERVERS: Record<FillDialect, Server> = {
       }) as TypeOrmModuleOptions,
     quote: (name) => `\`${name}\``,
     analyze: 'ANALYZE TABLE session_info',
+    cacheSetting: 'innodb_buffer_pool_size',
   },
   postgres: {
     dialect: 'postgres',
@@ -89,6 +92,7 @@ const SERVERS: Record<FillDialect, Server> = {
       }) as TypeOrmModuleOptions,
     quote: (name) => `"${name}"`,
     analyze: 'ANALYZE session_info',
+    cacheSetting: 'shared_buffers',
   },
 };
 
@@ -347,8 +351,20 @@ async function cleanupConcurrency(scale: Scale, prepared: Prepared): Promise<Cle
 
 interface DatabaseResult {
   database: FillDialect;
+  /** The server's page cache, e.g. `innodb_buffer_pool_size = 128 MB`. */
+  cache: string;
   ops: { op: string; small: OpStats; big: OpStats; p99Ratio: number; p50Ratio: number }[];
   cleanup: CleanupStats;
+}
+
+/** `setting = size` of the server's page cache, in MB. */
+async function cacheSize(server: Server, scale: Scale): Promise<string> {
+  const sql =
+    server.dialect === 'postgres'
+      ? `SELECT setting::bigint * 8192 AS bytes FROM pg_settings WHERE name = 'shared_buffers'`
+      : 'SELECT @@innodb_buffer_pool_size AS bytes';
+  const [row] = (await scale.dataSource.query(sql)) as { bytes: string | number }[];
+  return `${server.cacheSetting} = ${formatNumber(Math.round(Number(row!.bytes) / 2 ** 20))} MB`;
 }
 
 async function runDatabase(server: Server): Promise<DatabaseResult> {
@@ -398,7 +414,7 @@ async function runDatabase(server: Server): Promise<DatabaseResult> {
     log(
       `  refresh p99 idle ${cleanup.idle.p99.toFixed(2)} ms, during cleanup ${cleanup.during.p99.toFixed(2)} ms, ${formatNumber(cleanup.removedDuringWindow)} rows removed in ${cleanup.windowSeconds.toFixed(1)} s`,
     );
-    return { database: server.dialect, ops, cleanup };
+    return { database: server.dialect, cache: await cacheSize(server, big), ops, cleanup };
   } finally {
     for (const scale of [small, big]) {
       await scale.app.close();
@@ -435,6 +451,8 @@ function renderMarkdown(results: {
   for (const database of results.databases) {
     lines.push(
       `#### ${database.database}`,
+      '',
+      `Server page cache: ${database.cache}.`,
       '',
       `| operation | p50 ms at ${formatNumber(SMALL_ROWS)} | p50 ms at ${formatNumber(results.rows)} | p99 ms at ${formatNumber(SMALL_ROWS)} | p99 ms at ${formatNumber(results.rows)} | p99 big ÷ small | CPU µs/op small | CPU µs/op big | target p99 ≤ 1.5× |`,
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
