@@ -255,7 +255,11 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     const checkDatabase = options.checkDatabase ?? this.options.accessToken.blacklisting;
     // The revocation bus answers from memory while healthy (`undefined`: read the database).
     const remembered = this.revocationBus?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
-    if (remembered === 'revoked') throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (remembered === 'revoked') {
+      // Told why, as a database check tells it (the bus carries the reason the revocation kept).
+      const reason = this.revocationBus!.revokedReason(claims.handle);
+      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing, { reason });
+    }
     if (remembered === 'old-payload') throw this.tryRefresh(Messages.accessTokenOldPayload);
     if (remembered === 'stale' || remembered === 'retired-key')
       throw this.tryRefresh(Messages.accessTokenStale);

@@ -146,6 +146,26 @@ describe.each(MATRIX)('revocation reasons and remember-me over HTTP on %s (%s)',
       },
     );
 
+    it("tells a stateless route's handler that reads or writes the session's data why, and clears the cookies", async () => {
+      const userId = newUser();
+      const { jar, handle, antiCsrf } = await login(userId);
+      await http.request.get('/r/data').set('Cookie', jar.header()).expect(200);
+      await admin({ how: 'handle', handle, reason: 'password-changed' });
+      const read = await http.request.get('/r/data').set('Cookie', jar.header()).expect(401);
+      expect(read.body).toMatchObject({ type: 'UNAUTHORISED', reason: 'password-changed' });
+      const cleared = setCookies(read).filter((cookie) => cookie.value === '');
+      expect(cleared.map((cookie) => cookie.name)).toEqual(
+        expect.arrayContaining([ACCESS_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE]),
+      );
+      const written = await http.request
+        .post('/r/data')
+        .set('Cookie', jar.header())
+        .set(ANTI_CSRF_HEADER, antiCsrf)
+        .send({ data: { theme: 'dark' } })
+        .expect(401);
+      expect(written.body).toMatchObject({ type: 'UNAUTHORISED', reason: 'password-changed' });
+    });
+
     it('tells the other sessions \'others-revoked\' after "sign out everywhere else"', async () => {
       const userId = newUser();
       const other = await login(userId);

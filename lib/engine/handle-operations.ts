@@ -37,8 +37,9 @@ export abstract class SessionHandleOperations {
 
   /**
    * The data of a live session.
-   * @throws SessionError `UNAUTHORISED` when the session is gone; `GENERAL_ERROR` for a malformed
-   * handle or an unavailable database.
+   * @throws SessionError `UNAUTHORISED` when the session is gone (with its revocation `reason`
+   * while kept, `'expired'` past its expiry); `GENERAL_ERROR` for a malformed handle or an
+   * unavailable database.
    */
   async getSessionData(sessionHandle: string): Promise<unknown> {
     const record = await this.findLiveSession(sessionHandle);
@@ -47,15 +48,15 @@ export abstract class SessionHandleOperations {
 
   /**
    * Replaces the data of a live session.
-   * @throws SessionError `UNAUTHORISED` when the session is gone; `GENERAL_ERROR` for bad arguments
-   * or an unavailable database.
+   * @throws SessionError `UNAUTHORISED` when the session is gone (with its revocation `reason` while
+   * kept); `GENERAL_ERROR` for bad arguments or an unavailable database.
    */
   async updateSessionData(sessionHandle: string, newSessionData: unknown): Promise<void> {
     assertSessionHandle(sessionHandle);
     const text = toJsonText('sessionData', newSessionData, MAX_SESSION_DATA_BYTES);
     const now = this.clock.now();
     const updated = await this.db.updateSessionData(sessionHandle, text, now);
-    if (!updated) throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
+    if (!updated) throw await this.goneError(sessionHandle, undefined);
   }
 
   /**
@@ -170,9 +171,10 @@ export abstract class SessionHandleOperations {
   }
 
   /**
-   * `UNAUTHORISED` for a session found gone by a request that proved it holds the session (a refresh
-   * token whose tag verified, an access token whose signature did): with the reason, `'expired'` for
-   * a row past its expiry. The reason is a detail: a failed look-up answers without one.
+   * `UNAUTHORISED` for a session found gone: with the reason, `'expired'` for a row past its expiry.
+   * On the wire only a request that proved it holds the session gets here (a refresh token whose
+   * tag verified, an access token whose signature did). The reason is a detail: a failed look-up
+   * answers without one.
    */
   protected async goneError(
     sessionHandle: string,
@@ -193,9 +195,7 @@ export abstract class SessionHandleOperations {
   protected async findLiveSession(sessionHandle: string): Promise<SessionRecord> {
     assertSessionHandle(sessionHandle);
     const record = await this.db.findSession(sessionHandle);
-    if (!isLiveSession(record, this.clock.now())) {
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-    }
+    if (!isLiveSession(record, this.clock.now())) throw await this.goneError(sessionHandle, record);
     return record;
   }
 }

@@ -36,6 +36,13 @@ export const MAX_REVOCATION_REASON_LENGTH = 64;
 /** Printable ASCII, no leading or trailing space: a code the client can match and show safely. */
 const REASON_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
+/** Whether `value` is a well-formed reason (as a revoke call writes it; a bus message may not). */
+export function isRevocationReason(value: unknown): value is string {
+  return (
+    typeof value === 'string' && value.length <= MAX_REVOCATION_REASON_LENGTH && REASON_PATTERN.test(value)
+  );
+}
+
 /** Options of every revoke call. */
 export interface RevokeOptions {
   /**
@@ -55,11 +62,7 @@ export interface RevokeOptions {
  */
 export function revocationReasonOf(options: RevokeOptions | undefined, fallback: RevocationReason): string {
   const reason = options?.reason ?? fallback;
-  if (
-    typeof reason !== 'string' ||
-    reason.length > MAX_REVOCATION_REASON_LENGTH ||
-    !REASON_PATTERN.test(reason)
-  ) {
+  if (!isRevocationReason(reason)) {
     throw new SessionError(
       SessionError.GENERAL_ERROR,
       `reason must be 1 to ${MAX_REVOCATION_REASON_LENGTH} printable ASCII characters without leading or ` +

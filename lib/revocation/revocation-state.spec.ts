@@ -27,6 +27,19 @@ describe('RevocationState', () => {
     expect(state.verdict({ ...token, handle: 'h2' }, 1000)).toBe('live');
   });
 
+  it("keeps a revoked session's first well-formed reason, and no reason a revocation did not keep", () => {
+    const state = new RevocationState(LIFETIME);
+    state.apply({ ...entry('session', 'h1'), reason: 'password-changed' }, 1000);
+    state.apply({ ...entry('session', 'h1'), reason: 'signed-out-everywhere' }, 1001);
+    state.apply({ ...entry('session', 'h2'), reason: '<script>alert(1)</script>\n' }, 1000);
+    state.apply(entry('session', 'h3'), 1000);
+    expect(state.revokedReason('h1', 1002)).toBe('password-changed');
+    expect(state.revokedReason('h2', 1002)).toBeUndefined();
+    expect(state.verdict({ ...token, handle: 'h2' }, 1002)).toBe('revoked');
+    expect(state.revokedReason('h3', 1002)).toBeUndefined();
+    expect(state.revokedReason('h1', 1001 + LIFETIME)).toBeUndefined();
+  });
+
   it('forgets an entry once no token naming it can still be accepted', () => {
     const state = new RevocationState(LIFETIME);
     state.apply(entry('session', 'h1'), 1000);

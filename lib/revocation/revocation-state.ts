@@ -1,4 +1,5 @@
 import type { RevocationEntry } from '../storage/revocation-log.js';
+import { isRevocationReason } from './revocation-reasons.js';
 
 /** What memory says of an access token (see {@link RevocationState.verdict}). */
 export type RevocationVerdict = 'live' | 'revoked' | 'stale' | 'old-payload' | 'retired-key';
@@ -19,6 +20,8 @@ interface Remembered {
   /** Until when it is kept, epoch ms on this instance's clock. */
   until: number;
   value: number;
+  /** A revoked session's reason, when the revocation kept one (`revocationReasonRetention`). */
+  reason?: string;
 }
 
 /**
@@ -58,11 +61,19 @@ export class RevocationState {
               : undefined;
     if (map === undefined) return; // An entry kind of a newer version: the database read covers it.
     const known = map.get(entry.subject);
+    // The first revocation of a session is the one its holder is told of, as the database keeps it.
+    const reason = known ? known.reason : isRevocationReason(entry.reason) ? entry.reason : undefined;
     map.set(entry.subject, {
       until: Math.max(until, known?.until ?? 0),
       value: Math.max(value, known?.value ?? 0),
+      ...(reason !== undefined && { reason }),
     });
     this.sweep(now);
+  }
+
+  /** The reason a remembered revoked session was given, if it kept one. */
+  revokedReason(handle: string, now: number): string | undefined {
+    return this.kept(this.sessions, handle, now)?.reason;
   }
 
   /** Whether the token's key, session, generation or payload version was revoked. */

@@ -144,6 +144,11 @@ export class RevocationMonitor {
     return this.healthy() ? this.state.verdict(probe, now) : undefined;
   }
 
+  /** The reason of a session this instance knows as revoked, when its revocation kept one. */
+  revokedReason(handle: string): string | undefined {
+    return this.state.revokedReason(handle, this.clock.now());
+  }
+
   status(): RevocationStatus {
     const polling = this.options.transport === 'polling';
     return {

@@ -103,6 +103,11 @@ describe.each(CASES)('bus integration: A on %s, B on %s (Redis, %s)', (onA, onB,
     return answer.status === 200 ? '200' : `${answer.status} ${String(answer.body?.type)}`;
   }
 
+  /** The `reason` in the body of B's answer on its checkDatabase route. */
+  async function reasonOnB(jar: CookieJar): Promise<unknown> {
+    return (await b.request.get('/strict').set('Cookie', jar.header())).body?.reason;
+  }
+
   /** Runs `check` with B's database cut: B answers from memory or not at all. */
   async function withDatabaseCut(check: () => Promise<void>): Promise<void> {
     dbProxy.cut();
@@ -154,12 +159,31 @@ describe.each(CASES)('bus integration: A on %s, B on %s (Redis, %s)', (onA, onB,
         async () => (await strictOnB(first.jar)) === '401 UNAUTHORISED',
         'B refuses the session the cap revoked',
       );
+      // Told why from memory, as a database check would tell it.
+      expect(await reasonOnB(first.jar)).toBe('limit');
       expect(await strictOnB(second.jar)).toBe('200');
       expect(await strictOnB(third.jar)).toBe('200');
     });
     expect(remote).toContainEqual(
       expect.objectContaining({ sessionHandle: first.handle, operation: 'limit', reason: 'limit' }),
     );
+  });
+
+  it("an app's reason on A (password changed): B refuses the user's sessions from memory and tells it", async () => {
+    const userId = newUser();
+    const session = await signIn(userId);
+    expect(await strictOnB(session.jar)).toBe('200');
+    const revoked = await a.app
+      .get(SessionEngine)
+      .revokeAllSessionsForUser(userId, { reason: 'password-changed' });
+    expect(revoked).toBe(1);
+    await withDatabaseCut(async () => {
+      await eventually(
+        async () => (await strictOnB(session.jar)) === '401 UNAUTHORISED',
+        'B refuses the revoked session',
+      );
+      expect(await reasonOnB(session.jar)).toBe('password-changed');
+    });
   });
 
   it('theft on A: B refuses the session and reports the operation as theft', async () => {
