@@ -63,6 +63,7 @@ export class ConnectionCredentials {
       this.options.sessionExpiredStatusCode,
       // As on HTTP, only `antiCsrf: 'none'` leaves cross-site requests to the app.
       this.options.antiCsrf !== 'none' && this.options.trustedOrigins,
+      this.options.cookie.secure,
     );
   }
 

@@ -19,7 +19,11 @@ export const SESSION_CLOSED_EVENT = 'session.closed';
 
 /** The parts of a socket.io `Socket` used here. */
 export interface SocketIoSocketLike {
-  handshake?: { auth?: Record<string, unknown>; headers?: Record<string, unknown> };
+  handshake?: {
+    auth?: Record<string, unknown>;
+    headers?: Record<string, unknown>;
+    query?: Record<string, unknown>;
+  };
   disconnected?: boolean;
   /** The Engine.IO connection under the socket. */
   conn?: { readyState?: string };
@@ -143,7 +147,7 @@ function socketIo(
   const auth = socket.handshake?.auth?.accessToken;
   return {
     handshakeToken: typeof auth === 'string' ? auth : undefined,
-    headers: socket.handshake?.headers,
+    headers: socketIoHeaders(socket),
     waitsForFirstMessage: false,
     close: (code, reason) => {
       socket.emit(SESSION_CLOSED_EVENT, { code, reason });
@@ -153,6 +157,15 @@ function socketIo(
     // socket ended only once it emitted `disconnect` or its Engine.IO connection is gone.
     closed: () => ended || (socket.disconnected === true && socket.conn?.readyState !== 'open'),
   };
+}
+
+/**
+ * The headers a socket.io handshake is judged by. Engine.IO's JSONP polling (`j` in the query) is a
+ * `<script src>` fetch any page can make, without `Origin`: its cookies count as an opaque origin's.
+ */
+export function socketIoHeaders(socket: SocketIoSocketLike): Record<string, unknown> | undefined {
+  const { headers, query } = socket.handshake ?? {};
+  return headers !== undefined && query?.j !== undefined ? { ...headers, origin: 'null' } : headers;
 }
 
 /** A small JSON message that mentions `marker`, parsed; else `undefined` (not looked at). */

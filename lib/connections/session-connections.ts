@@ -24,6 +24,7 @@ import { messageAccessToken } from './connection-tokens.js';
 import { LiveConnectionRegistry, SESSION_CLOSE_CODES, type LiveConnection } from './live-connections.js';
 import {
   bindTransport,
+  socketIoHeaders,
   type ConnectionTransport,
   type GraphqlWsContextLike,
   type SocketIoSocketLike,
@@ -191,7 +192,7 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       const token = (): string | undefined =>
         typeof socket.handshake?.auth?.accessToken === 'string'
           ? socket.handshake.auth.accessToken
-          : this.credentials.headerToken(socket.handshake?.headers);
+          : this.credentials.headerToken(socketIoHeaders(socket));
       let accessToken: string | undefined;
       try {
         accessToken = token();
@@ -331,6 +332,9 @@ export class SessionConnections implements OnModuleInit, OnModuleDestroy {
       if (options.sessionRequired === false) return undefined;
       throw this.credentials.noSession();
     }
+    // A `ws` peer that never answers the close frame of an ended session still delivers messages.
+    if (binding.transport?.closed()) throw this.credentials.noSession();
+    if (binding.connection.expiresAt <= this.clock.now()) throw this.credentials.tryRefresh();
     // The route's own checks hold over a connection too: revoked, stale, impersonated, claims.
     if (needsTokenCheck(options, this.credentials.blacklisting)) {
       await this.credentials.verify(binding.token, options);

@@ -81,7 +81,24 @@ export class SessionError extends HttpException {
     this.theft = options.theft;
     this.reason = options.reason;
   }
+
+  /**
+   * How Node prints it (a start-up failure, a log line): type, message, stack and cause, without
+   * the HTTP body, status and options an `HttpException` carries, which repeat the message.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: InspectFunction,
+  ): string {
+    const [first = '', ...frames] = (this.stack ?? '').split('\n');
+    const head = first.replace(/^SessionError:/, `SessionError [${this.type}]:`);
+    const cause = this.cause === undefined ? '' : ` {\n  [cause]: ${inspect(this.cause, options)}\n}`;
+    return [head, ...frames].join('\n') + cause;
+  }
 }
+
+type InspectFunction = (value: unknown, options: object) => string;
 
 /**
  * Tells an authentication failure (the client must refresh or sign in again) from a general

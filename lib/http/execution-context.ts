@@ -80,7 +80,8 @@ export function contextSession(context: ExecutionContext): Session | undefined {
  * first, else the `sAccessToken` cookie, which needs `sIdRefreshToken` next to it as on HTTP.
  * `undefined` when it carries no session at all. `originCheck`: cookies are accepted only from the
  * server's own origin or one of these trusted origins (`isAllowedUpgradeOrigin`); `false` leaves the
- * origin unchecked (`antiCsrf: 'none'`).
+ * origin unchecked (`antiCsrf: 'none'`). `httpsOnly` (`Secure` cookies): an `http:` page is not the
+ * server's own origin.
  * @throws SessionError `UNAUTHORISED` (session cookies without `sIdRefreshToken`) or
  * `TRY_REFRESH_TOKEN` (conflicting copies of the access-token cookie), with `status`; `UNAUTHORISED`
  * (session cookies from an origin neither the server's own nor trusted).
@@ -91,6 +92,7 @@ export function upgradeAccessToken(
   names: SessionCookieNames,
   expiredStatus: number,
   originCheck: ResolvedTrustedOrigins | false = false,
+  httpsOnly = false,
 ): string | undefined {
   if (!headers) return undefined;
   const credentials = readRequestCredentials({ method: 'GET', headers }, 'access', couldBeOwnToken, names);
@@ -101,7 +103,7 @@ export function upgradeAccessToken(
   }
   // A browser sends cookies with any page's WebSocket upgrade and no anti-csrf header can ride
   // along: another origin's page would drive the socket as the user (cross-site WebSocket hijacking).
-  if (originCheck !== false && !isAllowedUpgradeOrigin(headers, originCheck)) {
+  if (originCheck !== false && !isAllowedUpgradeOrigin(headers, originCheck, httpsOnly)) {
     throw new SessionError(SessionError.UNAUTHORISED, Messages.crossOriginUpgrade);
   }
   if (credentials.accessToken.conflicting || credentials.accessToken.value === undefined) {

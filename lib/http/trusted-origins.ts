@@ -71,7 +71,8 @@ function shown(value: unknown): string {
 
 /**
  * Whether a connection authenticated by the session cookies may be opened from the page its
- * `Origin` header names: no `Origin` (not a browser), the server's own origin (its host and port
+ * `Origin` header names: no `Origin` (not a browser, unless its Fetch Metadata names another
+ * site or a `<script>`), the server's own origin (its host and port
  * are the request's `Host`), or a trusted one. An `Origin` that is not an http(s) origin, among
  * them `null` (sandboxed frames, `file:` pages, some redirects), is never trusted: every such page
  * shares that value, so trusting it would trust them all.
@@ -79,10 +80,11 @@ function shown(value: unknown): string {
 export function isAllowedUpgradeOrigin(
   headers: HttpRequestLike['headers'],
   trusted: ResolvedTrustedOrigins,
+  httpsOnly = false,
 ): boolean {
   const origin = first(headers.origin);
-  if (origin === undefined) return true;
-  if (isSameOriginUpgrade(headers)) return true;
+  if (origin === undefined) return isOwnFetchWithoutOrigin(headers);
+  if (isSameOriginUpgrade(headers, httpsOnly)) return true;
   const normalised = bareOrigin(origin);
   if (normalised === undefined) return false;
   return trusted.origins.includes(normalised) || trusted.checks.some((check) => check(normalised) === true);
@@ -90,23 +92,37 @@ export function isAllowedUpgradeOrigin(
 
 /**
  * Whether an upgrade carrying cookies comes from the server's own origin: no `Origin` (not a
- * browser) or an `Origin` whose host (and port) is the request's `Host`.
+ * browser) or an `Origin` whose host (and port) is the request's `Host`. `httpsOnly` (`Secure`
+ * cookies: the server is reached over TLS, even behind a proxy): an `http:` page on the same host
+ * is another origin, one a network attacker can write into; loopback hosts (development) excepted.
  */
-export function isSameOriginUpgrade(headers: HttpRequestLike['headers']): boolean {
+export function isSameOriginUpgrade(headers: HttpRequestLike['headers'], httpsOnly = false): boolean {
   const origin = first(headers.origin);
   if (origin === undefined) return true;
   const host = first(headers.host);
   if (typeof origin !== 'string' || typeof host !== 'string') return false;
   try {
     const url = new URL(origin);
-    return (
-      (url.protocol === 'http:' || url.protocol === 'https:') &&
-      url.host === new URL(`${url.protocol}//${host}`).host
-    );
+    const schemes = httpsOnly && !LOOPBACK.has(url.hostname) ? ['https:'] : ['http:', 'https:'];
+    return schemes.includes(url.protocol) && url.host === new URL(`${url.protocol}//${host}`).host;
   } catch {
     return false;
   }
 }
+
+/**
+ * A request without `Origin`: a client that is not a browser, or a browser's own-origin fetch, but
+ * also any page's `<script src>` (Engine.IO's JSONP polling). Where the browser sends Fetch Metadata
+ * (https://www.w3.org/TR/fetch-metadata/), only its own origin's fetches and upgrades count.
+ */
+function isOwnFetchWithoutOrigin(headers: HttpRequestLike['headers']): boolean {
+  const site = first(headers['sec-fetch-site']);
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const destination = first(headers['sec-fetch-dest']);
+  return destination === undefined || destination === 'empty' || destination === 'websocket';
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 function first(value: unknown): unknown {
   return Array.isArray(value) ? value[0] : value;
