@@ -61,6 +61,10 @@ export {
 } from './session.decorators.js';
 export { SESSION_REQUEST_PROPERTY, getRequestSession } from './http/request-session.js';
 export { SessionGuard } from './session.guard.js';
+export {
+  ParseSessionHandlePipe,
+  type ParseSessionHandlePipeOptions,
+} from './http/parse-session-handle.pipe.js';
 export { SessionConnections, type CloseSessionsOptions } from './connections/session-connections.js';
 export { SESSION_CLOSE_CODES } from './connections/live-connections.js';
 export {

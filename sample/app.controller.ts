@@ -14,7 +14,13 @@ import {
 import { SkipThrottle } from '@nestjs/throttler';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { Session, SessionGuard, SessionService, VerifySession } from '../lib/index.js';
+import {
+  ParseSessionHandlePipe,
+  Session,
+  SessionGuard,
+  SessionService,
+  VerifySession,
+} from '../lib/index.js';
 import { Note } from './notes/note.entity.js';
 
 /** The signed-in part of the app. `checkDatabase`: a revoked session is signed out at once. */
@@ -55,11 +61,13 @@ export class AppController {
 
   @Delete('sessions/:handle')
   @HttpCode(HttpStatus.NO_CONTENT)
-  async revokeSession(@Session() session: Session, @Param('handle') handle: string) {
-    if (
-      !/^[0-9a-f]{32}$/.test(handle) ||
-      !(await this.sessions.revokeSessionForUser(handle, session.getUserId()))
-    ) {
+  async revokeSession(
+    @Session() session: Session,
+    // A malformed handle is answered as an unknown one: 404.
+    @Param('handle', new ParseSessionHandlePipe({ errorHttpStatusCode: HttpStatus.NOT_FOUND }))
+    handle: string,
+  ) {
+    if (!(await this.sessions.revokeSessionForUser(handle, session.getUserId()))) {
       throw new NotFoundException('No such session of yours.');
     }
   }
