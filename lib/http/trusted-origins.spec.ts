@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { NO_TRUSTED_ORIGINS, isAllowedUpgradeOrigin, resolveTrustedOrigins } from './trusted-origins.js';
+import {
+  NO_TRUSTED_ORIGINS,
+  isAllowedUpgradeOrigin,
+  isSameOriginUpgrade,
+  resolveTrustedOrigins,
+} from './trusted-origins.js';
 import { bareOrigin } from './wire.js';
 
 const configError = (message: string) => new Error(message);
@@ -118,5 +123,59 @@ describe('isAllowedUpgradeOrigin', () => {
   it('trusts only a function answering exactly true', () => {
     const truthy = resolve((() => 'yes') as never);
     expect(isAllowedUpgradeOrigin(upgrade('https://other.example'), truthy)).toBe(false);
+  });
+
+  it.each([
+    ['same-origin', 'empty'],
+    ['same-origin', 'websocket'],
+    ['none', 'empty'],
+    [undefined, undefined],
+  ])(
+    'allows no Origin with sec-fetch-site %s and sec-fetch-dest %s (own fetch, not a browser)',
+    (site, dest) => {
+      const headers = { host: 'api.example.com', 'sec-fetch-site': site, 'sec-fetch-dest': dest };
+      expect(isAllowedUpgradeOrigin(headers, trusted)).toBe(true);
+    },
+  );
+
+  it.each([
+    ['cross-site', 'empty'],
+    ['same-site', 'empty'],
+    ['cross-site', 'websocket'],
+    ['same-site', 'script'],
+    // A <script src> of the page's own origin is still a script: JSONP polling is refused.
+    ['same-origin', 'script'],
+    [undefined, 'script'],
+  ])(
+    'refuses no Origin with sec-fetch-site %s and sec-fetch-dest %s (another site or a script)',
+    (site, dest) => {
+      const headers = { host: 'api.example.com', 'sec-fetch-site': site, 'sec-fetch-dest': dest };
+      expect(isAllowedUpgradeOrigin(headers, trusted)).toBe(false);
+    },
+  );
+
+  it('httpsOnly: refuses an http: page on the server’s host, still allows https: and trusted origins', () => {
+    expect(isAllowedUpgradeOrigin(upgrade('http://api.example.com'), trusted, true)).toBe(false);
+    expect(isAllowedUpgradeOrigin(upgrade('http://api.example.com'), trusted, false)).toBe(true);
+    expect(isAllowedUpgradeOrigin(upgrade('https://api.example.com'), trusted, true)).toBe(true);
+    expect(isAllowedUpgradeOrigin(upgrade('https://app.example.com'), trusted, true)).toBe(true);
+    expect(isAllowedUpgradeOrigin(upgrade(undefined), trusted, true)).toBe(true);
+  });
+});
+
+describe('isSameOriginUpgrade', () => {
+  it('compares the Origin’s host and port with Host, either scheme unless httpsOnly', () => {
+    expect(isSameOriginUpgrade(upgrade('http://api.example.com'))).toBe(true);
+    expect(isSameOriginUpgrade(upgrade('https://api.example.com'))).toBe(true);
+    expect(isSameOriginUpgrade(upgrade('https://api.example.com:8443'))).toBe(false);
+    expect(isSameOriginUpgrade(upgrade('https://app.example.com'))).toBe(false);
+  });
+
+  it('httpsOnly: an http: page is another origin, except on a loopback host (development)', () => {
+    expect(isSameOriginUpgrade(upgrade('http://api.example.com'), true)).toBe(false);
+    expect(isSameOriginUpgrade(upgrade('https://api.example.com'), true)).toBe(true);
+    expect(isSameOriginUpgrade(upgrade('http://localhost:3000', 'localhost:3000'), true)).toBe(true);
+    expect(isSameOriginUpgrade(upgrade('http://127.0.0.1:3000', '127.0.0.1:3000'), true)).toBe(true);
+    expect(isSameOriginUpgrade(upgrade('http://[::1]:3000', '[::1]:3000'), true)).toBe(true);
   });
 });
