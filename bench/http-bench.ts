@@ -122,8 +122,14 @@ export async function runHttpBench(
       // A new order each round, so no route always runs after the same one (a route leaves the
       // adapter's code paths shaped for it for a while); then a short unmeasured load to settle.
       for (const route of shuffled(active, round + 1)) {
+        // The previous route's garbage is collected before the unmeasured settle run, not right
+        // before the measured one: a full collection of an idle server also drops the maps only
+        // in-flight requests kept alive, deoptimising the code built on them, which was then
+        // recompiled (on V8's compiler threads, counted in the process's CPU) inside the measured
+        // run, charging the routes with the most code the most.
+        await child.request({ type: 'collect' }, 'collected');
         if (settle > 0) await load(port, route, connections, settle);
-        await child.request({ type: 'begin' }, 'begun');
+        await child.request({ type: 'begin', collect: false }, 'begun');
         const { result, p50, p99 } = await load(port, route, connections, duration);
         const ended = await child.request<EndedMessage>({ type: 'end' }, 'ended');
         const sample: HttpSample = {

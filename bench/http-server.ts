@@ -170,9 +170,13 @@ async function main(): Promise<void> {
 
   process.on('message', (message: Message) => {
     void (async () => {
-      if (message.type === 'begin') {
-        // Garbage of the previous route is collected now, not during this one.
+      if (message.type === 'collect') {
         collectGarbage();
+        await sendToParent({ type: 'collected' });
+      } else if (message.type === 'begin') {
+        // Garbage of the previous route is collected now, not during this one (unless the parent
+        // collected it before an unmeasured settle run: see http-bench.ts).
+        if (message.collect !== false) collectGarbage();
         served = 0;
         cpuStart = process.cpuUsage();
         await sendToParent({ type: 'begun' });

@@ -189,7 +189,7 @@ export function renderMarkdown(results: BenchResults, checks: TargetCheck[]): st
   out.push('');
   out.push(
     `HTTP: ${settings.rounds} rounds × ${settings.duration} s per route in a new order each round ` +
-      `(after ${settings.warmup} s warm-up, and ${settings.settle} s unmeasured load before each run), ` +
+      `(after ${settings.warmup} s warm-up; before each run a full GC, then ${settings.settle} s unmeasured load), ` +
       `${settings.connections} autocannon connections on 127.0.0.1, server in its own process. ` +
       `Engine: ${settings.engineRounds} rounds × ${settings.engineDuration} s, ${settings.engineConcurrency} concurrent callers. ` +
       'Figures are medians over rounds; ratios and differences are paired within each round, then the median.',

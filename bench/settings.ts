@@ -66,7 +66,7 @@ export function readSettings(): BenchSettings {
     rounds: numberFromEnv('BENCH_ROUNDS', quick ? 2 : 5),
     duration: numberFromEnv('BENCH_DURATION', quick ? 1 : 3),
     warmup: numberFromEnv('BENCH_WARMUP', quick ? 0.3 : 2),
-    settle: numberFromEnv('BENCH_SETTLE', quick ? 0 : 0.5, { allowZero: true }),
+    settle: numberFromEnv('BENCH_SETTLE', quick ? 0.3 : 0.5, { allowZero: true }),
     connections: numberFromEnv('BENCH_CONNECTIONS', 10),
     engineRounds: numberFromEnv('BENCH_ENGINE_ROUNDS', 3),
     engineDuration: numberFromEnv('BENCH_ENGINE_DURATION', quick ? 0.4 : 3),

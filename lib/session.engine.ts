@@ -19,6 +19,7 @@ import type {
   VerifiedSession,
 } from './interfaces/session.interface.js';
 import { AccessTokenVerifier, tryRefreshError } from './engine/access-verifier.js';
+import { SessionAdmission } from './engine/session-admission.js';
 import { BoundedSessionStore } from './engine/bounded-store.js';
 import { SessionTokenIssuer, renewed, userIdOf } from './engine/token-issuer.js';
 import {
@@ -50,7 +51,6 @@ import {
   withActivity,
 } from './metadata/session-metadata.js';
 import { SessionClaimsOperations } from './claims/claims-operations.js';
-import { assertSessionAccess } from './claims/access-checks.js';
 import { impersonationFields } from './claims/impersonation.js';
 import { idlePolicyOf, insertWithinLimit, persistentOf } from './engine/session-limit.js';
 import { REVOCATION_REASONS } from './revocation/revocation-reasons.js';
@@ -70,7 +70,6 @@ import type { SessionClock } from './tokens/clock.js';
 import type { KeyRing } from './tokens/key-ring.js';
 import { StoredKeyRing } from './tokens/stored-key-ring.js';
 import {
-  deriveGenerationToken,
   hashRefreshToken,
   mintRefreshToken,
   newSessionHandle,
@@ -97,6 +96,7 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
   private readonly issuer: SessionTokenIssuer;
   private readonly ownTokenChecks: OwnTokenChecks;
   private readonly metadata: SessionMetadataCapture;
+  private readonly admission: SessionAdmission;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private cleanupRun: Promise<unknown> | undefined;
   /** Changes of a live session's claims (payload, `auth_time`); `SessionService` delivers their tokens. */
@@ -132,6 +132,14 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
       refreshTokenTag: this.keys.refreshTokenTag,
     };
     this.metadata = new SessionMetadataCapture(options.sessionMetadata, this.keys.metadataIp);
+    this.admission = new SessionAdmission(
+      options,
+      this.keys.antiCsrf,
+      clock,
+      telemetry,
+      revocationBus,
+      (claims) => this.assertLiveGeneration(claims),
+    );
   }
 
   /** Loads (or creates) the signing keys and starts the cleanup timer. */
@@ -242,35 +250,23 @@ export class SessionEngine extends SessionHandleOperations implements OnModuleIn
     antiCsrfToken: string | null | undefined,
     options: GetSessionOptions = {},
   ): Promise<VerifiedSession> {
-    // A token verified before needs no await: most requests end here.
-    const verified =
-      this.verifier.previouslyVerified(accessToken) ?? (await this.verifier.verify(accessToken));
-    const { claims } = verified;
-    if (this.options.antiCsrf === 'token' && antiCsrfToken !== null) {
-      verified.antiCsrf ??= deriveGenerationToken(this.keys.antiCsrf, claims.handle, claims.generation);
-      if (typeof antiCsrfToken !== 'string' || !constantTimeEqual(antiCsrfToken, verified.antiCsrf)) {
-        throw this.telemetry.failed('verify', this.tryRefresh(Messages.antiCsrfMismatch));
-      }
-    }
-    const checkDatabase = options.checkDatabase ?? this.options.accessToken.blacklisting;
-    // The revocation bus answers from memory while healthy (`undefined`: read the database).
-    const remembered = this.revocationBus?.verdict({ ...claims, kid: verified.key.kid }, checkDatabase);
-    if (remembered === 'revoked') {
-      // Told why, as a database check tells it (the bus carries the reason the revocation kept).
-      const reason = this.revocationBus!.revokedReason(claims.handle);
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing, { reason });
-    }
-    if (remembered === 'old-payload') throw this.tryRefresh(Messages.accessTokenOldPayload);
-    if (remembered === 'stale' || remembered === 'retired-key')
-      throw this.tryRefresh(Messages.accessTokenStale);
-    if (checkDatabase && remembered === undefined) {
-      const subject = this.telemetry.subjectAttributes(claims.handle);
-      await this.telemetry.trace('check-database', subject, () => this.assertLiveGeneration(claims));
-    }
-    if (options.fresh !== undefined || options.allowImpersonation === false) {
-      assertSessionAccess(claims, options, this.clock.now());
-    }
-    return verified.result;
+    return this.verifySession(accessToken, antiCsrfToken, options);
+  }
+
+  /**
+   * {@link getSession} for `SessionService`'s guard path: a token verified before is answered
+   * without a promise (most requests end here). Throws synchronously or rejects, as documented there.
+   */
+  verifySession(
+    accessToken: string | undefined,
+    antiCsrfToken: string | null | undefined,
+    options: GetSessionOptions = {},
+  ): VerifiedSession | Promise<VerifiedSession> {
+    const cached = this.verifier.previouslyVerified(accessToken);
+    if (cached !== undefined) return this.admission.admit(cached, antiCsrfToken, options);
+    return this.verifier
+      .verify(accessToken)
+      .then((verified) => this.admission.admit(verified, antiCsrfToken, options));
   }
 
   /**

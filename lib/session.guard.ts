@@ -36,16 +36,30 @@ export class SessionGuard implements CanActivate {
     @Optional() protected readonly connections?: SessionConnections,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (this.isPublic(context)) return true;
-    // HTTP first and unchanged: the other contexts cost HTTP one string comparison.
-    if (context.getType() !== 'http') return this.canActivateContext(context);
-    const request = this.getRequest(context);
-    const session = await this.sessionService.verifyRequest(
-      request,
-      this.getResponse(context),
-      this.getVerifyOptions(context),
-    );
+  /**
+   * `true` at once when the session could be verified without waiting (a token this instance
+   * verified before: no promise for Nest to await), else a promise; a failure always rejects.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    try {
+      const settings = this.settingsOf(context);
+      if (this.isPublic(context, settings)) return true;
+      // HTTP first and unchanged: the other contexts cost HTTP one string comparison.
+      if (context.getType() !== 'http') return this.canActivateContext(context);
+      const request = this.getRequest(context);
+      const session = this.sessionService.verifyRequestNow(
+        request,
+        this.getResponse(context),
+        this.getVerifyOptions(context, settings),
+      );
+      if (session instanceof Promise) return session.then((verified) => this.attached(request, verified));
+      return this.attached(request, session);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  private attached(request: HttpRequestLike, session: Session | undefined): true {
     this.attachSession(request, session);
     return true;
   }
@@ -60,13 +74,16 @@ export class SessionGuard implements CanActivate {
   }
 
   /** Whether `@PublicAccess()` marks the route or controller. */
-  protected isPublic(context: ExecutionContext): boolean {
-    return this.settingsOf(context).isPublic;
+  protected isPublic(context: ExecutionContext, settings = this.settingsOf(context)): boolean {
+    return settings.isPublic;
   }
 
   /** `@VerifySession()` options of the route, else of the controller. */
-  protected getVerifyOptions(context: ExecutionContext): VerifySessionOptions {
-    return this.settingsOf(context).verifyOptions;
+  protected getVerifyOptions(
+    context: ExecutionContext,
+    settings = this.settingsOf(context),
+  ): VerifySessionOptions {
+    return settings.verifyOptions;
   }
 
   private settingsOf(context: ExecutionContext): RouteSettings {

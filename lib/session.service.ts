@@ -14,7 +14,6 @@ import {
   readRequestCredentials,
   wantsHeaderTransport,
   type CouldBeOwnToken,
-  type RequestCredentials,
 } from './http/request-credentials.js';
 import { deliveredTokens, SessionTransport, type DeliveredTokens } from './http/session-transport.js';
 import { SESSION_CORS_ALLOWED_HEADERS } from './http/wire.js';
@@ -29,7 +28,8 @@ import { SessionEngine } from './session.engine.js';
 import { SessionEvents } from './session.events.js';
 import { attemptLogin } from './login/login-attempt.js';
 import { SessionHandleApi } from './session-handle-api.js';
-import { clearOnAuthError, clearOnAuthFailure, requestSessionOperations } from './session-operations.js';
+import { RequestVerification } from './http/request-verification.js';
+import { clearOnAuthError, requestSessionOperations } from './session-operations.js';
 import { RequestClaims, type ElevateOutcome } from './http/request-claims.js';
 import { DEFAULT_IMPERSONATION_TTL, type ImpersonateOptions } from './claims/impersonation.js';
 import { loginExpiresIn } from './login/login-expires-in.js';
@@ -94,6 +94,9 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
   private readonly couldBeOwnToken: CouldBeOwnToken;
   /** Claim changes of a request's session (payload merge, step-up, impersonation). */
   private readonly claims: RequestClaims;
+  /** Set by the observability module: reports a failed verification (`session.verify` span). */
+  private verifyFailed: ((request: HttpRequestLike, error: unknown) => void) | undefined;
+  private readonly verification: RequestVerification;
 
   constructor(
     engine: SessionEngine,
@@ -112,6 +115,14 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     const operations = requestSessionOperations(engine, this.transport, this.claims);
     this.operations = operations.cookie;
     this.headerOperations = operations.header;
+    this.verification = new RequestVerification(
+      engine,
+      this.transport,
+      options,
+      this.couldBeOwnToken,
+      claimValidation,
+      (info, request, response, transport) => this.requestSession(info, request, response, transport),
+    );
   }
 
   /**
@@ -252,30 +263,30 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     response: HttpResponseLike,
     options: VerifyRequestOptions = {},
   ): Promise<Session | undefined> {
-    const credentials = readRequestCredentials(request, 'access', this.couldBeOwnToken, this.transport.names);
-    if (credentials.kind === 'bearer') {
-      // Header transport: no cookies, so no CSRF exposure and no idRefreshToken.
-      const verified = await this.engine.getSession(credentials.token, null, options);
-      return this.withClaims(this.requestSession(verified.session, request, response, 'header'), options);
-    }
-    if (
-      options.sessionRequired === false &&
-      (credentials.kind === 'none' ||
-        (credentials.accessToken.value === undefined && credentials.idRefreshToken.value === undefined))
-    ) {
-      return undefined;
-    }
-    if (credentials.kind === 'none' || credentials.idRefreshToken.value === undefined) {
-      this.transport.clear(response, request);
-      throw new SessionError(SessionError.UNAUTHORISED, Messages.sessionMissing);
-    }
-    if (credentials.accessToken.conflicting) throw this.tryRefresh(Messages.accessTokenInvalid);
-    const antiCsrf = this.antiCsrfToken(credentials, options.antiCsrfCheck ?? true);
+    return this.verifyRequestNow(request, response, options);
+  }
+
+  /**
+   * {@link verifyRequest} for `SessionGuard`: answers without a promise when nothing must be awaited
+   * (a token this instance verified before, no claims, no database read), else a promise. Fails by
+   * throwing or by the promise, with the errors of {@link verifyRequest}.
+   */
+  verifyRequestNow(
+    request: HttpRequestLike,
+    response: HttpResponseLike,
+    options: VerifyRequestOptions = {},
+  ): Session | undefined | Promise<Session | undefined> {
+    const report = this.verifyFailed;
+    if (report === undefined) return this.verification.verify(request, response, options);
     try {
-      const verified = await this.engine.getSession(credentials.accessToken.value, antiCsrf, options);
-      return this.withClaims(this.requestSession(verified.session, request, response, 'cookie'), options);
+      const session = this.verification.verify(request, response, options);
+      if (!(session instanceof Promise)) return session;
+      return session.catch((error: unknown) => {
+        report(request, error);
+        throw error;
+      });
     } catch (error) {
-      clearOnAuthFailure(this.transport, response, error, request);
+      report(request, error);
       throw error;
     }
   }
@@ -334,20 +345,6 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     setHeader(response, 'Access-Control-Allow-Credentials', 'true');
   }
 
-  /** The anti-csrf value to check: `null` skips (safe method, check off, or mode other than token). */
-  private antiCsrfToken(
-    credentials: Extract<RequestCredentials, { kind: 'cookies' }>,
-    check: boolean,
-  ): string | null | undefined {
-    if (!check || this.options.antiCsrf === 'none' || credentials.safeMethod) return null;
-    if (this.options.antiCsrf === 'custom-header') {
-      // Browsers send custom headers cross-site only after a CORS preflight the app controls.
-      if (!credentials.antiCsrf) throw this.tryRefresh(Messages.antiCsrfMismatch);
-      return null;
-    }
-    return credentials.antiCsrf;
-  }
-
   /** Delivers a created session: headers only for a login that asked and holds no cookie session. */
   private deliverNewSession(
     response: HttpResponseLike,
@@ -371,11 +368,6 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
     );
   }
 
-  /** The session once its `claims` pass; without claims, itself (no extra work on other routes). */
-  private withClaims(session: Session, { claims }: VerifyRequestOptions): Session | Promise<Session> {
-    return claims?.length ? this.claimValidation.enforce(session, claims) : session;
-  }
-
   private requestSession(
     info: SessionInfo,
     request: HttpRequestLike,
@@ -397,12 +389,6 @@ export class SessionService extends SessionHandleApi implements OnApplicationBoo
       this.applicationConfig,
     );
     return this.refreshCookiePath;
-  }
-
-  private tryRefresh(message: string): SessionError {
-    return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
-      status: this.options.sessionExpiredStatusCode,
-    });
   }
 }
 

@@ -125,19 +125,20 @@ export function instrumentService(
   wrapMethod(service, 'login', (original, args) => withRequest(login(args[0]), () => original(...args)));
   // The guard's path: nothing is added to a success; a failure no engine span reported (no session
   // cookies, no idRefreshToken, a missing custom anti-csrf header) gets its `session.verify` span.
+  // (A hook, not a wrapper: the guard's success path gets no promise layer from it.)
   if (telemetry.enabled) {
-    wrapMethod(service, 'verifyRequest', (original, args) =>
-      original(...args).catch((error: unknown) => {
-        if (error instanceof SessionError) {
-          const { transport, adapter } = requestContextOf(args[0], credentialTransportOf(args[0]));
-          telemetry.failed('verify', error, {
-            [TelemetryAttributes.transport]: transport!,
-            [TelemetryAttributes.adapter]: adapter!,
-          });
-        }
-        throw error;
-      }),
-    );
+    (service as unknown as { verifyFailed: (request: unknown, error: unknown) => void }).verifyFailed = (
+      request,
+      error,
+    ) => {
+      if (error instanceof SessionError) {
+        const { transport, adapter } = requestContextOf(request, credentialTransportOf(request));
+        telemetry.failed('verify', error, {
+          [TelemetryAttributes.transport]: transport!,
+          [TelemetryAttributes.adapter]: adapter!,
+        });
+      }
+    };
   }
   wrapMethod(service, 'refreshSession', (original, args) =>
     withRequest(requestContextOf(args[0], credentialTransportOf(args[0])), () => original(...args)),
