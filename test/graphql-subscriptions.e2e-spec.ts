@@ -1,14 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { GraphQLModule } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionConnections, SessionEngine } from '../lib/index.js';
+import { SessionEngine } from '../lib/index.js';
 import { CodeFirstResolver, notes, subscribers } from './fixtures/contexts.fixtures.js';
 import { CookieJar } from './support/cookies.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { graphqlWsModule } from './support/graphql-ws-module.js';
 import { createHttpApp, type AdapterKind, type HttpApp } from './support/http-app.js';
 import { sleep } from './support/socket-clients.js';
 
@@ -20,29 +18,6 @@ interface Subscriber {
   failed: Promise<unknown>;
   /** The close of the connection: code and reason. */
   closed: Promise<{ code: number; reason: string }>;
-}
-
-/** Apollo on Express (graphql-ws hooks), Mercurius on Fastify (its own graphql-ws server). */
-function graphqlModule(adapter: AdapterKind) {
-  if (adapter === 'fastify') {
-    return GraphQLModule.forRootAsync<MercuriusDriverConfig>({
-      driver: MercuriusDriver,
-      inject: [SessionConnections],
-      useFactory: (connections: SessionConnections) => ({
-        autoSchemaFile: true,
-        subscription: connections.mercurius(),
-      }),
-    });
-  }
-  return GraphQLModule.forRootAsync<ApolloDriverConfig>({
-    driver: ApolloDriver,
-    inject: [SessionConnections],
-    useFactory: (connections: SessionConnections) => ({
-      autoSchemaFile: true,
-      context: ({ req, res, extra }: { req: unknown; res: unknown; extra: unknown }) => ({ req, res, extra }),
-      subscriptions: { 'graphql-ws': connections.graphqlWs() },
-    }),
-  });
 }
 
 describe.each<[AdapterKind, string]>([
@@ -64,7 +39,7 @@ describe.each<[AdapterKind, string]>([
         accessToken: { validity: 60, clockTolerance: 0 },
         trustedOrigins: ['https://app.example.com'],
       },
-      imports: [graphqlModule(adapter)],
+      imports: [graphqlWsModule(adapter)],
       providers: [CodeFirstResolver],
     });
     await http.app.listen(0, '127.0.0.1');

@@ -2,14 +2,13 @@ import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Injectable, UseGuards, type ExecutionContext } from '@nestjs/common';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { GraphQLModule, Query, Resolver, Subscription } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Query, Resolver, Subscription } from '@nestjs/graphql';
 import { SubscribeMessage, WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session, SessionConnections, SessionEngine, SessionGuard } from '../../lib/index.js';
 import { notes } from '../fixtures/contexts.fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { graphqlWsModule } from '../support/graphql-ws-module.js';
 import { createHttpApp, type AdapterKind, type HttpApp } from '../support/http-app.js';
 import type { SocketKind } from '../support/socket-clients.js';
 import { useGatewayApp } from '../support/gateway-app.js';
@@ -203,29 +202,6 @@ describe.each(expiryCases)('a connection past its access token expiry on %s with
   });
 });
 
-/** Apollo on Express (graphql-ws hooks), Mercurius on Fastify (its own graphql-ws server). */
-function graphqlModule(adapter: AdapterKind) {
-  if (adapter === 'fastify') {
-    return GraphQLModule.forRootAsync<MercuriusDriverConfig>({
-      driver: MercuriusDriver,
-      inject: [SessionConnections],
-      useFactory: (connections: SessionConnections) => ({
-        autoSchemaFile: true,
-        subscription: connections.mercurius(),
-      }),
-    });
-  }
-  return GraphQLModule.forRootAsync<ApolloDriverConfig>({
-    driver: ApolloDriver,
-    inject: [SessionConnections],
-    useFactory: (connections: SessionConnections) => ({
-      autoSchemaFile: true,
-      context: ({ req, res, extra }: { req: unknown; res: unknown; extra: unknown }) => ({ req, res, extra }),
-      subscriptions: { 'graphql-ws': connections.graphqlWs() },
-    }),
-  });
-}
-
 describe.each<[AdapterKind, string]>([
   ['express', 'Apollo'],
   ['fastify', 'Mercurius'],
@@ -242,7 +218,7 @@ describe.each<[AdapterKind, string]>([
       adapter,
       database: db.options,
       options: { accessToken: { validity: 60, clockTolerance: 0 } },
-      imports: [graphqlModule(adapter)],
+      imports: [graphqlWsModule(adapter)],
       providers: [TransferResolver, RecordingSessionGuard],
     });
     await http.app.listen(0, '127.0.0.1');
