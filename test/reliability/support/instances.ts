@@ -13,18 +13,20 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSCONFIG = 'test/reliability/instance/tsconfig.json';
 const ENTRY = 'dist-test/test/reliability/instance/main.js';
 
+let compiled: Promise<void> | undefined;
+
 /**
  * Compiles the instance entry with tsc into dist-test/ (Nest needs the decorator metadata that
- * only tsc emits; esbuild and tsx drop it).
+ * only tsc emits; esbuild and tsx drop it), once per test file: its suites share the build.
  */
-export async function compileInstance(): Promise<void> {
+export function compileInstance(): Promise<void> {
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-  await new Promise<void>((resolve, reject) => {
+  return (compiled ??= new Promise<void>((resolve, reject) => {
     execFile(process.execPath, [tsc, '-p', TSCONFIG], { cwd: ROOT }, (error, stdout, stderr) => {
       if (error) reject(new Error(`tsc -p ${TSCONFIG} failed:\n${stdout}${stderr}`));
       else resolve();
     });
-  });
+  }));
 }
 
 /** One app instance running as its own OS process. */
