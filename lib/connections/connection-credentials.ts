@@ -1,5 +1,6 @@
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
+import { tryRefreshError } from '../engine/access-verifier.js';
 import { upgradeAccessToken } from '../http/execution-context.js';
 import type { CouldBeOwnToken } from '../http/request-credentials.js';
 import { RequestSession, type Session, type SessionOperations } from '../http/session.js';
@@ -72,9 +73,7 @@ export class ConnectionCredentials {
   }
 
   tryRefresh(): SessionError {
-    return new SessionError(SessionError.TRY_REFRESH_TOKEN, Messages.accessTokenMissing, {
-      status: this.options.sessionExpiredStatusCode,
-    });
+    return tryRefreshError(Messages.accessTokenMissing, this.options.sessionExpiredStatusCode);
   }
 }
 

@@ -101,14 +101,8 @@ export function bindTransport(
   }
   if (!graphqlWs) {
     socket.on('message', (data: Buffer | string) => {
-      const text = String(data);
-      if (text.length > MAX_REFRESH_MESSAGE_BYTES || !text.includes(SESSION_REFRESH_EVENT)) return;
-      let message: { event?: unknown; data?: { accessToken?: unknown } };
-      try {
-        message = JSON.parse(text);
-      } catch {
-        return;
-      }
+      const message = smallJson(data, SESSION_REFRESH_EVENT) as
+        { event?: unknown; data?: { accessToken?: unknown } } | undefined;
       if (message?.event !== SESSION_REFRESH_EVENT) return;
       refresh(message.data?.accessToken).then(
         (expiresAt) => send(socket, SESSION_REFRESHED_EVENT, { expiresAt }),
@@ -170,8 +164,10 @@ export function socketIoHeaders(socket: SocketIoSocketLike): Record<string, unkn
 
 /** A small JSON message that mentions `marker`, parsed; else `undefined` (not looked at). */
 function smallJson(data: Buffer | string, marker: string): unknown {
+  // Every message of the connection passes here: a large one is not copied into a string.
+  if (data.length > MAX_REFRESH_MESSAGE_BYTES) return undefined;
   const text = String(data);
-  if (text.length > MAX_REFRESH_MESSAGE_BYTES || !text.includes(marker)) return undefined;
+  if (!text.includes(marker)) return undefined;
   try {
     return JSON.parse(text);
   } catch {

@@ -210,10 +210,6 @@ export class BoundedSessionStore {
     return result;
   }
 
-  deleteExpired(now: number): Promise<number> {
-    return this.bound('write', () => this.store.deleteExpired(now));
-  }
-
   /** One bounded query (the database's clock) telling whether the store answers: for health checks. */
   ping(): Promise<unknown> {
     return this.bound('read', () => this.store.readDatabaseClock());

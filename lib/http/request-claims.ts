@@ -10,11 +10,9 @@ import { LoginError } from '../errors/login.error.js';
 import { attemptLogin } from '../login/login-attempt.js';
 import type { LoginStrategyRegistry } from '../login/login-strategy.registry.js';
 import { assertUserId, userKeyOf } from '../session.arguments.js';
+import type { CredentialTransport } from './authenticated-by.js';
 import type { Session } from './session.js';
 import type { ReissuedSession } from '../claims/claims-operations.js';
-
-/** How the credential of a request travelled: its new access token goes back the same way. */
-export type ClaimsTransport = 'cookie' | 'header';
 
 /** What `SessionService.elevate` answers: done, or a further step of a multi-step strategy. */
 export type ElevateOutcome =
@@ -44,7 +42,7 @@ export class RequestClaims {
     session: Session,
     strategyName: string,
     credentials: unknown,
-    via: ClaimsTransport,
+    via: CredentialTransport,
   ): Promise<ElevateOutcome> {
     // An actor proving their own identity says nothing about the user's: never fresh by them.
     if (session.getActor() !== undefined) {
@@ -73,7 +71,7 @@ export class RequestClaims {
     handle: string,
     patch: JwtPayloadPatch,
     response: HttpResponseLike,
-    via: ClaimsTransport,
+    via: CredentialTransport,
   ): Promise<SessionInfo> {
     const record = await this.engine.claims.merge(handle, patch);
     const reissued = record && (await this.engine.claims.reissue(handle, record));
@@ -95,7 +93,7 @@ export class RequestClaims {
   }
 
   /** Sets the new access token on the response; answers the session info it carries. */
-  deliver(response: HttpResponseLike, reissued: ReissuedSession, via: ClaimsTransport): SessionInfo {
+  deliver(response: HttpResponseLike, reissued: ReissuedSession, via: CredentialTransport): SessionInfo {
     const { record, issued } = reissued;
     // A "remember me"-less session's cookie stays a browser-session cookie (no Expires).
     const expires = record.persistent === false ? undefined : record.expiresAt;

@@ -1,6 +1,7 @@
 import type { ClaimValidation } from '../claim-validation/claim-validation.js';
 import { SessionErrorMessages as Messages } from '../errors/session-error.messages.js';
 import { SessionError } from '../errors/session.error.js';
+import { tryRefreshError } from '../engine/access-verifier.js';
 import type { ResolvedSessionOptions } from '../interfaces/session-options.interface.js';
 import type { SessionInfo, VerifiedSession } from '../interfaces/session.interface.js';
 import type { SessionEngine } from '../session.engine.js';
@@ -118,8 +119,6 @@ export class RequestVerification {
   }
 
   private tryRefresh(message: string): SessionError {
-    return new SessionError(SessionError.TRY_REFRESH_TOKEN, message, {
-      status: this.options.sessionExpiredStatusCode,
-    });
+    return tryRefreshError(message, this.options.sessionExpiredStatusCode);
   }
 }

@@ -76,11 +76,6 @@ export class BatchedCleaner {
     this.targets.push(target);
   }
 
-  /** The registered targets. */
-  registered(): readonly CleanupTarget[] {
-    return this.targets;
-  }
-
   /**
    * One run over every target, each until no due row is left (`now`: epoch ms on the app's clock,
    * as the rows' times are).

@@ -99,7 +99,6 @@ const covered: Exclude<keyof SessionRecord, (typeof SESSION_ROW)[number]['proper
   : never = true;
 void covered;
 
-/** The columns of the given properties, in the given order. */
 /** The session metadata columns ("your devices"), in table order; all nullable. */
 export const METADATA_PROPERTIES = [
   'ip',
@@ -112,6 +111,7 @@ export const METADATA_PROPERTIES = [
   'lastActiveAt',
 ] as const satisfies readonly (keyof SessionRecord)[];
 
+/** The columns of the given properties, in the given order. */
 export function sessionColumns<P extends keyof SessionRecord>(...properties: P[]): SessionColumn<P>[] {
   return properties.map(
     (property) => SESSION_ROW.find((entry) => entry.property === property) as SessionColumn<P>,

@@ -99,15 +99,6 @@ export class TypeOrmRevocations {
     return { reason: String(row.reason), revokedAt: Number(row.revokedAt), forgetAt: Number(row.forgetAt) };
   }
 
-  /** Removes the revocations forgotten by `now`. */
-  async forget(now: number): Promise<void> {
-    const n = this.sql();
-    await this.run(
-      `DELETE FROM ${n.revocations} WHERE ${n.forgetAt} <= ${this.dataSource.driver.createParameter('p0', 0)}`,
-      [millis(now)],
-    );
-  }
-
   /**
    * Inserts a session (`insert` runs the statement) under the user's cap, in one transaction holding
    * the user's lock: count the live sessions, delete those that give way, insert.
