@@ -54,7 +54,7 @@ export class SessionAdmission {
     if (remembered === 'stale' || remembered === 'retired-key')
       throw this.tryRefresh(Messages.accessTokenStale);
     if (checkDatabase && remembered === undefined) {
-      const subject = this.telemetry.subjectAttributes(claims.handle);
+      const subject = () => this.telemetry.subjectAttributes(claims.handle);
       return this.telemetry
         .trace('check-database', subject, () => this.assertLiveGeneration(claims))
         .then(() => this.checkAccess(verified, options));

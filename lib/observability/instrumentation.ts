@@ -35,7 +35,9 @@ function wrapMethod<T extends object, K extends keyof T>(
  */
 export function instrumentEngine(engine: SessionEngine, telemetry: SessionTelemetry): void {
   if (!telemetry.enabled) return;
-  const handleOf = (span: Span, handle: string) => span.setAttributes(telemetry.subjectAttributes(handle));
+  const handleOf = (span: Span, handle: string) => {
+    if (span.isRecording()) span.setAttributes(telemetry.subjectAttributes(handle));
+  };
   const traced = <K extends keyof SessionEngine>(
     name: K,
     operation: SessionOperation,
@@ -43,7 +45,12 @@ export function instrumentEngine(engine: SessionEngine, telemetry: SessionTeleme
     finish?: (span: Span, result: unknown) => void,
   ) =>
     wrapMethod(engine, name, (original, args) =>
-      telemetry.trace(operation, attributes(args), () => original(...args), finish),
+      telemetry.trace(
+        operation,
+        () => attributes(args),
+        () => original(...args),
+        finish,
+      ),
     );
   const none = () => ({});
   const byHandle = ([handle, userId]: unknown[]) => telemetry.subjectAttributes(handle, userId);

@@ -115,14 +115,14 @@ export class SessionObservability implements OnModuleDestroy {
     switch (type) {
       case 'session.created':
         telemetry.created();
-        telemetry.annotate(undefined, telemetry.subjectAttributes(fields.sessionHandle, fields.userId));
+        telemetry.annotate(undefined, () => telemetry.subjectAttributes(fields.sessionHandle, fields.userId));
         break;
       case 'session.refreshed':
         telemetry.refresh(fields.replay === true ? 'grace-replay' : 'rotated');
         break;
       case 'session.theft-detected':
         telemetry.refresh('theft');
-        telemetry.annotate(undefined, telemetry.subjectAttributes(fields.sessionHandle, fields.userId));
+        telemetry.annotate(undefined, () => telemetry.subjectAttributes(fields.sessionHandle, fields.userId));
         break;
       case 'session.revoked': {
         // An app's own reason is free text: a metric label takes built-in reasons only.

@@ -202,10 +202,13 @@ export class SessionTelemetry {
     return attributes;
   }
 
-  /** Runs an operation in a `session.<operation>` span (just runs it without the API). */
+  /**
+   * Runs an operation in a `session.<operation>` span (just runs it without the API). `attributes`
+   * may be a function: it runs only for a span that records (their hashes cost an HMAC each).
+   */
   trace<T>(
     operation: SessionOperation,
-    attributes: Attributes,
+    attributes: Attributes | (() => Attributes),
     run: () => Promise<T>,
     finish?: (span: Span, result: T) => void,
   ): Promise<T> {
@@ -216,9 +219,10 @@ export class SessionTelemetry {
       attributes: {
         ...(request?.transport && { [TelemetryAttributes.transport]: request.transport }),
         ...(request?.adapter && { [TelemetryAttributes.adapter]: request.adapter }),
-        ...attributes,
+        ...(typeof attributes === 'function' ? undefined : attributes),
       },
     });
+    if (typeof attributes === 'function' && span.isRecording()) span.setAttributes(attributes());
     const state: Operation = { span };
     const context = api.trace.setSpan(api.context.active(), span);
     // No AsyncLocalStorage for a span that records nothing (no SDK registered, or sampled out):
@@ -252,11 +256,11 @@ export class SessionTelemetry {
   }
 
   /** Sets the outcome (and more attributes) of the operation in progress, if any. */
-  annotate(outcome: string | undefined, attributes?: Attributes): void {
+  annotate(outcome: string | undefined, attributes?: () => Attributes): void {
     const operation = this.operations.getStore();
     if (!operation) return;
     if (outcome !== undefined) operation.outcome = outcome;
-    if (attributes) operation.span.setAttributes(attributes);
+    if (attributes) operation.span.setAttributes(attributes());
   }
 
   /** Counts a verification answered from the verified-token cache (`hit`) or not. */
