@@ -294,8 +294,14 @@ describe.each(MATRIX)('revocation reasons and remember-me over HTTP on %s (%s)',
 
     it('keeps persistent cookies by default', async () => {
       const { response, jar } = await login(newUser());
+      const lasting = [ACCESS_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE, ID_REFRESH_TOKEN_COOKIE].map((name) => ({
+        name,
+        lasting: true,
+      }));
+      expect(expiries(response)).toEqual(lasting);
       expect(expiries(response).every((cookie) => cookie.lasting)).toBe(true);
       const refreshed = await refresh(jar).expect(200);
+      expect(expiries(refreshed)).toEqual(lasting);
       expect(expiries(refreshed).every((cookie) => cookie.lasting)).toBe(true);
     });
 
